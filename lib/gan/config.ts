@@ -1,0 +1,102 @@
+/**
+ * A run's Config, as NNC's Config tab has it: one flat, commented schema with defaults.
+ * Unknown keys are rejected (a typo must not silently train with a default). A run stores the parsed config it
+ * ran with, and every checkpoint carries it.
+ */
+import { z } from "zod";
+import { BUILTIN_SPECS, NetworkSpecSchema, TRAINING_NETWORKS } from "./spec.js";
+
+export const OptimizerSchema = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("Adam"),
+      /** NNC's Alpha: the learning rate. */
+      alpha: z.number().positive().max(1).default(0.0005),
+      beta1: z.number().min(0).lt(1).default(0.5),
+      beta2: z.number().min(0).lt(1).default(0.999),
+      eps: z.number().positive().default(1e-8),
+    })
+    .strict(),
+  z.object({ type: z.literal("Sgd"), alpha: z.number().positive().max(10).default(0.001) }).strict(),
+  z
+    .object({
+      type: z.literal("Momentum"),
+      alpha: z.number().positive().max(10).default(0.001),
+      momentum: z.number().min(0).lt(1).default(0.9),
+    })
+    .strict(),
+]);
+export type Optimizer = z.infer<typeof OptimizerSchema>;
+export type OptimizerInput = z.input<typeof OptimizerSchema>;
+
+const defaultAdam = (): Optimizer => ({ type: "Adam", alpha: 0.0005, beta1: 0.5, beta2: 0.999, eps: 1e-8 });
+
+/** Per parameter LRateMultiplier: { Affine: { W: 0 } } freezes Affine's W. 1 when not given. */
+export const LrMultipliersSchema = z.record(
+  z.string(),
+  z.record(z.enum(["W", "b", "beta", "gamma"]), z.number().min(0).max(100)),
+);
+
+export const ConfigSchema = z
+  .object({
+    /** NNC MaxEpoch: passes over the training data. */
+    maxEpoch: z.number().int().min(1).max(100_000).default(100),
+    /** NNC BatchSize: images per iteration (and per network update). */
+    batchSize: z.number().int().min(1).max(65_536).default(64),
+    /**
+     * NNC Save Best. Off (the default) keeps the last epoch's weights as the result: a GAN's lowest loss is not its
+     * best generator. On, the checkpoint with the lowest Generator validation loss is also kept as `best`.
+     */
+    saveBest: z.boolean().default(false),
+    /** Seeds weight initialisation, batch order, noise and the train/validation split. */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    /** A built-in network spec by name, or a whole spec. */
+    network: z.union([z.enum(Object.keys(BUILTIN_SPECS) as [keyof typeof BUILTIN_SPECS]), NetworkSpecSchema]).default("nnc-dcgan-with-label"),
+    /** The data set: the bundled 10,000 MNIST digits, or an imported one by id. */
+    dataset: z.string().min(1).default("mnist-bundled"),
+    /** Share of the data set held out for validation (and the evaluator), split per label with the seed. */
+    validationFraction: z.number().min(0).max(0.5).default(1 / 6),
+    /** Train on the first N training images only (0: all of them). For quick runs and tests. */
+    limit: z.number().int().min(0).default(0),
+    /** One optimizer per training network, as NNC's Optimizer tab. */
+    optimizers: z
+      .object({
+        Generator: OptimizerSchema.default(defaultAdam),
+        DiscriminatorFake: OptimizerSchema.default(defaultAdam),
+        DiscriminatorReal: OptimizerSchema.default(defaultAdam),
+      })
+      .strict()
+      .default({ Generator: defaultAdam(), DiscriminatorFake: defaultAdam(), DiscriminatorReal: defaultAdam() }),
+    /** Initial LRateMultipliers by ParameterScope; they can be changed while the run trains. */
+    lrMultipliers: LrMultipliersSchema.default({}),
+    /** Sample grid columns per label row; the grid's noise is fixed for the whole run. */
+    sampleColumns: z.number().int().min(1).max(32).default(10),
+    /** Checkpoint every N epochs (the last epoch always). */
+    checkpointEvery: z.number().int().min(1).default(1),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses a config with defaults; throws {@link ConfigError} listing every problem with its path. */
+export function parseConfig(input: unknown): Config {
+  const parsed = ConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join(".") || "(root)", message: i.message }));
+    throw new ConfigError(`invalid config: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
+  }
+  return parsed.data;
+}
+
+export { TRAINING_NETWORKS };

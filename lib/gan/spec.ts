@@ -1,0 +1,441 @@
+/**
+ * The network spec: layers, shapes and ParameterScope names as data, and the four networks built from them.
+ *
+ * A spec has two parts, `generator` and `discriminator`, each a list of layers, and the networks that
+ * compose them, as in Neural Network Console's "DCGAN with label" sample:
+ *   Generator          = generator → discriminator, discriminator frozen, loss against 1 ("GReal")
+ *   DiscriminatorFake  = generator → discriminator, generator frozen, loss against 0 ("Fake")
+ *   DiscriminatorReal  = data → discriminator, loss against 1 ("Real")
+ *   RuntimeGenerator   = generator alone, for inference
+ * A layer with parameters names its ParameterScope; two layers naming the same scope share its parameters
+ * (one store holds them, keyed by scope), which is how the four networks share weights.
+ *
+ * Shapes are H, W, C (TensorFlow.js order); NNC writes C, H, W. Padding is NNC's: `pad` cells on each side.
+ */
+import { z } from "zod";
+
+const positiveInt = z.number().int().positive();
+const scopeName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]*$/, "a ParameterScope is a name of letters, digits and _ starting with a letter");
+
+/** Concatenates the one-hot label: to a vector as 10 more features, to a feature map as 10 label planes. */
+const ConcatLabel = z.object({ type: z.literal("ConcatLabel") }).strict();
+const Affine = z
+  .object({
+    type: z.literal("Affine"),
+    scope: scopeName,
+    /** Output shape: [units] or a map [H, W, C] (NNC's OutShape, reordered). */
+    outShape: z.array(positiveInt).min(1).max(3),
+  })
+  .strict();
+const Convolution = z
+  .object({
+    type: z.literal("Convolution"),
+    scope: scopeName,
+    outMaps: positiveInt,
+    kernel: z.tuple([positiveInt, positiveInt]),
+    stride: z.tuple([positiveInt, positiveInt]).default([1, 1]),
+    pad: z.tuple([z.number().int().min(0), z.number().int().min(0)]).default([0, 0]),
+  })
+  .strict();
+const Deconvolution = Convolution.extend({ type: z.literal("Deconvolution") }).strict();
+const BatchNormalization = z
+  .object({
+    type: z.literal("BatchNormalization"),
+    scope: scopeName,
+    /** NNC's DecayRate for the running mean and variance. */
+    decayRate: z.number().min(0).max(1).default(0.9),
+    epsilon: z.number().positive().default(1e-5),
+  })
+  .strict();
+const ReLU = z.object({ type: z.literal("ReLU") }).strict();
+const LeakyReLU = z.object({ type: z.literal("LeakyReLU"), alpha: z.number().min(0).max(1).default(0.1) }).strict();
+const Sigmoid = z.object({ type: z.literal("Sigmoid") }).strict();
+const Tanh = z.object({ type: z.literal("Tanh") }).strict();
+const Reshape = z.object({ type: z.literal("Reshape"), outShape: z.array(positiveInt).min(1).max(3) }).strict();
+
+export const LayerSchema = z.discriminatedUnion("type", [
+  ConcatLabel,
+  Affine,
+  Convolution,
+  Deconvolution,
+  BatchNormalization,
+  ReLU,
+  LeakyReLU,
+  Sigmoid,
+  Tanh,
+  Reshape,
+]);
+export type Layer = z.infer<typeof LayerSchema>;
+export type ParametricLayer = Extract<Layer, { scope: string }>;
+
+export const TRAINING_NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
+export type TrainingNetworkName = (typeof TRAINING_NETWORKS)[number];
+export const NETWORK_NAMES = [...TRAINING_NETWORKS, "RuntimeGenerator"] as const;
+export type NetworkName = (typeof NETWORK_NAMES)[number];
+export type PartName = "generator" | "discriminator";
+
+export const LossSchema = z
+  .object({
+    /** BinaryCrossEntropy (NNC), SquaredError (least-squares GAN) or Hinge. */
+    type: z.enum(["BinaryCrossEntropy", "SquaredError", "Hinge"]),
+    /** NNC's Constant the output is compared with: 1 for real, 0 for fake. */
+    target: z.union([z.literal(0), z.literal(1)]),
+  })
+  .strict();
+export type Loss = z.infer<typeof LossSchema>;
+
+const NetworkSchema = z
+  .object({
+    name: z.enum(NETWORK_NAMES),
+    /** What feeds the network: noise (z and a label) or a real image from the data set. */
+    input: z.enum(["noise", "data"]),
+    /** Parts in order, e.g. ["generator", "discriminator"]. */
+    parts: z.array(z.enum(["generator", "discriminator"])).min(1),
+    /** Parts whose parameters this network updates; the others are frozen in it (LRateMultiplier 0). */
+    trains: z.array(z.enum(["generator", "discriminator"])),
+    loss: LossSchema.nullable(),
+  })
+  .strict();
+export type NetworkDef = z.infer<typeof NetworkSchema>;
+
+export const NetworkSpecSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(""),
+    /** Size and distribution of the generator's noise input z (NNC: Input z, Uniform -1..1). */
+    z: z.object({ size: positiveInt, distribution: z.enum(["uniform", "normal"]) }).strict(),
+    /** The image and label space the spec was built for; validated against the data set. */
+    image: z.object({ height: positiveInt, width: positiveInt, channels: z.union([z.literal(1), z.literal(3)]) }).strict(),
+    numLabels: z.number().int().min(2).max(1000),
+    generator: z.array(LayerSchema).min(1),
+    discriminator: z.array(LayerSchema).min(1),
+    networks: z.array(NetworkSchema).min(1),
+  })
+  .strict();
+export type NetworkSpecInput = z.input<typeof NetworkSpecSchema>;
+export type NetworkSpec = z.infer<typeof NetworkSpecSchema>;
+
+/** A spec that does not fit: the message names the part and layer where it went wrong. */
+export class SpecError extends Error {
+  constructor(
+    message: string,
+    readonly where?: { part?: PartName; layer?: number; scope?: string; network?: string },
+  ) {
+    super(message);
+    this.name = "SpecError";
+  }
+}
+
+/** The parameters a layer owns, with their shapes. BatchNormalization's mean and var are not trained. */
+export interface ParameterDef {
+  scope: string;
+  name: "W" | "b" | "beta" | "gamma" | "mean" | "var";
+  shape: number[];
+  trainable: boolean;
+  part: PartName;
+  /** Fan-in and fan-out, for initialisation. */
+  fan?: [number, number];
+}
+
+/** What the shape walk learns about every layer: its input and output shapes. */
+export interface LayerInfo {
+  part: PartName;
+  index: number;
+  layer: Layer;
+  inShape: number[];
+  outShape: number[];
+  /** For ConcatLabel: the label is added as planes (feature map) rather than features. */
+  labelPlanes?: boolean;
+}
+
+export interface ResolvedSpec {
+  spec: NetworkSpec;
+  layers: Record<PartName, LayerInfo[]>;
+  parameters: ParameterDef[];
+  /** Scope names in order of first appearance, with the part that owns each. */
+  scopes: { scope: string; part: PartName; layerType: ParametricLayer["type"] }[];
+  /** The generator's output range, from its last activation. */
+  outputRange: [number, number];
+}
+
+function describeLayer(part: PartName, index: number, layer: Layer): string {
+  const scope = "scope" in layer ? ` "${layer.scope}"` : "";
+  return `${part} layer ${index + 1} (${layer.type}${scope})`;
+}
+
+const fmt = (shape: number[]) => shape.join("×");
+
+/** Output size of a convolution along one axis, NNC's formula. */
+export function convOutSize(size: number, kernel: number, stride: number, pad: number): number {
+  return Math.floor((size + 2 * pad - kernel) / stride) + 1;
+}
+
+/** Output size of a deconvolution along one axis, NNC's formula. */
+export function deconvOutSize(size: number, kernel: number, stride: number, pad: number): number {
+  return (size - 1) * stride - 2 * pad + kernel;
+}
+
+function walkPart(part: PartName, layers: Layer[], inShape: number[], numLabels: number, params: ParameterDef[]) {
+  const infos: LayerInfo[] = [];
+  let shape = inShape;
+  layers.forEach((layer, index) => {
+    const where = describeLayer(part, index, layer);
+    const fail = (msg: string): never => {
+      throw new SpecError(`${where}: ${msg}`, { part, layer: index, ...("scope" in layer ? { scope: layer.scope } : {}) });
+    };
+    const addParam = (name: ParameterDef["name"], pshape: number[], trainable: boolean, fan?: [number, number]) => {
+      if (!("scope" in layer)) return;
+      const existing = params.find((p) => p.scope === layer.scope && p.name === name);
+      if (existing) {
+        if (fmt(existing.shape) !== fmt(pshape)) {
+          fail(`shares ParameterScope "${layer.scope}" whose ${name} is ${fmt(existing.shape)}, but this layer needs ${fmt(pshape)}`);
+        }
+        return;
+      }
+      params.push({ scope: layer.scope, name, shape: pshape, trainable, part, ...(fan ? { fan } : {}) });
+    };
+    let out: number[];
+    let labelPlanes: boolean | undefined;
+    switch (layer.type) {
+      case "ConcatLabel":
+        if (shape.length === 1) out = [shape[0]! + numLabels];
+        else if (shape.length === 3) {
+          out = [shape[0]!, shape[1]!, shape[2]! + numLabels];
+          labelPlanes = true;
+        } else out = fail(`cannot concatenate a label to a ${fmt(shape)} input`);
+        break;
+      case "Affine": {
+        const inFeatures = shape.reduce((a, b) => a * b, 1);
+        const units = layer.outShape.reduce((a, b) => a * b, 1);
+        if (layer.outShape.length === 2) fail(`outShape must be [units] or [H, W, C], got [${layer.outShape.join(", ")}]`);
+        addParam("W", [inFeatures, units], true, [inFeatures, units]);
+        addParam("b", [units], true);
+        out = [...layer.outShape];
+        break;
+      }
+      case "Convolution":
+      case "Deconvolution": {
+        if (shape.length !== 3) fail(`needs a feature map H×W×C as input, got ${fmt(shape)}; add a Reshape before it`);
+        const [h, w, c] = shape as [number, number, number];
+        const [kh, kw] = layer.kernel;
+        const [sh, sw] = layer.stride;
+        const [ph, pw] = layer.pad;
+        const size = layer.type === "Convolution" ? convOutSize : deconvOutSize;
+        const oh = size(h, kh, sh, ph);
+        const ow = size(w, kw, sw, pw);
+        if (oh < 1 || ow < 1) fail(`a ${kh}×${kw} kernel with pad ${ph},${pw} does not fit a ${h}×${w} input`);
+        const fan: [number, number] = [kh * kw * c, kh * kw * layer.outMaps];
+        // TensorFlow.js filter layouts: conv2d [kh, kw, in, out], conv2dTranspose [kh, kw, out, in].
+        addParam("W", layer.type === "Convolution" ? [kh, kw, c, layer.outMaps] : [kh, kw, layer.outMaps, c], true, fan);
+        addParam("b", [layer.outMaps], true);
+        out = [oh, ow, layer.outMaps];
+        break;
+      }
+      case "BatchNormalization": {
+        const c = shape[shape.length - 1]!;
+        addParam("beta", [c], true);
+        addParam("gamma", [c], true);
+        addParam("mean", [c], false);
+        addParam("var", [c], false);
+        out = shape;
+        break;
+      }
+      case "Reshape": {
+        const from = shape.reduce((a, b) => a * b, 1);
+        const to = layer.outShape.reduce((a, b) => a * b, 1);
+        if (from !== to) fail(`cannot reshape ${fmt(shape)} (${from} values) to ${fmt(layer.outShape)} (${to} values)`);
+        out = [...layer.outShape];
+        break;
+      }
+      default:
+        out = shape;
+    }
+    infos.push({ part, index, layer, inShape: shape, outShape: out, ...(labelPlanes ? { labelPlanes } : {}) });
+    shape = out;
+  });
+  return { infos, outShape: shape };
+}
+
+/**
+ * Validates a spec and walks its shapes: every layer's input and output, every parameter with its shape.
+ * Throws {@link SpecError} naming the layer when something does not fit.
+ */
+export function resolveSpec(input: NetworkSpecInput | NetworkSpec): ResolvedSpec {
+  const parsed = NetworkSpecSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new SpecError(`network spec: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  const spec = parsed.data;
+  const params: ParameterDef[] = [];
+  const { height, width, channels } = spec.image;
+  const gen = walkPart("generator", spec.generator, [spec.z.size], spec.numLabels, params);
+  if (fmt(gen.outShape) !== fmt([height, width, channels])) {
+    const last = spec.generator.length - 1;
+    throw new SpecError(
+      `${describeLayer("generator", last, spec.generator[last]!)}: the generator outputs ${fmt(gen.outShape)}, but images are ${fmt([height, width, channels])}`,
+      { part: "generator", layer: last },
+    );
+  }
+  const dis = walkPart("discriminator", spec.discriminator, [height, width, channels], spec.numLabels, params);
+  if (fmt(dis.outShape) !== "1") {
+    const last = spec.discriminator.length - 1;
+    throw new SpecError(
+      `${describeLayer("discriminator", last, spec.discriminator[last]!)}: the discriminator must output one value per image, got ${fmt(dis.outShape)}`,
+      { part: "discriminator", layer: last },
+    );
+  }
+  // A scope belongs to one part: sharing across generator and discriminator would train it from both sides.
+  const owner = new Map<string, PartName>();
+  for (const p of params) {
+    const o = owner.get(p.scope);
+    if (o && o !== p.part) {
+      throw new SpecError(`ParameterScope "${p.scope}" is used in both the generator and the discriminator`, { scope: p.scope });
+    }
+    owner.set(p.scope, p.part);
+  }
+
+  const seen = new Set<string>();
+  for (const net of spec.networks) {
+    const where = `network ${net.name}`;
+    if (seen.has(net.name)) throw new SpecError(`${where} is defined twice`, { network: net.name });
+    seen.add(net.name);
+    const isTraining = (TRAINING_NETWORKS as readonly string[]).includes(net.name);
+    if (isTraining && !net.loss) throw new SpecError(`${where} has no loss: a training network needs one`, { network: net.name });
+    if (isTraining && net.trains.length === 0) throw new SpecError(`${where} trains nothing`, { network: net.name });
+    for (const t of net.trains) {
+      if (!net.parts.includes(t)) throw new SpecError(`${where} trains the ${t}, which it does not contain`, { network: net.name });
+    }
+    const expected: PartName[] = net.input === "data" ? ["discriminator"] : net.name === "RuntimeGenerator" ? ["generator"] : ["generator", "discriminator"];
+    if (net.parts.join() !== expected.join()) {
+      throw new SpecError(`${where} with ${net.input} input must be made of ${expected.join(" → ")}, got ${net.parts.join(" → ")}`, {
+        network: net.name,
+      });
+    }
+  }
+  for (const name of NETWORK_NAMES) {
+    if (!seen.has(name)) throw new SpecError(`network ${name} is missing`, { network: name });
+  }
+
+  const last = spec.generator[spec.generator.length - 1]!;
+  const outputRange: [number, number] = last.type === "Tanh" ? [-1, 1] : [0, 1];
+  if (last.type !== "Tanh" && last.type !== "Sigmoid") {
+    throw new SpecError(`${describeLayer("generator", spec.generator.length - 1, last)}: the generator must end with Sigmoid or Tanh`, {
+      part: "generator",
+    });
+  }
+  const scopes: ResolvedSpec["scopes"] = [];
+  for (const part of ["generator", "discriminator"] as const) {
+    for (const layer of spec[part]) {
+      if ("scope" in layer && !scopes.some((s) => s.scope === layer.scope)) {
+        scopes.push({ scope: layer.scope, part, layerType: layer.type });
+      }
+    }
+  }
+  return { spec, layers: { generator: gen.infos, discriminator: dis.infos }, parameters: params, scopes, outputRange };
+}
+
+/** Checks that a spec fits a data set's images and labels; the message says what differs. */
+export function checkSpecFitsData(spec: NetworkSpec, data: { height: number; width: number; channels: number; numLabels: number }) {
+  const { height, width, channels } = spec.image;
+  if (height !== data.height || width !== data.width || channels !== data.channels) {
+    throw new SpecError(
+      `network spec "${spec.name}" is built for ${fmt([height, width, channels])} images, but the data set has ${fmt([data.height, data.width, data.channels])}`,
+    );
+  }
+  if (spec.numLabels !== data.numLabels) {
+    throw new SpecError(`network spec "${spec.name}" is built for ${spec.numLabels} labels, but the data set has ${data.numLabels}`);
+  }
+}
+
+const standardNetworks = (loss: Loss["type"]): NetworkSpecInput["networks"] => [
+  { name: "Generator", input: "noise", parts: ["generator", "discriminator"], trains: ["generator"], loss: { type: loss, target: 1 } },
+  { name: "DiscriminatorFake", input: "noise", parts: ["generator", "discriminator"], trains: ["discriminator"], loss: { type: loss, target: 0 } },
+  { name: "DiscriminatorReal", input: "data", parts: ["discriminator"], trains: ["discriminator"], loss: { type: loss, target: 1 } },
+  { name: "RuntimeGenerator", input: "noise", parts: ["generator"], trains: [], loss: null },
+];
+
+/** Neural Network Console's "DCGAN with label" sample (mnist_dcgan_with_label.sdcproj), layer for layer. */
+export const NNC_DCGAN_WITH_LABEL: NetworkSpecInput = {
+  name: "nnc-dcgan-with-label",
+  description: "Neural Network Console's \"DCGAN with label\" sample: Affine 512, Affine 64×7×7, Deconvolution 32 and 1 (6×6), Convolution 32/64 (5×5)",
+  z: { size: 100, distribution: "uniform" },
+  image: { height: 28, width: 28, channels: 1 },
+  numLabels: 10,
+  generator: [
+    { type: "ConcatLabel" }, // z(100) + one-hot(10) -> [110]
+    { type: "Affine", scope: "Affine", outShape: [512] },
+    { type: "BatchNormalization", scope: "BatchNormalization" },
+    { type: "ReLU" },
+    { type: "ConcatLabel" }, // [522]
+    { type: "Affine", scope: "Affine_2", outShape: [7, 7, 64] },
+    { type: "BatchNormalization", scope: "BatchNormalization_2" },
+    { type: "ReLU" },
+    { type: "ConcatLabel" }, // label planes: [7, 7, 74]
+    { type: "Deconvolution", scope: "Deconvolution", outMaps: 32, kernel: [6, 6], stride: [2, 2], pad: [2, 2] }, // [14, 14, 32]
+    { type: "BatchNormalization", scope: "BatchNormalization_3" },
+    { type: "ReLU" },
+    { type: "ConcatLabel" }, // [14, 14, 42]
+    { type: "Deconvolution", scope: "Deconvolution_2", outMaps: 1, kernel: [6, 6], stride: [2, 2], pad: [2, 2] }, // [28, 28, 1]
+    { type: "Sigmoid" },
+  ],
+  discriminator: [
+    { type: "ConcatLabel" }, // [28, 28, 11]
+    { type: "Convolution", scope: "Convolution_3", outMaps: 32, kernel: [5, 5], stride: [2, 2], pad: [2, 2] }, // [14, 14, 32]
+    { type: "BatchNormalization", scope: "BatchNormalization_4" },
+    { type: "ReLU" },
+    { type: "ConcatLabel" }, // [14, 14, 42]
+    { type: "Convolution", scope: "Convolution_4", outMaps: 64, kernel: [5, 5], stride: [2, 2], pad: [2, 2] }, // [7, 7, 64]
+    { type: "BatchNormalization", scope: "BatchNormalization_5" },
+    { type: "ReLU" },
+    { type: "Reshape", outShape: [3136] },
+    { type: "ConcatLabel" }, // [3146]
+    { type: "Affine", scope: "Affine_3", outShape: [512] },
+    { type: "BatchNormalization", scope: "BatchNormalization_6" },
+    { type: "ReLU" },
+    { type: "ConcatLabel" }, // [522]
+    { type: "Affine", scope: "Affine_4", outShape: [1] },
+    { type: "Sigmoid" },
+  ],
+  networks: standardNetworks("BinaryCrossEntropy"),
+};
+
+/** The smaller conditional DCGAN of shared/ENVIRONMENT.md (4×4 kernels, tanh output, leaky ReLU discriminator). */
+export const SMALL_DCGAN: NetworkSpecInput = {
+  name: "small-dcgan",
+  description: "A smaller conditional DCGAN: Affine 128×7×7, Deconvolution 64 and 1 (4×4), Convolution 64/128 (4×4), tanh output",
+  z: { size: 100, distribution: "normal" },
+  image: { height: 28, width: 28, channels: 1 },
+  numLabels: 10,
+  generator: [
+    { type: "ConcatLabel" }, // [110]
+    { type: "Affine", scope: "Affine", outShape: [7, 7, 128] },
+    { type: "BatchNormalization", scope: "BatchNormalization" },
+    { type: "ReLU" },
+    { type: "Deconvolution", scope: "Deconvolution", outMaps: 64, kernel: [4, 4], stride: [2, 2], pad: [1, 1] }, // [14, 14, 64]
+    { type: "BatchNormalization", scope: "BatchNormalization_2" },
+    { type: "ReLU" },
+    { type: "Deconvolution", scope: "Deconvolution_2", outMaps: 1, kernel: [4, 4], stride: [2, 2], pad: [1, 1] }, // [28, 28, 1]
+    { type: "Tanh" },
+  ],
+  discriminator: [
+    { type: "ConcatLabel" }, // [28, 28, 11]
+    { type: "Convolution", scope: "Convolution", outMaps: 64, kernel: [4, 4], stride: [2, 2], pad: [1, 1] }, // [14, 14, 64]
+    { type: "LeakyReLU", alpha: 0.2 },
+    { type: "Convolution", scope: "Convolution_2", outMaps: 128, kernel: [4, 4], stride: [2, 2], pad: [1, 1] }, // [7, 7, 128]
+    { type: "BatchNormalization", scope: "BatchNormalization_3" },
+    { type: "LeakyReLU", alpha: 0.2 },
+    { type: "Reshape", outShape: [6272] },
+    { type: "Affine", scope: "Affine_2", outShape: [1] },
+    { type: "Sigmoid" },
+  ],
+  networks: standardNetworks("BinaryCrossEntropy"),
+};
+
+export const BUILTIN_SPECS = {
+  "nnc-dcgan-with-label": NNC_DCGAN_WITH_LABEL,
+  "small-dcgan": SMALL_DCGAN,
+} as const;
+export type BuiltinSpecName = keyof typeof BUILTIN_SPECS;

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // Gradients of every op are registered once, here, where training needs them.
 import "./tf-gradients.js";
 import type { Optimizer } from "./config.js";
+import type { Batch } from "./data/dataset.js";
 import { Graph, discriminatorEndsInSigmoid, lossFrom, type BatchNormUpdate } from "./graph.js";
 import { Solver } from "./optimizers.js";
 import { ParameterStore, type Parameter } from "./params.js";
@@ -30,11 +31,6 @@ export interface Losses {
   Real: number;
 }
 
-export interface Batch {
-  /** [n, H, W, C] pixels in [0, 1]. */
-  images: Float32Array;
-  labels: Int32Array;
-}
 
 /** Noise keys per network, so each draws its own z at every iteration. */
 const NOISE_KEY: Record<TrainingNetworkName, number> = { DiscriminatorReal: 0, DiscriminatorFake: 1, Generator: 2 };
@@ -101,6 +97,17 @@ export class GanModel {
       const onehot = this.graph.oneHot(labels);
       const out = this.graph.runPart("discriminator", this.graph.toModelRange(pixels), onehot, { training: false }, true);
       return tf.reshape(this.sigmoidEnd ? tf.sigmoid(out) : out, [-1]) as tf.Tensor1D;
+    });
+  }
+
+  /** A network's loss with BatchNormalization's running statistics (no update); `input` as for training. */
+  evaluateLoss(name: TrainingNetworkName, input: tf.Tensor, labels: Int32Array | number[]): tf.Scalar {
+    const net = this.network(name);
+    return tf.tidy(() => {
+      const onehot = this.graph.oneHot(labels);
+      let h = net.input === "data" ? this.graph.toModelRange(input) : input;
+      for (const part of net.parts) h = this.graph.runPart(part, h, onehot, { training: false }, part === "discriminator");
+      return lossFrom(h, net.loss!, this.sigmoidEnd);
     });
   }
 

@@ -1,0 +1,218 @@
+/**
+ * Checkpoints in TensorFlow.js's weights layout, so a browser can load the RuntimeGenerator with tf.io:
+ *
+ *   DIR/model.json     { format: "gan-studio-checkpoint", formatVersion, weightsManifest, userDefinedMetadata }
+ *   DIR/weights.bin    every parameter ("Affine/W", "BatchNormalization/mean", …), float32, little-endian
+ *   DIR/optimizer.bin  solver state ("Generator/Affine/W/m", …): only needed to resume training
+ *
+ * `weightsManifest[0]` lists weights.bin's tensors in order (tf.io.WeightsManifestConfig); a browser passes just
+ * that group to `tf.io.loadWeights` and runs the generator part of `userDefinedMetadata.spec`.
+ * `userDefinedMetadata` holds what is needed to continue the same run: the config it ran with, the resolved spec,
+ * the iteration, each solver's settings and step count, and every LRateMultiplier.
+ * A checkpoint is written to a temporary folder and renamed into place, so a crash never leaves half of one.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { ConfigSchema, OptimizerSchema, type Config } from "./config.js";
+import type { GanModel } from "./model.js";
+import { NetworkSpecSchema, TRAINING_NETWORKS, type TrainingNetworkName } from "./spec.js";
+
+export const CHECKPOINT_FORMAT = "gan-studio-checkpoint";
+export const CHECKPOINT_VERSION = 1;
+
+const WeightEntry = z.object({ name: z.string(), shape: z.array(z.number().int().min(0)), dtype: z.literal("float32") });
+const ManifestGroup = z.object({ paths: z.array(z.string()).length(1), weights: z.array(WeightEntry) });
+
+export const CheckpointMetaSchema = z.object({
+  config: ConfigSchema,
+  spec: NetworkSpecSchema,
+  /** Iterations completed; training continues at this iteration index. */
+  iteration: z.number().int().min(0),
+  /** Epochs completed (may be fractional when written mid-epoch, e.g. on pause or shutdown). */
+  epoch: z.number().min(0),
+  iterationsPerEpoch: z.number().int().positive(),
+  dataset: z.object({ ref: z.string(), trainCount: z.number().int(), numLabels: z.number().int() }),
+  lrMultipliers: z.record(z.string(), z.record(z.string(), z.number())),
+  solvers: z.record(z.enum(TRAINING_NETWORKS), z.object({ settings: OptimizerSchema, step: z.number().int().min(0) })),
+  backend: z.string(),
+  createdAt: z.string(),
+  /** Which scopes the RuntimeGenerator needs (the generator part). */
+  runtimeGenerator: z.object({ scopes: z.array(z.string()) }),
+  /** Generator validation loss when written, for Save Best. */
+  monitor: z.number().nullable(),
+});
+export type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
+
+export const ModelJsonSchema = z.object({
+  format: z.literal(CHECKPOINT_FORMAT),
+  formatVersion: z.literal(CHECKPOINT_VERSION),
+  generatedBy: z.string(),
+  weightsManifest: z.array(ManifestGroup).min(1).max(2),
+  userDefinedMetadata: CheckpointMetaSchema,
+});
+
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CheckpointError";
+  }
+}
+
+type Named = { name: string; shape: number[]; values: Float32Array };
+
+function pack(tensors: Named[]): { weights: z.infer<typeof WeightEntry>[]; bytes: Uint8Array } {
+  const total = tensors.reduce((s, t) => s + t.values.length, 0);
+  const all = new Float32Array(total);
+  let offset = 0;
+  for (const t of tensors) {
+    all.set(t.values, offset);
+    offset += t.values.length;
+  }
+  return { weights: tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: "float32" as const })), bytes: new Uint8Array(all.buffer) };
+}
+
+function unpack(group: z.infer<typeof ManifestGroup>, bytes: Buffer, file: string): Map<string, { shape: number[]; values: Float32Array }> {
+  const out = new Map<string, { shape: number[]; values: Float32Array }>();
+  const need = group.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0) * 4;
+  if (bytes.length !== need) throw new CheckpointError(`${file} has ${bytes.length} bytes, model.json describes ${need}`);
+  // Copy into an aligned buffer: Buffer slices may start at any byte offset.
+  const all = new Float32Array(need / 4);
+  new Uint8Array(all.buffer).set(bytes);
+  let offset = 0;
+  for (const w of group.weights) {
+    const size = w.shape.reduce((a, b) => a * b, 1);
+    out.set(w.name, { shape: w.shape, values: all.subarray(offset, offset + size) });
+    offset += size;
+  }
+  return out;
+}
+
+export interface CheckpointInput {
+  model: GanModel;
+  config: Config;
+  iteration: number;
+  iterationsPerEpoch: number;
+  dataset: CheckpointMeta["dataset"];
+  backend: string;
+  monitor: number | null;
+}
+
+/** Writes a checkpoint into `dir` (replacing one there) and returns its size in bytes. */
+export async function writeCheckpoint(dir: string, input: CheckpointInput): Promise<number> {
+  const { model } = input;
+  const params = await model.store.read();
+  const weights: Named[] = [...model.store.params.values()].map((p) => ({ name: p.key, shape: p.def.shape, values: params.get(p.key)! }));
+  const state: Named[] = [];
+  const solvers = {} as CheckpointMeta["solvers"];
+  for (const net of TRAINING_NETWORKS) {
+    const solver = model.solvers[net];
+    solvers[net] = { settings: solver.settings, step: solver.step };
+    for (const [name, s] of await solver.read()) state.push({ name: `${net}/${name}`, ...s });
+  }
+  const w = pack(weights);
+  const o = pack(state);
+  const meta: CheckpointMeta = {
+    config: input.config,
+    spec: model.resolved.spec,
+    iteration: input.iteration,
+    epoch: input.iteration / input.iterationsPerEpoch,
+    iterationsPerEpoch: input.iterationsPerEpoch,
+    dataset: input.dataset,
+    lrMultipliers: model.store.lrMultipliers(),
+    solvers,
+    backend: input.backend,
+    createdAt: new Date().toISOString(),
+    runtimeGenerator: { scopes: model.resolved.scopes.filter((s) => s.part === "generator").map((s) => s.scope) },
+    monitor: input.monitor,
+  };
+  const modelJson = {
+    format: CHECKPOINT_FORMAT,
+    formatVersion: CHECKPOINT_VERSION,
+    generatedBy: "GAN Studio",
+    weightsManifest: [
+      { paths: ["weights.bin"], weights: w.weights },
+      { paths: ["optimizer.bin"], weights: o.weights },
+    ],
+    userDefinedMetadata: meta,
+  };
+  const target = path.resolve(dir);
+  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  await fs.mkdir(tmp, { recursive: true });
+  await fs.writeFile(path.join(tmp, "weights.bin"), w.bytes);
+  await fs.writeFile(path.join(tmp, "optimizer.bin"), o.bytes);
+  await fs.writeFile(path.join(tmp, "model.json"), JSON.stringify(modelJson, null, 1));
+  const old = `${target}.old-${process.pid}-${Date.now()}`;
+  const hadOld = await fs.rename(target, old).then(
+    () => true,
+    () => false,
+  );
+  await fs.rename(tmp, target);
+  if (hadOld) await fs.rm(old, { recursive: true, force: true });
+  return w.bytes.length + o.bytes.length;
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  meta: CheckpointMeta;
+  weights: Map<string, Float32Array>;
+  /** Solver state per network: `${paramKey}/${slot}` → values. Empty when `weightsOnly`. */
+  solverState: Record<TrainingNetworkName, Map<string, { shape: number[]; values: Float32Array }>>;
+}
+
+/** Reads a checkpoint; `weightsOnly` skips optimizer.bin (enough for the RuntimeGenerator). */
+export async function readCheckpoint(dir: string, opts: { weightsOnly?: boolean } = {}): Promise<LoadedCheckpoint> {
+  const file = path.join(dir, "model.json");
+  let raw: string;
+  try {
+    raw = await fs.readFile(file, "utf8");
+  } catch {
+    throw new CheckpointError(`no checkpoint at ${dir}: ${file} is missing`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (e) {
+    throw new CheckpointError(`${file} is not JSON: ${(e as Error).message}`);
+  }
+  const parsed = ModelJsonSchema.safeParse(json);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new CheckpointError(`${file} is not a GAN Studio checkpoint (${i.path.join(".")}: ${i.message})`);
+  }
+  const mj = parsed.data;
+  const read = async (group: z.infer<typeof ManifestGroup>) => {
+    const f = path.join(dir, group.paths[0]!);
+    const bytes = await fs.readFile(f).catch(() => {
+      throw new CheckpointError(`checkpoint file ${f} is missing`);
+    });
+    return unpack(group, bytes, f);
+  };
+  const weights = new Map<string, Float32Array>();
+  for (const [name, t] of await read(mj.weightsManifest[0]!)) weights.set(name, t.values);
+  const solverState = { Generator: new Map(), DiscriminatorFake: new Map(), DiscriminatorReal: new Map() } as LoadedCheckpoint["solverState"];
+  const og = mj.weightsManifest[1];
+  if (og && !opts.weightsOnly) {
+    for (const [name, t] of await read(og)) {
+      const cut = name.indexOf("/");
+      const net = name.slice(0, cut) as TrainingNetworkName;
+      if (!solverState[net]) throw new CheckpointError(`optimizer.bin names an unknown network in ${name}`);
+      solverState[net].set(name.slice(cut + 1), t);
+    }
+  }
+  return { dir, meta: mj.userDefinedMetadata, weights, solverState };
+}
+
+/** Restores parameters, LRateMultipliers and (unless weights only) solver state into a model built from the same spec. */
+export function restoreModel(model: GanModel, ckpt: LoadedCheckpoint): void {
+  model.store.write(ckpt.weights);
+  for (const [scope, params] of Object.entries(ckpt.meta.lrMultipliers)) {
+    for (const [name, value] of Object.entries(params)) model.store.setLrMultiplier(scope, name, value);
+  }
+  for (const net of TRAINING_NETWORKS) {
+    const s = ckpt.meta.solvers[net];
+    if (!s) continue;
+    model.solvers[net].configure(s.settings);
+    model.solvers[net].write(s.step, ckpt.solverState[net]);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The RuntimeGenerator: images from a label and a seed (or an explicit z), from the live weights of a training
+ * model or from a checkpoint. Image i of seed s always comes from the same z, whatever `count` is, so a user's
+ * "seed 42" means one picture.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { readCheckpoint } from "./checkpoint.js";
+import { encodePng, tileGrid } from "./image.js";
+import { GanModel } from "./model.js";
+import { Rng, Stream, deriveSeed } from "./rng.js";
+
+export interface GenerateRequest {
+  /** One label for every image, or one per image. */
+  label?: number;
+  labels?: number[];
+  /** How many images (default 1, or labels.length). */
+  count?: number;
+  /** Seed for z (default 0); ignored when `z` is given. */
+  seed?: number;
+  /** Explicit noise vectors, one per image. */
+  z?: number[][];
+}
+
+export interface GeneratedImages {
+  count: number;
+  height: number;
+  width: number;
+  channels: 1 | 3;
+  labels: number[];
+  /** Pixels in [0, 1], one HWC array per image. */
+  images: Float32Array[];
+  /** One PNG per image. */
+  png: Uint8Array[];
+  /** All images side by side in one PNG. */
+  stripPng: Uint8Array;
+}
+
+export class GenerateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GenerateError";
+  }
+}
+
+export const MAX_GENERATE = 256;
+
+export class RuntimeGenerator {
+  private constructor(
+    readonly model: GanModel,
+    private readonly owned: boolean,
+  ) {}
+
+  /** A RuntimeGenerator over a model's live weights (e.g. the trainer's, between iterations). */
+  static live(model: GanModel): RuntimeGenerator {
+    return new RuntimeGenerator(model, false);
+  }
+
+  /** Loads the weights of a checkpoint folder (optimizer state is not read). */
+  static async fromCheckpoint(dir: string): Promise<RuntimeGenerator> {
+    const ckpt = await readCheckpoint(dir, { weightsOnly: true });
+    const model = new GanModel(ckpt.meta.spec, ckpt.meta.config.seed, ckpt.meta.config.optimizers);
+    try {
+      model.store.write(ckpt.weights);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return new RuntimeGenerator(model, true);
+  }
+
+  get numLabels(): number {
+    return this.model.resolved.spec.numLabels;
+  }
+
+  get zSize(): number {
+    return this.model.resolved.spec.z.size;
+  }
+
+  /** z for image `index` of `seed`, from the spec's distribution. */
+  zFor(seed: number, index: number): Float32Array {
+    const out = new Float32Array(this.zSize);
+    const rng = new Rng(deriveSeed(seed, Stream.generate, index));
+    return this.model.resolved.spec.z.distribution === "uniform" ? rng.uniform(out, -1, 1) : rng.normal(out);
+  }
+
+  private checkLabel(l: number): number {
+    if (!Number.isInteger(l) || l < 0 || l >= this.numLabels) {
+      throw new GenerateError(`label must be an integer from 0 to ${this.numLabels - 1}, got ${l}`);
+    }
+    return l;
+  }
+
+  /** Generates images; throws {@link GenerateError} for a label out of range, a bad count or a z of the wrong size. */
+  generate(req: GenerateRequest): GeneratedImages {
+    const count = req.count ?? req.labels?.length ?? req.z?.length ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > MAX_GENERATE) {
+      throw new GenerateError(`count must be an integer from 1 to ${MAX_GENERATE}, got ${count}`);
+    }
+    let labels: number[];
+    if (req.labels) {
+      if (req.labels.length !== count) throw new GenerateError(`${req.labels.length} labels for ${count} images`);
+      labels = req.labels.map((l) => this.checkLabel(l));
+    } else labels = new Array<number>(count).fill(this.checkLabel(req.label ?? 0));
+    const zs = new Float32Array(count * this.zSize);
+    if (req.z) {
+      if (req.z.length !== count) throw new GenerateError(`${req.z.length} z vectors for ${count} images`);
+      req.z.forEach((v, i) => {
+        if (v.length !== this.zSize || v.some((x) => !Number.isFinite(x))) {
+          throw new GenerateError(`z ${i} must be ${this.zSize} finite numbers, got ${v.length}`);
+        }
+        zs.set(v, i * this.zSize);
+      });
+    } else {
+      const seed = req.seed ?? 0;
+      if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new GenerateError(`seed must be an integer from 0 to 2^32 − 1, got ${seed}`);
+      for (let i = 0; i < count; i++) zs.set(this.zFor(seed, i), i * this.zSize);
+    }
+    return this.render(zs, labels);
+  }
+
+  /**
+   * `steps` images walking from seed A's z to seed B's z (linear for uniform noise, spherical for normal noise),
+   * all with one label.
+   */
+  interpolate(req: { label: number; seedA: number; seedB: number; steps: number }): GeneratedImages {
+    const label = this.checkLabel(req.label);
+    if (!Number.isInteger(req.steps) || req.steps < 2 || req.steps > 64) throw new GenerateError(`steps must be an integer from 2 to 64, got ${req.steps}`);
+    const a = this.zFor(req.seedA, 0);
+    const b = this.zFor(req.seedB, 0);
+    const spherical = this.model.resolved.spec.z.distribution === "normal";
+    const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+    const omega = Math.acos(Math.min(1, Math.max(-1, a.reduce((s, x, i) => s + x * b[i]!, 0) / (norm(a) * norm(b)))));
+    const zs = new Float32Array(req.steps * this.zSize);
+    for (let k = 0; k < req.steps; k++) {
+      const t = k / (req.steps - 1);
+      let wa = 1 - t;
+      let wb = t;
+      if (spherical && omega > 1e-4) {
+        wa = Math.sin((1 - t) * omega) / Math.sin(omega);
+        wb = Math.sin(t * omega) / Math.sin(omega);
+      }
+      for (let i = 0; i < this.zSize; i++) zs[k * this.zSize + i] = wa * a[i]! + wb * b[i]!;
+    }
+    return this.render(zs, new Array<number>(req.steps).fill(label));
+  }
+
+  private render(zs: Float32Array, labels: number[]): GeneratedImages {
+    const count = labels.length;
+    const [height, width, channels] = this.model.imageShape as [number, number, 1 | 3];
+    const pixels = tf.tidy(() => this.model.generatePixels(tf.tensor2d(zs, [count, this.zSize]), labels));
+    const data = pixels.dataSync() as Float32Array;
+    pixels.dispose();
+    const size = height * width * channels;
+    const images = Array.from({ length: count }, (_, i) => data.slice(i * size, (i + 1) * size));
+    const png = images.map((img) => encodePng({ width, height, channels, data: img }));
+    const strip = tileGrid(data, { count, height, width, channels, rows: 1, cols: count, padding: count > 1 ? 2 : 0 });
+    return { count, height, width, channels, labels, images, png, stripPng: encodePng(strip) };
+  }
+
+  dispose(): void {
+    if (this.owned) this.model.dispose();
+  }
+}

@@ -91,7 +91,7 @@ export class RuntimeGenerator {
   }
 
   /** Generates images; throws {@link GenerateError} for a label out of range, a bad count or a z of the wrong size. */
-  generate(req: GenerateRequest): GeneratedImages {
+  async generate(req: GenerateRequest): Promise<GeneratedImages> {
     const count = req.count ?? req.labels?.length ?? req.z?.length ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > MAX_GENERATE) {
       throw new GenerateError(`count must be an integer from 1 to ${MAX_GENERATE}, got ${count}`);
@@ -122,7 +122,7 @@ export class RuntimeGenerator {
    * `steps` images walking from seed A's z to seed B's z (linear for uniform noise, spherical for normal noise),
    * all with one label.
    */
-  interpolate(req: { label: number; seedA: number; seedB: number; steps: number }): GeneratedImages {
+  async interpolate(req: { label: number; seedA: number; seedB: number; steps: number }): Promise<GeneratedImages> {
     const label = this.checkLabel(req.label);
     if (!Number.isInteger(req.steps) || req.steps < 2 || req.steps > 64) throw new GenerateError(`steps must be an integer from 2 to 64, got ${req.steps}`);
     const a = this.zFor(req.seedA, 0);
@@ -144,11 +144,11 @@ export class RuntimeGenerator {
     return this.render(zs, new Array<number>(req.steps).fill(label));
   }
 
-  private render(zs: Float32Array, labels: number[]): GeneratedImages {
+  private async render(zs: Float32Array, labels: number[]): Promise<GeneratedImages> {
     const count = labels.length;
     const [height, width, channels] = this.model.imageShape as [number, number, 1 | 3];
     const pixels = tf.tidy(() => this.model.generatePixels(tf.tensor2d(zs, [count, this.zSize]), labels));
-    const data = pixels.dataSync() as Float32Array;
+    const data = (await pixels.data()) as Float32Array; // webgpu in Node has no synchronous read
     pixels.dispose();
     const size = height * width * channels;
     const images = Array.from({ length: count }, (_, i) => data.slice(i * size, (i + 1) * size));

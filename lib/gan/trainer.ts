@@ -260,9 +260,9 @@ export class Trainer {
   }
 
   private async endOfEpoch(epoch: number, seconds: number, imagesPerSec: number): Promise<void> {
-    const monitor = this.config.saveBest ? this.monitor() : null;
+    const monitor = this.config.saveBest ? await this.monitor() : null;
     this.emit({ type: "epoch", epoch, iteration: this.iteration, seconds, imagesPerSec, monitor });
-    const grid = this.sampleGrid();
+    const grid = await this.sampleGrid();
     this.emit({ type: "sampleGrid", epoch, iteration: this.iteration, ...grid });
     if (epoch % this.config.checkpointEvery === 0 || epoch === this.config.maxEpoch) {
       await this.writeCheckpoints(epoch, monitor);
@@ -298,20 +298,21 @@ export class Trainer {
   }
 
   /** The sample grid: one row per label, `sampleColumns` columns, noise fixed for the whole run. */
-  sampleGrid(): { png: Uint8Array; rows: number; cols: number; labels: number[] } {
+  async sampleGrid(): Promise<{ png: Uint8Array; rows: number; cols: number; labels: number[] }> {
     const rows = this.model.resolved.spec.numLabels;
     const cols = this.config.sampleColumns;
     const labels = Array.from({ length: rows * cols }, (_, i) => Math.floor(i / cols));
     const [height, width, channels] = this.model.imageShape;
     const pixels = tf.tidy(() => this.model.generatePixels(this.model.noise(rows * cols, Stream.sampleGrid), labels));
-    const data = pixels.dataSync() as Float32Array;
+    // data(), not dataSync(): webgpu in Node cannot read synchronously.
+    const data = (await pixels.data()) as Float32Array;
     pixels.dispose();
     const grid = tileGrid(data, { count: rows * cols, height, width, channels: channels as 1 | 3, rows, cols });
     return { png: encodePng(grid), rows, cols, labels: Array.from({ length: rows }, (_, i) => i) };
   }
 
   /** Save Best's monitor: the Generator network's loss on validation labels with fixed noise. */
-  private monitor(): number {
+  private async monitor(): Promise<number> {
     const B = this.config.batchSize;
     const batches = Math.min(MONITOR_BATCHES, Math.floor(this.validation.count / B));
     if (batches === 0) return Number.NaN;
@@ -321,7 +322,7 @@ export class Trainer {
       const z = this.model.noise(B, Stream.sampleGrid, 1, k);
       const loss = this.model.evaluateLoss("Generator", z, labels);
       z.dispose();
-      sum += loss.dataSync()[0]!;
+      sum += (await loss.data())[0]!;
       loss.dispose();
     }
     return sum / batches;

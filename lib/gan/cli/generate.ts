@@ -34,8 +34,8 @@ runMain(async () => {
   const seed = intOption("seed", a.seed, 0) ?? 0;
   const result =
     a.interpolate !== undefined
-      ? gen.interpolate({ label, seedA: seed, seedB: intOption("interpolate", a.interpolate, 0)!, steps: intOption("steps", a.steps, 2) ?? 8 })
-      : gen.generate({ label, seed, count: intOption("count", a.count) ?? 1 });
+      ? await gen.interpolate({ label, seedA: seed, seedB: intOption("interpolate", a.interpolate, 0)!, steps: intOption("steps", a.steps, 2) ?? 8 })
+      : await gen.generate({ label, seed, count: intOption("count", a.count) ?? 1 });
   writeFileSync(a.out, result.count === 1 ? result.png[0]! : result.stripPng);
   gen.dispose();
   process.stderr.write(`wrote ${a.out}: ${result.count} image(s) of label ${label}, ${result.width}×${result.height}, on ${backend.name}\n`);

@@ -34,7 +34,7 @@ const defaultAdam = (): Optimizer => ({ type: "Adam", alpha: 0.0005, beta1: 0.5,
 /** Per parameter LRateMultiplier: { Affine: { W: 0 } } freezes Affine's W. 1 when not given. */
 export const LrMultipliersSchema = z.record(
   z.string(),
-  z.record(z.enum(["W", "b", "beta", "gamma"]), z.number().min(0).max(100)),
+  z.partialRecord(z.enum(["W", "b", "beta", "gamma"]), z.number().min(0).max(100)),
 );
 
 export const ConfigSchema = z
@@ -66,9 +66,9 @@ export const ConfigSchema = z
         DiscriminatorReal: OptimizerSchema.default(defaultAdam),
       })
       .strict()
-      .default({ Generator: defaultAdam(), DiscriminatorFake: defaultAdam(), DiscriminatorReal: defaultAdam() }),
+      .default(() => ({ Generator: defaultAdam(), DiscriminatorFake: defaultAdam(), DiscriminatorReal: defaultAdam() })),
     /** Initial LRateMultipliers by ParameterScope; they can be changed while the run trains. */
-    lrMultipliers: LrMultipliersSchema.default({}),
+    lrMultipliers: LrMultipliersSchema.default(() => ({})),
     /** Sample grid columns per label row; the grid's noise is fixed for the whole run. */
     sampleColumns: z.number().int().min(1).max(32).default(10),
     /** Checkpoint every N epochs (the last epoch always). */

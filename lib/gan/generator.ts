@@ -44,6 +44,11 @@ export class GenerateError extends Error {
 
 export const MAX_GENERATE = 256;
 
+function checkSeed(name: string, seed: number): number {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new GenerateError(`${name} must be an integer from 0 to 2^32 − 1, got ${seed}`);
+  return seed;
+}
+
 export class RuntimeGenerator {
   private constructor(
     readonly model: GanModel,
@@ -105,14 +110,13 @@ export class RuntimeGenerator {
     if (req.z) {
       if (req.z.length !== count) throw new GenerateError(`${req.z.length} z vectors for ${count} images`);
       req.z.forEach((v, i) => {
-        if (v.length !== this.zSize || v.some((x) => !Number.isFinite(x))) {
-          throw new GenerateError(`z ${i} must be ${this.zSize} finite numbers, got ${v.length}`);
-        }
+        if (v.length !== this.zSize) throw new GenerateError(`z ${i} must be ${this.zSize} finite numbers, got ${v.length}`);
+        const bad = v.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) throw new GenerateError(`z ${i} must be ${this.zSize} finite numbers, value ${bad} is ${v[bad]}`);
         zs.set(v, i * this.zSize);
       });
     } else {
-      const seed = req.seed ?? 0;
-      if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw new GenerateError(`seed must be an integer from 0 to 2^32 − 1, got ${seed}`);
+      const seed = checkSeed("seed", req.seed ?? 0);
       for (let i = 0; i < count; i++) zs.set(this.zFor(seed, i), i * this.zSize);
     }
     return this.render(zs, labels);
@@ -125,8 +129,8 @@ export class RuntimeGenerator {
   async interpolate(req: { label: number; seedA: number; seedB: number; steps: number }): Promise<GeneratedImages> {
     const label = this.checkLabel(req.label);
     if (!Number.isInteger(req.steps) || req.steps < 2 || req.steps > 64) throw new GenerateError(`steps must be an integer from 2 to 64, got ${req.steps}`);
-    const a = this.zFor(req.seedA, 0);
-    const b = this.zFor(req.seedB, 0);
+    const a = this.zFor(checkSeed("seedA", req.seedA), 0);
+    const b = this.zFor(checkSeed("seedB", req.seedB), 0);
     const spherical = this.model.resolved.spec.z.distribution === "normal";
     const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
     const omega = Math.acos(Math.min(1, Math.max(-1, a.reduce((s, x, i) => s + x * b[i]!, 0) / (norm(a) * norm(b)))));

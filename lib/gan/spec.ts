@@ -188,6 +188,10 @@ function walkPart(part: PartName, layers: Layer[], inShape: number[], numLabels:
     const addParam = (name: ParameterDef["name"], pshape: number[], trainable: boolean, fan?: [number, number]) => {
       if (!("scope" in layer)) return;
       const existing = params.find((p) => p.scope === layer.scope && p.name === name);
+      if (existing && existing.part !== part) {
+        // Sharing across generator and discriminator would let each side's network train the other's layer.
+        fail(`uses ParameterScope "${layer.scope}", which belongs to the ${existing.part}; a scope is shared within one part only`);
+      }
       if (existing) {
         if (fmt(existing.shape) !== fmt(pshape)) {
           fail(`shares ParameterScope "${layer.scope}" whose ${name} is ${fmt(existing.shape)}, but this layer needs ${fmt(pshape)}`);
@@ -273,21 +277,23 @@ export function resolveSpec(input: NetworkSpecInput | NetworkSpec): ResolvedSpec
   const { height, width, channels } = spec.image;
   const gen = walkPart("generator", spec.generator, [spec.z.size], spec.numLabels, params);
   if (fmt(gen.outShape) !== fmt([height, width, channels])) {
-    const last = spec.generator.length - 1;
+    // Name the layer that made the final shape (the last one that changed it), not a trailing activation.
+    let culprit = gen.infos.length - 1;
+    while (culprit > 0 && fmt(gen.infos[culprit]!.inShape) === fmt(gen.infos[culprit]!.outShape)) culprit--;
     throw new SpecError(
-      `${describeLayer("generator", last, spec.generator[last]!)}: the generator outputs ${fmt(gen.outShape)}, but images are ${fmt([height, width, channels])}`,
-      { part: "generator", layer: last },
+      `${describeLayer("generator", culprit, spec.generator[culprit]!)}: the generator outputs ${fmt(gen.outShape)}, but images are ${fmt([height, width, channels])}`,
+      { part: "generator", layer: culprit, ...("scope" in spec.generator[culprit]! ? { scope: (spec.generator[culprit] as ParametricLayer).scope } : {}) },
     );
   }
   const dis = walkPart("discriminator", spec.discriminator, [height, width, channels], spec.numLabels, params);
-  if (fmt(dis.outShape) !== "1") {
+  if (dis.outShape.reduce((a, b) => a * b, 1) !== 1) {
     const last = spec.discriminator.length - 1;
     throw new SpecError(
       `${describeLayer("discriminator", last, spec.discriminator[last]!)}: the discriminator must output one value per image, got ${fmt(dis.outShape)}`,
       { part: "discriminator", layer: last },
     );
   }
-  // A scope belongs to one part: sharing across generator and discriminator would train it from both sides.
+  // A scope belongs to one part (checked layer by layer in walkPart); here the case of different parameter names.
   const owner = new Map<string, PartName>();
   for (const p of params) {
     const o = owner.get(p.scope);

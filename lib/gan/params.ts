@@ -67,13 +67,18 @@ export class ParameterStore {
     return [...new Set([...this.params.values()].map((p) => p.def.scope))];
   }
 
-  /** Sets a trainable parameter's LRateMultiplier and returns the old value. */
-  setLrMultiplier(scope: string, name: string, value: number): number {
+  /** The trainable parameter an LRateMultiplier change names, or the error a user should see. */
+  checkLrMultiplier(scope: string, name: string, value: number): Parameter {
     if (!(TRAINABLE_PARAMS as readonly string[]).includes(name)) {
       throw new UnknownParameterError(scope, name, this.scopeNames());
     }
     if (!Number.isFinite(value) || value < 0) throw new RangeError(`LRateMultiplier must be a number ≥ 0, got ${value}`);
-    const p = this.get(scope, name as ParamName);
+    return this.get(scope, name as ParamName);
+  }
+
+  /** Sets a trainable parameter's LRateMultiplier and returns the old value. */
+  setLrMultiplier(scope: string, name: string, value: number): number {
+    const p = this.checkLrMultiplier(scope, name, value);
     const old = p.lrMultiplier;
     p.lrMultiplier = value;
     return old;

@@ -166,8 +166,7 @@ export class Trainer {
 
   /** Queues an LRateMultiplier change (0 freezes the parameter); throws at once for an unknown scope or parameter. */
   setLrMultiplier(scope: string, param: string, value: number): void {
-    this.model.store.get(scope, param as "W"); // throws UnknownParameterError with the known scopes
-    if (!Number.isFinite(value) || value < 0) throw new RangeError(`LRateMultiplier must be a number ≥ 0, got ${value}`);
+    this.model.store.checkLrMultiplier(scope, param, value); // throws now, never later inside the loop
     this.pending.push(() => {
       const from = this.model.store.setLrMultiplier(scope, param, value);
       return from === value ? null : { kind: "lrMultiplier", scope, param, from, to: value };

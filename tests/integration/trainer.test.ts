@@ -1,0 +1,235 @@
+/**
+ * The trainer on the real wasm backend with the real training step, on a tiny config (small DCGAN, a few dozen
+ * bundled digits): controls, events, leaks, checkpoints and exact resume.
+ */
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../../lib/gan/backend.js";
+import { ModelJsonSchema, readCheckpoint } from "../../lib/gan/checkpoint.js";
+import type { ConfigInput } from "../../lib/gan/config.js";
+import { RuntimeGenerator } from "../../lib/gan/generator.js";
+import { Trainer, type TrainerEvent } from "../../lib/gan/trainer.js";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-trainer-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+beforeAll(async () => {
+  await initBackend("wasm");
+});
+
+/** 48 training images at batch 8: 6 iterations per epoch. */
+const tiny = (extra: ConfigInput = {}): ConfigInput => ({ network: "small-dcgan", batchSize: 8, limit: 48, maxEpoch: 2, seed: 3, sampleColumns: 2, ...extra });
+
+function record(trainer: Trainer): TrainerEvent[] {
+  const events: TrainerEvent[] = [];
+  trainer.on((e) => events.push(e));
+  return events;
+}
+
+const lossesOf = (events: TrainerEvent[]) => events.flatMap((e) => (e.type === "losses" ? [e] : []));
+
+describe("a run from start to end", () => {
+  it("emits per-iteration losses, a sample grid and a checkpoint per epoch, and statuses with the backend", async () => {
+    const out = path.join(tmp, "full");
+    const trainer = await Trainer.create({ config: tiny(), outDir: out });
+    const events = record(trainer);
+    expect(await trainer.start()).toBe("completed");
+    const losses = lossesOf(events);
+    expect(losses.map((e) => e.iteration)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(losses.map((e) => e.epoch)).toEqual([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+    for (const e of losses) for (const v of Object.values(e.losses)) expect(Number.isFinite(v) && v > 0).toBe(true);
+    const grids = events.flatMap((e) => (e.type === "sampleGrid" ? [e] : []));
+    expect(grids.map((g) => [g.epoch, g.iteration, g.rows, g.cols])).toEqual([
+      [1, 6, 10, 2],
+      [2, 12, 10, 2],
+    ]);
+    expect(Buffer.from(grids[0]!.png.subarray(0, 8)).toString("hex")).toBe("89504e470d0a1a0a");
+    const ckpts = events.flatMap((e) => (e.type === "checkpoint" ? [e] : []));
+    expect(ckpts.map((c) => [c.epoch, c.iteration, c.kind])).toEqual([
+      [1, 6, "latest"],
+      [2, 12, "latest"],
+    ]);
+    const statuses = events.flatMap((e) => (e.type === "status" ? [[e.status, e.backend]] : []));
+    expect(statuses).toEqual([
+      ["running", "wasm"],
+      ["completed", "wasm"],
+    ]);
+    trainer.dispose();
+  });
+
+  it("keeps the same number of live tensors across 50 iterations (no leaks)", async () => {
+    const trainer = await Trainer.create({ config: tiny({ maxEpoch: 9 }) }); // 54 iterations, grids every 6
+    const counts = new Map<number, number>();
+    trainer.on((e) => {
+      if (e.type === "losses") counts.set(e.iteration, tf.memory().numTensors);
+    });
+    await trainer.start();
+    expect(counts.size).toBe(54);
+    // Iteration 5 ends epoch 1 after its first grid (which makes the label planes once); from then on, flat.
+    expect(counts.get(53)).toBe(counts.get(5));
+    trainer.dispose();
+  });
+});
+
+describe("steering a run", () => {
+  it("pauses, takes changes while paused at the iteration it stopped at, resumes and stops", async () => {
+    const trainer = await Trainer.create({ config: tiny({ maxEpoch: 50 }) });
+    const events = record(trainer);
+    let pausedAt = -1;
+    const paused = new Promise<void>((resolve) =>
+      trainer.on((e) => {
+        if (e.type === "losses" && e.iteration === 2) trainer.pause();
+        if (e.type === "status" && e.status === "paused") {
+          pausedAt = e.iteration;
+          resolve();
+        }
+      }),
+    );
+    const done = trainer.start();
+    await paused;
+    expect(pausedAt).toBe(3);
+    expect(trainer.status).toBe("paused");
+    const w0 = (await trainer.model.store.variable("Affine", "W").data()).slice();
+    trainer.setLrMultiplier("Affine", "W", 0);
+    trainer.setOptimizer("Generator", { alpha: 0.0002 });
+    await new Promise((r) => setTimeout(r, 50));
+    // Nothing trains while paused, but the changes are in, reported at the next iteration to run.
+    expect(lossesOf(events).length).toBe(3);
+    const controls = events.flatMap((e) => (e.type === "control" ? [e] : []));
+    expect(controls).toEqual([
+      { type: "control", iteration: 3, change: { kind: "lrMultiplier", scope: "Affine", param: "W", from: 1, to: 0 } },
+      {
+        type: "control",
+        iteration: 3,
+        change: {
+          kind: "optimizer",
+          network: "Generator",
+          from: { type: "Adam", alpha: 0.0005, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
+          to: { type: "Adam", alpha: 0.0002, beta1: 0.5, beta2: 0.999, eps: 1e-8 },
+        },
+      },
+    ]);
+    const resumedTo = new Promise<void>((resolve) =>
+      trainer.on((e) => {
+        if (e.type === "losses" && e.iteration === 6) {
+          trainer.stop();
+          resolve();
+        }
+      }),
+    );
+    trainer.resume();
+    await resumedTo;
+    expect(await done).toBe("stopped");
+    // LRateMultiplier 0 froze Affine/W through iterations 3..6; the other generator weights moved.
+    expect(await trainer.model.store.variable("Affine", "W").data()).toEqual(w0);
+    expect(trainer.model.solvers.Generator.settings.alpha).toBe(0.0002);
+    const statuses = events.flatMap((e) => (e.type === "status" ? [`${e.status}@${e.iteration}`] : []));
+    expect(statuses).toEqual(["running@0", "paused@3", "running@3", "stopped@7"]);
+    trainer.dispose();
+  });
+
+  it("rejects unknown scopes, parameters, networks and bad values at once, changing nothing", async () => {
+    const trainer = await Trainer.create({ config: tiny() });
+    expect(() => trainer.setLrMultiplier("Nope", "W", 0)).toThrow(/unknown parameter Nope\/W; the ParameterScopes are Affine, BatchNormalization/);
+    expect(() => trainer.setLrMultiplier("BatchNormalization", "mean", 0)).toThrow(/unknown parameter BatchNormalization\/mean/);
+    expect(() => trainer.setLrMultiplier("Affine", "W", -1)).toThrow(/must be a number ≥ 0/);
+    expect(() => trainer.setOptimizer("Critic" as "Generator", { alpha: 1 })).toThrow(/unknown training network "Critic"/);
+    expect(() => trainer.setOptimizer("Generator", { alpha: -1 })).toThrow(/invalid optimizer for Generator: alpha/);
+    expect(trainer.model.store.get("Affine", "W").lrMultiplier).toBe(1);
+    trainer.dispose();
+  });
+
+  it("a listener that throws does not stop training; the error is reported", async () => {
+    const trainer = await Trainer.create({ config: tiny({ maxEpoch: 1 }) });
+    const events = record(trainer);
+    trainer.on((e) => {
+      if (e.type === "losses" && e.iteration === 1) throw new Error("viewer went away");
+    });
+    expect(await trainer.start()).toBe("completed");
+    expect(events.filter((e) => e.type === "error").map((e) => (e as { message: string }).message)).toEqual(["event listener failed: viewer went away"]);
+    trainer.dispose();
+  });
+});
+
+describe("checkpoints", () => {
+  it("resuming from epoch 1's checkpoint gives the same losses as the uninterrupted run", async () => {
+    const out = path.join(tmp, "resume");
+    const saved = path.join(tmp, "resume-epoch-1");
+    const a = await Trainer.create({ config: tiny({ optimizers: { DiscriminatorReal: { type: "Momentum" } } }), outDir: out });
+    const eventsA = record(a);
+    a.on((e) => {
+      if (e.type === "checkpoint" && e.epoch === 1) cpSync(e.dir, saved, { recursive: true });
+    });
+    await a.start();
+    a.dispose();
+
+    const b = await Trainer.create({ resumeFrom: saved });
+    expect(b.iteration).toBe(6);
+    const eventsB = record(b);
+    expect(await b.start()).toBe("completed");
+    const after = lossesOf(eventsB);
+    const reference = lossesOf(eventsA).slice(6);
+    expect(after.map((e) => e.iteration)).toEqual([6, 7, 8, 9, 10, 11]);
+    for (let k = 0; k < after.length; k++) {
+      for (const name of ["GReal", "Fake", "Real"] as const) {
+        expect(after[k]!.losses[name]).toBeCloseTo(reference[k]!.losses[name], 5);
+      }
+    }
+    b.dispose();
+  });
+
+  it("are in tf.io's weights layout: a browser can decode weights.bin with the manifest alone", async () => {
+    const dir = path.join(tmp, "full", "latest");
+    const modelJson = ModelJsonSchema.parse(JSON.parse(readFileSync(path.join(dir, "model.json"), "utf8")));
+    const group = modelJson.weightsManifest[0]!;
+    expect(group.paths).toEqual(["weights.bin"]);
+    const bytes = readFileSync(path.join(dir, "weights.bin"));
+    const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), group.weights);
+    expect(Object.keys(tensors)).toContain("Deconvolution_2/W");
+    expect(tensors["Deconvolution_2/W"]!.shape).toEqual([4, 4, 1, 64]);
+    expect(modelJson.userDefinedMetadata.runtimeGenerator.scopes).toEqual(["Affine", "BatchNormalization", "Deconvolution", "BatchNormalization_2", "Deconvolution_2"]);
+    expect(modelJson.userDefinedMetadata.iteration).toBe(12);
+    expect(modelJson.userDefinedMetadata.config.batchSize).toBe(8);
+    tf.dispose(Object.values(tensors));
+  });
+
+  it("the RuntimeGenerator of a checkpoint draws what the live weights drew", async () => {
+    const trainer = await Trainer.create({ config: tiny({ maxEpoch: 1 }), outDir: path.join(tmp, "gen") });
+    await trainer.start();
+    const live = await RuntimeGenerator.live(trainer.model).generate({ label: 7, seed: 42, count: 3 });
+    const loaded = await RuntimeGenerator.fromCheckpoint(path.join(tmp, "gen", "latest"));
+    const fromDisk = await loaded.generate({ label: 7, seed: 42, count: 3 });
+    for (let i = 0; i < 3; i++) {
+      const a = live.images[i]!;
+      const b = fromDisk.images[i]!;
+      expect(Math.max(...a.map((v, j) => Math.abs(v - b[j]!)))).toBeLessThan(1e-6);
+    }
+    expect(live.labels).toEqual([7, 7, 7]);
+    loaded.dispose();
+    trainer.dispose();
+  });
+
+  it("Save Best keeps a best/ checkpoint with its monitor; off (the default) keeps latest/ only", async () => {
+    const out = path.join(tmp, "best");
+    const trainer = await Trainer.create({ config: tiny({ saveBest: true, validationFraction: 0.2 }), outDir: out });
+    const events = record(trainer);
+    await trainer.start();
+    const best = events.flatMap((e) => (e.type === "checkpoint" && e.kind === "best" ? [e] : []));
+    expect(best.length).toBeGreaterThanOrEqual(1);
+    const meta = (await readCheckpoint(path.join(out, "best"), { weightsOnly: true })).meta;
+    const monitors = events.flatMap((e) => (e.type === "epoch" ? [e.monitor!] : []));
+    expect(meta.monitor).toBe(Math.min(...monitors));
+    expect(existsSync(path.join(tmp, "full", "best"))).toBe(false);
+    trainer.dispose();
+  });
+
+  it("a damaged checkpoint is refused with the file named", async () => {
+    const dir = path.join(tmp, "damaged");
+    cpSync(path.join(tmp, "full", "latest"), dir, { recursive: true });
+    rmSync(path.join(dir, "optimizer.bin"));
+    await expect(Trainer.create({ resumeFrom: dir })).rejects.toThrow(/optimizer\.bin is missing/);
+    await expect(Trainer.create({ resumeFrom: path.join(tmp, "nowhere") })).rejects.toThrow(/no checkpoint at .*nowhere/);
+  });
+});

@@ -4,6 +4,7 @@
  * `GAN_BACKEND` (or the `backend` argument) forces one; an unknown or unavailable one is a clear error.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { registerTwoStageReductions } from "./backends/reductions.js";
 
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -28,6 +29,14 @@ export interface BackendInfo {
 }
 
 let active: BackendInfo | null = null;
+
+/**
+ * Kernels that make training on a GPU backend faster: two-stage reductions (1,217 → 1,354 images/s for NNC's
+ * network at batch 1,024 on an H200, docs/benchmarks.md).
+ */
+export function registerGpuTrainingKernels(backendName: string): void {
+  registerTwoStageReductions(backendName);
+}
 
 /** Imports a module by a name the bundler and type checker need not resolve (optional dependencies). */
 const importOptional = (name: string): Promise<unknown> => import(/* @vite-ignore */ name);
@@ -61,6 +70,8 @@ async function tryWebgpu(): Promise<string> {
   if (!adapter) throw new Error("no WebGPU adapter found (no GPU, or its Vulkan/Metal/D3D12 driver lacks what Dawn needs)");
   await import("@tensorflow/tfjs-backend-webgpu");
   if (!(await tf.setBackend("webgpu"))) throw new Error("the webgpu backend failed to initialise");
+  // GAN_WEBGPU_KERNELS=stock keeps tfjs's own kernels (to compare against them).
+  if (process.env.GAN_WEBGPU_KERNELS !== "stock") registerGpuTrainingKernels("webgpu");
   const info = adapter.info;
   return [info?.vendor, info?.description || info?.device].filter(Boolean).join(" ") || "WebGPU adapter";
 }

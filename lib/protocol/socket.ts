@@ -1,0 +1,78 @@
+/**
+ * The typed socket.io contract between the server and the browser (imported by both). Controls are tRPC
+ * mutations; the socket carries subscriptions and what the server pushes. Every push carries the run and the
+ * iteration it belongs to, so a client that read the history first can drop what it already has.
+ */
+import { z } from "zod";
+
+export const SOCKET_PROTOCOL_VERSION = 1;
+
+export interface LossPoint {
+  iteration: number;
+  epoch: number;
+  gReal: number;
+  fake: number;
+  real: number;
+}
+
+export interface RunStatusPush {
+  runId: string;
+  status: string;
+  iteration: number;
+  epoch: number;
+  backend: string | null;
+  reason: string | null;
+  imagesPerSec?: number;
+}
+
+export interface GridPush {
+  runId: string;
+  epoch: number;
+  iteration: number;
+  /** Where the PNG is served: GET it with the session cookie. */
+  url: string;
+}
+
+export interface ActivityPush {
+  id: string;
+  sessionId: string;
+  runId: string | null;
+  userId: string | null;
+  userName: string | null;
+  kind: string;
+  detail: Record<string, unknown>;
+  iteration: number | null;
+  createdAt: string;
+}
+
+export interface PresenceUser {
+  userId: string;
+  name: string;
+  role: string;
+}
+
+export interface RunHistory {
+  run: RunStatusPush & { name: string; totalIterations: number | null; iterationsPerEpoch: number | null };
+  losses: LossPoint[];
+  grids: { epoch: number; iteration: number; url: string }[];
+  /** The last iteration in `losses`; live points at or before it are duplicates. */
+  lastIteration: number | null;
+}
+
+export type Ack<T> = { data: T } | { error: { code: string; message: string } };
+
+export interface ServerToClientEvents {
+  "run:losses": (push: { runId: string; points: LossPoint[] }) => void;
+  "run:status": (push: RunStatusPush) => void;
+  "run:grid": (push: GridPush) => void;
+  activity: (entry: ActivityPush) => void;
+  presence: (push: { sessionId: string; users: PresenceUser[] }) => void;
+}
+
+export const JoinSchema = z.object({ sessionId: z.string().min(1).max(100), runId: z.string().min(1).max(100).optional() }).strict();
+
+export interface ClientToServerEvents {
+  /** Join a session's room (and a run's history). Subscribes first, then reads the history, so nothing falls between. */
+  join: (request: z.input<typeof JoinSchema>, ack: (reply: Ack<{ role: string; history: RunHistory | null; presence: PresenceUser[] }>) => void) => void;
+  leave: (request: { sessionId: string }) => void;
+}

@@ -1,0 +1,144 @@
+/**
+ * The composition root: one HTTP server carrying the Next.js pages, tRPC (`/api/trpc/`), socket.io, the
+ * health check and the PNG endpoints (sample grids, RuntimeGenerator), over one database and one trainer
+ * supervisor. `startServer` is what `server/index.ts` runs and what the integration tests start on port 0.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { Server as SocketServer } from "socket.io";
+import type { ClientToServerEvents, ServerToClientEvents } from "../lib/protocol/socket.js";
+import { CookieSealer } from "./auth/auth.js";
+import { databaseState, openDatabase } from "./db/client.js";
+import { Store } from "./db/store.js";
+import type { ServerEnv } from "./env.js";
+import { Presence } from "./realtime/presence.js";
+import { attachRealtime, socketBroadcaster } from "./realtime/socket.js";
+import { RunError, RunService } from "./runs/service.js";
+import { TrainerSupervisor } from "./trainer/supervisor.js";
+import type { Context } from "./trpc/init.js";
+import { appRouter } from "./trpc/routers.js";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  store: Store;
+  runs: RunService;
+  io: SocketServer<ClientToServerEvents, ServerToClientEvents>;
+  /** Graceful: trainers pause and checkpoint, sockets close, the database disconnects. */
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+function sendPng(res: ServerResponse, png: Uint8Array, cache: string): void {
+  res.writeHead(200, { "content-type": "image/png", "content-length": png.length, "cache-control": cache });
+  res.end(Buffer.from(png));
+}
+
+export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler } = {}): Promise<RunningServer> {
+  const { prisma } = openDatabase(env.DATABASE_URL);
+  const store = new Store(prisma);
+  const interrupted = await store.markInterrupted();
+  if (interrupted > 0) console.log(`${interrupted} run(s) were training when the server last stopped: marked interrupted, resumable from their last checkpoint`);
+
+  const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production");
+  const presence = new Presence();
+  const supervisor = new TrainerSupervisor({ env: { ...process.env, ...(env.GAN_BACKEND ? { GAN_BACKEND: env.GAN_BACKEND } : {}) } });
+  const http = createServer();
+  const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http, { path: "/api/socket", serveClient: false });
+  const runs = new RunService({ store, supervisor, broadcaster: socketBroadcaster(io), dataDir: env.dataDir, ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}) });
+  attachRealtime(io, { store, runs, sealer, presence });
+
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: "/api/trpc/",
+    createContext: async ({ req, res }): Promise<Context> => ({
+      userId: (await sealer.read(req.headers.cookie))?.userId ?? null,
+      store,
+      runs,
+      sealer,
+      presence,
+      res,
+      setCookies: [],
+    }),
+  });
+
+  /** The signed-in member's access to a run, or an HTTP error already sent. */
+  const runAccess = async (req: IncomingMessage, res: ServerResponse, runId: string) => {
+    const user = await sealer.read(req.headers.cookie);
+    if (!user) return sendJson(res, 401, { error: { code: "UNAUTHORIZED", message: "sign in first" } }), null;
+    const run = await store.getRun(runId);
+    if (!run) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${runId} does not exist` } }), null;
+    if (!(await store.getMembership(user.userId, run.sessionId))) {
+      return sendJson(res, 403, { error: { code: "FORBIDDEN", message: "you are not a member of this run's session" } }), null;
+    }
+    return run;
+  };
+
+  const api: Handler = async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname === "/api/health") {
+      const database = await databaseState(prisma);
+      return sendJson(res, database.ok ? 200 : 503, { ok: database.ok, database, backend: env.GAN_BACKEND || "auto", liveRuns: runs.liveCount() });
+    }
+    let m = /^\/api\/runs\/([^/]+)\/grids\/(\d+)\.png$/.exec(url.pathname);
+    if (m) {
+      const run = await runAccess(req, res, m[1]!);
+      if (!run) return;
+      const grid = await store.getGrid(run.id, Number(m[2]));
+      if (!grid) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${run.id} has no grid for epoch ${m[2]}` } });
+      return sendPng(res, grid.png, "private, max-age=31536000, immutable");
+    }
+    m = /^\/api\/runs\/([^/]+)\/generate$/.exec(url.pathname);
+    if (m) {
+      const run = await runAccess(req, res, m[1]!);
+      if (!run) return;
+      const q = (k: string, d: number) => (url.searchParams.has(k) ? Number(url.searchParams.get(k)) : d);
+      const label = q("label", 0);
+      const seed = q("seed", 0);
+      const count = q("count", 1);
+      if (![label, seed, count].every(Number.isInteger) || count < 1 || count > 64 || seed < 0) {
+        return sendJson(res, 400, { error: { code: "BAD_REQUEST", message: "label, seed and count must be integers (count 1–64, seed ≥ 0)" } });
+      }
+      try {
+        const out = await runs.generate(run.id, { label, seed, count });
+        return sendPng(res, out.count === 1 ? out.png[0]! : out.stripPng, "no-store");
+      } catch (e) {
+        const code = e instanceof RunError ? e.code : "INTERNAL";
+        const status = { BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409, UNAVAILABLE: 503, INTERNAL: 500 }[code];
+        return sendJson(res, status, { error: { code, message: (e as Error).message } });
+      }
+    }
+    if (url.pathname.startsWith("/api/trpc/")) return trpc(req, res);
+    if (url.pathname.startsWith("/api/")) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `no API at ${url.pathname}` } });
+    if (opts.nextHandler) return opts.nextHandler(req, res);
+    return sendJson(res, 404, { error: { code: "NOT_FOUND", message: "the web app is not served by this process" } });
+  };
+
+  http.on("request", (req, res) => {
+    Promise.resolve(api(req, res)).catch((e: unknown) => {
+      console.error(`request ${req.method} ${req.url} failed:`, e);
+      if (!res.headersSent) sendJson(res, 500, { error: { code: "INTERNAL", message: "the server failed on this request" } });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(env.PORT, env.HOST, resolve));
+  const port = (http.address() as AddressInfo).port;
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      await runs.shutdown();
+      await supervisor.shutdownAll(5_000);
+      // socket.io closes the HTTP server it is attached to.
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await prisma.$disconnect();
+    })());
+  return { url: `http://${env.HOST}:${port}`, port, store, runs, io, close };
+}

@@ -1,0 +1,45 @@
+/**
+ * The server's environment, validated once at start: a bad value stops the process with a message naming it,
+ * instead of failing at the first request.
+ */
+import path from "node:path";
+import { z } from "zod";
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  /** Port of the one HTTP server (Next pages, tRPC, socket.io). 0 picks a free one (tests). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address to listen on; 127.0.0.1 keeps a development server off the network. */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** SQLite file (`file:./data/gan-studio.db`, the default) — the embedded default needs no set-up. */
+  DATABASE_URL: z.string().min(1).default("file:./data/gan-studio.db"),
+  /** Backend the trainer processes use; empty picks the fastest that works. */
+  GAN_BACKEND: z.enum(["", "auto", "tensorflow", "webgpu", "wasm", "cpu"]).default(""),
+  /** Where runs write checkpoints and the data sets live. */
+  DATA_DIR: z.string().min(1).default("./data"),
+  /** Seals the session cookie (iron-session): at least 32 characters. A development default is derived if unset. */
+  SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
+  /** Serve the Next.js pages (off in API-only tests). */
+  SERVE_APP: z
+    .enum(["0", "1", "true", "false"])
+    .default("1")
+    .transform((v) => v === "1" || v === "true"),
+});
+
+export type ServerEnv = z.infer<typeof EnvSchema> & { SESSION_SECRET: string; dataDir: string };
+
+export class EnvError extends Error {}
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {
+  const parsed = EnvSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new EnvError(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  const env = parsed.data;
+  let secret = env.SESSION_SECRET;
+  if (!secret) {
+    if (env.NODE_ENV === "production") throw new EnvError("invalid environment: SESSION_SECRET is required in production");
+    secret = "gan-studio-development-secret-not-for-production-use";
+  }
+  return { ...env, SESSION_SECRET: secret, dataDir: path.resolve(env.DATA_DIR) };
+}

@@ -1,0 +1,41 @@
+/**
+ * Starts GAN Studio: validates the environment, prepares the Next.js app, then serves pages, tRPC, socket.io and
+ * the PNG endpoints on one port. SIGTERM/SIGINT shut down gracefully (runs pause and write a checkpoint).
+ *   npm start        (production: after npm run build)
+ *   npm run dev      (development, hot reload)
+ */
+import next from "next";
+import { startServer } from "./app.js";
+import { EnvError, loadEnv } from "./env.js";
+
+async function main() {
+  const env = loadEnv();
+  let nextHandler;
+  if (env.SERVE_APP) {
+    const app = next({ dev: env.NODE_ENV !== "production", dir: process.cwd(), hostname: env.HOST, port: env.PORT });
+    await app.prepare();
+    nextHandler = app.getRequestHandler();
+  }
+  const server = await startServer(env, nextHandler ? { nextHandler } : {});
+  console.log(`GAN Studio on ${server.url} (trainer backend: ${env.GAN_BACKEND || "auto"}, database: ${env.DATABASE_URL})`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: pausing runs, writing checkpoints, closing connections…`);
+    server.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error("shutdown failed:", e);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof EnvError ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+/**
+ * socket.io: one room per session. A connection is authenticated by the session cookie of its handshake; `join`
+ * checks membership, subscribes first and reads the history second (so nothing falls between), then reports who
+ * is here. A malformed message gets an error reply and changes nothing.
+ */
+import type { Server, Socket } from "socket.io";
+import { JoinSchema, type ClientToServerEvents, type ServerToClientEvents } from "../../lib/protocol/socket.js";
+import type { CookieSealer } from "../auth/auth.js";
+import type { Store } from "../db/store.js";
+import type { Broadcaster, RunService } from "../runs/service.js";
+import type { Presence } from "./presence.js";
+
+type IO = Server<ClientToServerEvents, ServerToClientEvents>;
+type Sock = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string; name: string; sessions: Map<string, string> }>;
+
+export const roomOf = (sessionId: string) => `session:${sessionId}`;
+
+export function socketBroadcaster(io: IO): Broadcaster {
+  return {
+    losses: (sessionId, runId, points) => io.to(roomOf(sessionId)).emit("run:losses", { runId, points }),
+    status: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:status", push),
+    grid: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:grid", push),
+    activity: (sessionId, entry) => io.to(roomOf(sessionId)).emit("activity", entry),
+  };
+}
+
+export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; sealer: CookieSealer; presence: Presence }): void {
+  io.use(async (socket, next) => {
+    const user = await deps.sealer.read(socket.handshake.headers.cookie);
+    const record = user ? await deps.store.getUser(user.userId) : null;
+    if (!record) return next(new Error("UNAUTHORIZED: sign in first"));
+    Object.assign(socket.data, { userId: record.id, name: record.name, sessions: new Map<string, string>() });
+    next();
+  });
+
+  io.on("connection", (raw) => {
+    const socket = raw as unknown as Sock;
+    const broadcastPresence = (sessionId: string) => io.to(roomOf(sessionId)).emit("presence", { sessionId, users: deps.presence.users(sessionId) });
+
+    socket.on("join", async (request, ack) => {
+      const reply = typeof ack === "function" ? ack : () => undefined;
+      try {
+        const parsed = JoinSchema.safeParse(request);
+        if (!parsed.success) {
+          return reply({ error: { code: "BAD_REQUEST", message: `join: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ")}` } });
+        }
+        const { sessionId, runId } = parsed.data;
+        const membership = await deps.store.getMembership(socket.data.userId, sessionId);
+        if (!membership) return reply({ error: { code: "FORBIDDEN", message: "you are not a member of this session" } });
+        if (runId) {
+          const run = await deps.store.getRun(runId);
+          if (!run || run.sessionId !== sessionId) return reply({ error: { code: "NOT_FOUND", message: `run ${runId} is not in this session` } });
+        }
+        // Subscribe before reading the history: a point written after the read arrives live (and one written
+        // between the two arrives both ways; the client drops it by its iteration).
+        await socket.join(roomOf(sessionId));
+        socket.data.sessions.set(sessionId, membership.role);
+        const history = runId ? await deps.runs.history(runId) : null;
+        deps.presence.join(sessionId, socket.id, { userId: socket.data.userId, name: socket.data.name, role: membership.role });
+        broadcastPresence(sessionId);
+        reply({ data: { role: membership.role, history, presence: deps.presence.users(sessionId) } });
+      } catch (e) {
+        reply({ error: { code: "INTERNAL", message: (e as Error).message } });
+      }
+    });
+
+    socket.on("leave", (request) => {
+      const sessionId = typeof request?.sessionId === "string" ? request.sessionId : null;
+      if (!sessionId || !socket.data.sessions.has(sessionId)) return;
+      socket.data.sessions.delete(sessionId);
+      void socket.leave(roomOf(sessionId));
+      if (deps.presence.leave(sessionId, socket.id, socket.data.userId)) broadcastPresence(sessionId);
+    });
+
+    socket.on("disconnect", () => {
+      for (const sessionId of socket.data.sessions.keys()) {
+        if (deps.presence.leave(sessionId, socket.id, socket.data.userId)) broadcastPresence(sessionId);
+      }
+    });
+  });
+}

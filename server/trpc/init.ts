@@ -1,0 +1,58 @@
+/**
+ * tRPC's building blocks: the context every procedure gets, the error formatter (field errors for forms), and
+ * the only procedures routers may use: `publicProcedure` and `authedProcedure` (signed in, else UNAUTHORIZED).
+ * Membership and roles are checked per session with `requireRole`.
+ */
+import type { ServerResponse } from "node:http";
+import { initTRPC, TRPCError } from "@trpc/server";
+import { ZodError } from "zod";
+import type { CookieSealer } from "../auth/auth.js";
+import type { Store } from "../db/store.js";
+import type { Presence } from "../realtime/presence.js";
+import type { RunService } from "../runs/service.js";
+
+export interface Context {
+  userId: string | null;
+  store: Store;
+  runs: RunService;
+  sealer: CookieSealer;
+  presence: Presence;
+  /** Present for HTTP calls (to set the session cookie); absent in createCaller tests. */
+  res?: ServerResponse;
+  /** Cookies set during the call (tests read them here). */
+  setCookies: string[];
+}
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    const issues =
+      cause instanceof ZodError
+        ? cause.issues.map((i) => ({ path: i.path.join("."), message: i.message }))
+        : ((cause as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? null);
+    return { ...shape, data: { ...shape.data, issues } };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure;
+
+export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.userId) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
+  return next({ ctx: { ...ctx, userId: ctx.userId } });
+});
+
+export const ROLES = ["viewer", "editor", "owner"] as const;
+export type Role = (typeof ROLES)[number];
+const rank = (r: string) => ROLES.indexOf(r as Role);
+
+/** The caller's role in a session, or FORBIDDEN (not a member, or below `min`). */
+export async function requireRole(ctx: { store: Store; userId: string }, sessionId: string, min: Role): Promise<Role> {
+  const m = await ctx.store.getMembership(ctx.userId, sessionId);
+  if (!m) throw new TRPCError({ code: "FORBIDDEN", message: "you are not a member of this session" });
+  if (rank(m.role) < rank(min)) {
+    throw new TRPCError({ code: "FORBIDDEN", message: `${m.role}s cannot do this: it needs the ${min} role` });
+  }
+  return m.role as Role;
+}

@@ -1,0 +1,201 @@
+/**
+ * The API: accounts, sessions (members, invites), runs (create, controls, RuntimeGenerator, history).
+ * Inputs are zod schemas; every session-scoped procedure checks membership and role before it acts.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { CredentialsSchema, SignUpSchema, hashPassword, verifyPassword } from "../auth/auth.js";
+import { RunError } from "../runs/service.js";
+import { authedProcedure, publicProcedure, requireRole, router, type Context } from "./init.js";
+
+const id = z.string().min(1).max(100);
+const NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
+
+/** Maps the run service's errors to tRPC codes, keeping field issues for forms. */
+function toTrpc(e: unknown): never {
+  if (e instanceof RunError) {
+    const code = e.code === "UNAVAILABLE" ? "PRECONDITION_FAILED" : e.code;
+    throw new TRPCError({ code, message: e.message, cause: e });
+  }
+  if ((e as { code?: string }).code === "CONFLICT") throw new TRPCError({ code: "CONFLICT", message: (e as Error).message });
+  throw e;
+}
+
+async function runInSession(ctx: Context & { userId: string }, runId: string, min: "viewer" | "editor" | "owner") {
+  const run = await ctx.store.getRun(runId);
+  if (!run) throw new TRPCError({ code: "NOT_FOUND", message: `run ${runId} does not exist` });
+  const role = await requireRole(ctx, run.sessionId, min);
+  return { run, role };
+}
+
+const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
+
+const authRouter = router({
+  me: publicProcedure.query(async ({ ctx }) => {
+    if (!ctx.userId) return null;
+    const user = await ctx.store.getUser(ctx.userId);
+    return user ? { id: user.id, name: user.name, email: user.email } : null;
+  }),
+  signUp: publicProcedure.input(SignUpSchema).mutation(async ({ ctx, input }) => {
+    const existing = await ctx.store.findUserByEmail(input.email);
+    if (existing) throw new TRPCError({ code: "CONFLICT", message: "an account with this email exists: sign in instead" });
+    const user = await ctx.store.createUser({ email: input.email, name: input.name, passwordHash: await hashPassword(input.password) });
+    await setSession(ctx, user.id);
+    return { id: user.id, name: user.name, email: user.email };
+  }),
+  signIn: publicProcedure.input(CredentialsSchema).mutation(async ({ ctx, input }) => {
+    const user = await ctx.store.findUserByEmail(input.email);
+    // One message for both cases: the form must not tell which emails have accounts.
+    if (!user || !(await verifyPassword(user.passwordHash, input.password))) {
+      throw new TRPCError({ code: "UNAUTHORIZED", message: "wrong email or password" });
+    }
+    await setSession(ctx, user.id);
+    return { id: user.id, name: user.name, email: user.email };
+  }),
+  signOut: publicProcedure.mutation(({ ctx }) => {
+    const cookie = ctx.sealer.clear();
+    ctx.setCookies.push(cookie);
+    ctx.res?.appendHeader("Set-Cookie", cookie);
+    return { ok: true };
+  }),
+});
+
+async function setSession(ctx: Context, userId: string) {
+  const cookie = await ctx.sealer.seal({ userId });
+  ctx.setCookies.push(cookie);
+  ctx.res?.appendHeader("Set-Cookie", cookie);
+}
+
+const sessionsRouter = router({
+  list: authedProcedure.query(async ({ ctx }) => {
+    const sessions = await ctx.store.listSessionsForUser(ctx.userId);
+    return sessions.map((s) => ({ ...s, watching: ctx.presence.users(s.id) }));
+  }),
+  create: authedProcedure.input(z.object({ name: z.string().trim().min(1, "name the session").max(80) })).mutation(async ({ ctx, input }) => {
+    return ctx.store.createSession({ name: input.name, ownerId: ctx.userId });
+  }),
+  get: authedProcedure.input(z.object({ sessionId: id })).query(async ({ ctx, input }) => {
+    const role = await requireRole(ctx, input.sessionId, "viewer");
+    const session = await ctx.store.getSession(input.sessionId);
+    if (!session) throw new TRPCError({ code: "NOT_FOUND", message: "this session does not exist" });
+    return { session, role, members: await ctx.store.listMembers(input.sessionId), runs: await ctx.store.listRuns(input.sessionId), watching: ctx.presence.users(input.sessionId) };
+  }),
+  activity: authedProcedure.input(z.object({ sessionId: id, runId: id.optional(), limit: z.number().int().min(1).max(1000).default(200) })).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "viewer");
+    const entries = await ctx.store.listActivity(input.sessionId, { ...(input.runId ? { runId: input.runId } : {}), limit: input.limit });
+    return entries.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() }));
+  }),
+  createInvite: authedProcedure.input(z.object({ sessionId: id, role: z.enum(["editor", "viewer"]) })).mutation(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "owner");
+    const token = randomBytes(24).toString("base64url");
+    const invite = await ctx.store.createInvite({ sessionId: input.sessionId, role: input.role, createdById: ctx.userId, tokenHash: hashToken(token) });
+    // The token is shown once, here; only its hash is stored.
+    return { id: invite.id, role: input.role, token, path: `/invite/${token}` };
+  }),
+  revokeInvite: authedProcedure.input(z.object({ sessionId: id, inviteId: id })).mutation(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "owner");
+    const invites = await ctx.store.listInvites(input.sessionId);
+    if (!invites.some((i) => i.id === input.inviteId)) throw new TRPCError({ code: "NOT_FOUND", message: "no such invite in this session" });
+    await ctx.store.revokeInvite(input.inviteId);
+    return { ok: true };
+  }),
+  acceptInvite: authedProcedure.input(z.object({ token: z.string().min(10).max(200) })).mutation(async ({ ctx, input }) => {
+    const invite = await ctx.store.findActiveInvite(hashToken(input.token));
+    if (!invite) throw new TRPCError({ code: "NOT_FOUND", message: "this invite link is not valid (revoked or mistyped)" });
+    await ctx.store.addMember(invite.sessionId, ctx.userId, invite.role);
+    const m = await ctx.store.getMembership(ctx.userId, invite.sessionId);
+    await ctx.store.addActivity({ sessionId: invite.sessionId, userId: ctx.userId, kind: "member.joined", detail: { role: m?.role ?? invite.role } });
+    return { sessionId: invite.sessionId, role: m?.role ?? invite.role };
+  }),
+});
+
+const runsRouter = router({
+  create: authedProcedure
+    .input(z.object({ sessionId: id, name: z.string().trim().min(1, "name the run").max(80), config: z.record(z.string(), z.unknown()).default({}) }))
+    .mutation(async ({ ctx, input }) => {
+      await requireRole(ctx, input.sessionId, "editor");
+      return ctx.runs.createRun({ sessionId: input.sessionId, userId: ctx.userId, name: input.name, config: input.config }).catch(toTrpc);
+    }),
+  get: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
+    const { run, role } = await runInSession(ctx, input.runId, "viewer");
+    return { run, role, parameters: ctx.runs.parameters(input.runId), checkpoints: await ctx.store.listCheckpoints(input.runId) };
+  }),
+  history: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "viewer");
+    return ctx.runs.history(input.runId);
+  }),
+  start: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "editor");
+    await ctx.runs.start(input.runId, ctx.userId).catch(toTrpc);
+    return { ok: true };
+  }),
+  pause: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "editor");
+    try {
+      ctx.runs.pause(input.runId, ctx.userId);
+    } catch (e) {
+      toTrpc(e);
+    }
+    return { ok: true };
+  }),
+  resume: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "editor");
+    try {
+      ctx.runs.resume(input.runId, ctx.userId);
+    } catch (e) {
+      toTrpc(e);
+    }
+    return { ok: true };
+  }),
+  stop: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "editor");
+    try {
+      ctx.runs.stop(input.runId, ctx.userId);
+    } catch (e) {
+      toTrpc(e);
+    }
+    return { ok: true };
+  }),
+  setLrMultiplier: authedProcedure
+    .input(z.object({ runId: id, scope: z.string().min(1).max(100), param: z.enum(["W", "b", "beta", "gamma"]), value: z.number().min(0).max(100) }))
+    .mutation(async ({ ctx, input }) => {
+      await runInSession(ctx, input.runId, "editor");
+      await ctx.runs.setLrMultiplier(input.runId, ctx.userId, input.scope, input.param, input.value).catch(toTrpc);
+      return { ok: true };
+    }),
+  setFrozen: authedProcedure
+    .input(z.object({ runId: id, part: z.enum(["generator", "discriminator"]), frozen: z.boolean() }))
+    .mutation(async ({ ctx, input }) => {
+      await runInSession(ctx, input.runId, "editor");
+      const changed = await ctx.runs.setPartFrozen(input.runId, ctx.userId, input.part, input.frozen).catch(toTrpc);
+      return { changed };
+    }),
+  setAlpha: authedProcedure
+    .input(z.object({ runId: id, network: z.enum(NETWORKS), alpha: z.number().positive().max(1) }))
+    .mutation(async ({ ctx, input }) => {
+      await runInSession(ctx, input.runId, "editor");
+      await ctx.runs.setAlpha(input.runId, ctx.userId, input.network, input.alpha).catch(toTrpc);
+      return { ok: true };
+    }),
+  /** RuntimeGenerator: base64 PNGs and what they show; viewers may use it. */
+  generate: authedProcedure
+    .input(z.object({ runId: id, label: z.number().int().min(0).max(999), seed: z.number().int().min(0).max(2 ** 32 - 1).default(0), count: z.number().int().min(1).max(64).default(1), seedB: z.number().int().min(0).max(2 ** 32 - 1).optional() }))
+    .query(async ({ ctx, input }) => {
+      await runInSession(ctx, input.runId, "viewer");
+      const out = await ctx.runs.generate(input.runId, input).catch(toTrpc);
+      return {
+        label: input.label,
+        seed: input.seed,
+        count: out.count,
+        width: out.width,
+        height: out.height,
+        labels: out.labels,
+        png: out.png.map((p) => Buffer.from(p).toString("base64")),
+        stripPng: Buffer.from(out.stripPng).toString("base64"),
+      };
+    }),
+});
+
+export const appRouter = router({ auth: authRouter, sessions: sessionsRouter, runs: runsRouter });
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,182 @@
+/**
+ * The live session server end to end: a real HTTP server on an ephemeral port, a real SQLite file, real
+ * socket.io clients, real trainer processes training the small DCGAN on 48 digits (wasm).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LossPoint } from "../../lib/protocol/socket.js";
+import { startServer, type RunningServer } from "../../server/app.js";
+import { loadEnv } from "../../server/env.js";
+import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-server-"));
+let server: RunningServer;
+let owner: Person;
+let viewer: Person;
+let sessionId: string;
+let runId: string;
+const sockets: ClientSocket[] = [];
+
+const tinyConfig = { network: "small-dcgan", batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 };
+
+beforeAll(async () => {
+  server = await startServer(
+    loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "test.db")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }),
+  );
+  owner = person(server.url);
+  viewer = person(server.url);
+  await owner.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });
+  await viewer.api.auth.signUp.mutate({ email: "vic@example.com", name: "Vic", password: "battery staple" });
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  await server?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const open = async (p: Person) => {
+  const s = await connect(server.url, p.cookie());
+  sockets.push(s);
+  return s;
+};
+
+describe("the live session server", () => {
+  it("reports its health with the database state, the trainers' backend and live runs", async () => {
+    const res = await fetch(`${server.url}/api/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ok: true, database: { ok: true }, backend: "wasm", liveRuns: 0 });
+  });
+
+  it("signs people in with a sealed HTTP-only cookie and refuses wrong passwords", async () => {
+    expect(owner.cookie()).toMatch(/^gan_studio=Fe26\./);
+    expect(await owner.api.auth.me.query()).toMatchObject({ name: "Ada", email: "ada@example.com" });
+    const stranger = person(server.url);
+    expect(await errorCode(stranger.api.auth.signIn.mutate({ email: "ada@example.com", password: "wrong password" }))).toBe("UNAUTHORIZED");
+    expect(await errorCode(stranger.api.sessions.list.query())).toBe("UNAUTHORIZED");
+    expect(await errorCode(stranger.api.auth.signUp.mutate({ email: "not-an-email", name: "x", password: "12345678" }))).toBe("BAD_REQUEST");
+  });
+
+  it("creates a session, invites a viewer by link, and the link can be revoked", async () => {
+    const session = await owner.api.sessions.create.mutate({ name: "Digits" });
+    sessionId = session.id;
+    expect(await errorCode(viewer.api.sessions.get.query({ sessionId }))).toBe("FORBIDDEN");
+    const invite = await owner.api.sessions.createInvite.mutate({ sessionId, role: "viewer" });
+    expect(await errorCode(viewer.api.sessions.createInvite.mutate({ sessionId, role: "editor" }))).toBe("FORBIDDEN");
+    expect(await viewer.api.sessions.acceptInvite.mutate({ token: invite.token })).toEqual({ sessionId, role: "viewer" });
+    const other = await owner.api.sessions.createInvite.mutate({ sessionId, role: "editor" });
+    await owner.api.sessions.revokeInvite.mutate({ sessionId, inviteId: other.id });
+    expect(await errorCode(viewer.api.sessions.acceptInvite.mutate({ token: other.token }))).toBe("NOT_FOUND");
+    expect((await viewer.api.sessions.get.query({ sessionId })).role).toBe("viewer");
+  });
+
+  it("rejects a bad Config with the field's path and keeps nothing", async () => {
+    const bad = owner.api.runs.create.mutate({ sessionId, name: "bad", config: { batchSize: 0, maxEpochs: 3 } });
+    await expect(bad).rejects.toMatchObject({ data: { code: "BAD_REQUEST" } });
+    const err = (await bad.catch((e: unknown) => e)) as { data: { issues: { path: string }[] } };
+    expect(err.data.issues.map((i) => i.path)).toEqual(expect.arrayContaining(["batchSize"]));
+    expect((await owner.api.sessions.get.query({ sessionId })).runs).toHaveLength(0);
+  });
+
+  it("streams the same losses to two members; a viewer cannot pause; a pause is seen by both with its iteration", async () => {
+    const run = await owner.api.runs.create.mutate({ sessionId, name: "tiny", config: tinyConfig });
+    runId = run.id;
+    const a = await open(owner);
+    const b = await open(viewer);
+    const got = { a: [] as LossPoint[], b: [] as LossPoint[] };
+    a.on("run:losses", (p) => got.a.push(...p.points));
+    b.on("run:losses", (p) => got.b.push(...p.points));
+    const joinA = await a.emitWithAck("join", { sessionId, runId });
+    const joinB = await b.emitWithAck("join", { sessionId, runId });
+    expect("data" in joinA && joinA.data.role).toBe("owner");
+    expect("data" in joinB && joinB.data.presence.map((u) => u.name).sort()).toEqual(["Ada", "Vic"]);
+
+    expect(await errorCode(viewer.api.runs.start.mutate({ runId }))).toBe("FORBIDDEN");
+    await owner.api.runs.start.mutate({ runId });
+    await waitFor(b, "run:losses", (p) => p.points.some((x) => x.iteration >= 12));
+
+    expect(await errorCode(viewer.api.runs.pause.mutate({ runId }))).toBe("FORBIDDEN");
+    const pausedA = waitFor(a, "run:status", (s) => s.status === "paused");
+    const pausedB = waitFor(b, "run:status", (s) => s.status === "paused");
+    const pauseEntry = waitFor(b, "activity", (e) => e.kind === "run.pause");
+    await owner.api.runs.pause.mutate({ runId });
+    const [sa, sb, entry] = await Promise.all([pausedA, pausedB, pauseEntry]);
+    expect(sa.iteration).toBe(sb.iteration);
+    expect(entry).toMatchObject({ userName: "Ada", iteration: sa.iteration });
+    await new Promise((r) => setTimeout(r, 300)); // let the last batch arrive
+    const upTo = (xs: LossPoint[]) => xs.filter((x) => x.iteration < sa.iteration);
+    expect(upTo(got.a).map((x) => x.iteration)).toEqual(Array.from({ length: sa.iteration }, (_, i) => i));
+    expect(upTo(got.b)).toEqual(upTo(got.a));
+  });
+
+  it("an LRateMultiplier change reaches every member with who made it and the iteration it took effect at", async () => {
+    const b = sockets[1]!;
+    const entry = waitFor(b, "activity", (e) => e.kind === "control.lrMultiplier");
+    expect(await errorCode(viewer.api.runs.setLrMultiplier.mutate({ runId, scope: "Affine", param: "W", value: 0 }))).toBe("FORBIDDEN");
+    await owner.api.runs.setLrMultiplier.mutate({ runId, scope: "Affine", param: "W", value: 0 });
+    await owner.api.runs.resume.mutate({ runId });
+    expect(await entry).toMatchObject({ userName: "Ada", detail: { scope: "Affine", param: "W", from: 1, to: 0 } });
+    expect(await errorCode(owner.api.runs.setLrMultiplier.mutate({ runId, scope: "Nope", param: "W", value: 0 }))).toBe("BAD_REQUEST");
+    const activity = await viewer.api.sessions.activity.query({ sessionId, runId });
+    expect(activity.map((e) => e.kind)).toEqual(expect.arrayContaining(["run.created", "run.started", "run.pause", "control.lrMultiplier"]));
+  });
+
+  it("a late joiner gets the whole history, then the live stream, with no gap and no duplicate", async () => {
+    await waitFor(sockets[0]!, "run:grid", () => true);
+    const late = await open(viewer);
+    const live: LossPoint[] = [];
+    late.on("run:losses", (p) => live.push(...p.points));
+    const reply = await late.emitWithAck("join", { sessionId, runId });
+    if (!("data" in reply)) throw new Error(reply.error.message);
+    const history = reply.data.history!;
+    expect(history.losses.map((x) => x.iteration)).toEqual(Array.from({ length: history.losses.length }, (_, i) => i));
+    expect(history.grids.length).toBeGreaterThanOrEqual(1);
+    await waitFor(late, "run:losses", (p) => p.points.some((x) => x.iteration > history.lastIteration! + 10));
+    const merged = [...history.losses, ...live.filter((x) => x.iteration > history.lastIteration!)].map((x) => x.iteration);
+    expect(merged).toEqual(Array.from({ length: merged.length }, (_, i) => i));
+    const grid = await viewer.fetch(history.grids[0]!.url);
+    expect(grid.headers.get("content-type")).toBe("image/png");
+  });
+
+  it("serves the RuntimeGenerator as PNG from the live weights, to viewers too", async () => {
+    const res = await viewer.fetch(`/api/runs/${runId}/generate?label=7&seed=42&count=1`);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).subarray(1, 4).toString()).toBe("PNG");
+    const q = await viewer.api.runs.generate.query({ runId, label: 3, seed: 1, count: 2 });
+    expect(q).toMatchObject({ label: 3, count: 2, labels: [3, 3] });
+    expect((await fetch(`${server.url}/api/runs/${runId}/generate?label=7`)).status).toBe(401);
+    expect((await viewer.fetch(`/api/runs/${runId}/generate?label=1&count=0`)).status).toBe(400);
+  });
+
+  it("answers malformed socket messages and tRPC inputs with typed errors and changes nothing", async () => {
+    const s = sockets[1]!;
+    const bad = await s.emitWithAck("join", { sessionId: 42 } as never);
+    expect(bad).toMatchObject({ error: { code: "BAD_REQUEST" } });
+    const extra = await s.emitWithAck("join", { sessionId, evil: true } as never);
+    expect(extra).toMatchObject({ error: { code: "BAD_REQUEST" } });
+    expect(await errorCode(owner.api.runs.setAlpha.mutate({ runId, network: "Generator", alpha: -1 }))).toBe("BAD_REQUEST");
+    expect(await errorCode(owner.api.runs.pause.mutate({ runId: "" }))).toBe("BAD_REQUEST");
+    const run = await owner.api.runs.get.query({ runId });
+    expect(run.run.status).toBe("running");
+  });
+
+  it("a killed trainer leaves a failed run with its metrics, resumable from its last checkpoint", async () => {
+    const before = await owner.api.runs.history.query({ runId });
+    const failed = waitFor(sockets[0]!, "run:status", (s) => s.status === "failed");
+    const proc = (server.runs as unknown as { live: Map<string, { process: { kill(s: string): void } }> }).live.get(runId)!;
+    proc.process.kill("SIGKILL");
+    const status = await failed;
+    expect(status.reason).toMatch(/SIGKILL/);
+    const after = await owner.api.runs.history.query({ runId });
+    expect(after.losses.length).toBeGreaterThanOrEqual(before.losses.length);
+    const { checkpoints } = await owner.api.runs.get.query({ runId });
+    const last = Math.max(...checkpoints.map((c) => c.iteration));
+    const resumed = waitFor(sockets[0]!, "run:losses", (p) => p.points.some((x) => x.iteration === last));
+    await owner.api.runs.start.mutate({ runId });
+    await resumed;
+    await owner.api.runs.stop.mutate({ runId });
+    await waitFor(sockets[0]!, "run:status", (s) => s.status === "stopped");
+  });
+});

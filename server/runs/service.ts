@@ -48,6 +48,10 @@ interface Live {
   scopes: { scope: string; part: "generator" | "discriminator" }[];
   lrMultipliers: Record<string, Record<string, number>>;
   imagesPerSec?: number;
+  /** Set once the run has ended: the process is let go after a while without RuntimeGenerator requests. */
+  idleTimer: NodeJS.Timeout | null;
+  /** Started paused from a checkpoint only to serve the RuntimeGenerator: its statuses are not the run's. */
+  generateOnly: boolean;
 }
 
 export class RunService {
@@ -62,6 +66,8 @@ export class RunService {
       backend?: string;
       /** Losses are written and pushed in batches at most this often (ms). */
       flushMs?: number;
+      /** A finished run's process serves the RuntimeGenerator this long after its last request (ms). */
+      idleMs?: number;
     },
   ) {}
 
@@ -125,7 +131,7 @@ export class RunService {
     });
   }
 
-  private spawn(run: { id: string; sessionId: string; config: unknown; outDir: string }, opts: { resumeFrom?: string; paused: boolean }): Live {
+  private spawn(run: { id: string; sessionId: string; config: unknown; outDir: string }, opts: { resumeFrom?: string; paused: boolean; generateOnly?: boolean }): Live {
     const process = this.deps.supervisor.start({
       runId: run.id,
       config: parseConfig(run.config),
@@ -144,7 +150,10 @@ export class RunService {
       changes: new Map(),
       scopes: [],
       lrMultipliers: {},
+      idleTimer: null,
+      generateOnly: opts.generateOnly ?? false,
     };
+    if (live.generateOnly) this.armIdle(run.id, live);
     this.live.set(run.id, live);
     process.on((e) => {
       this.onEvent(run.id, live, e).catch((err: unknown) => {
@@ -152,6 +161,15 @@ export class RunService {
       });
     });
     return live;
+  }
+
+  /** (Re)arms the timer that lets a finished or generate-only run's process go. */
+  private armIdle(runId: string, live: Live): void {
+    if (live.idleTimer) clearTimeout(live.idleTimer);
+    live.idleTimer = setTimeout(() => {
+      if (this.live.get(runId) === live) void this.release(runId);
+    }, this.deps.idleMs ?? 5 * 60_000);
+    live.idleTimer.unref();
   }
 
   private scheduleFlush(runId: string, live: Live): void {
@@ -184,6 +202,7 @@ export class RunService {
     if (e.type === "ready") {
       live.scopes = e.info.scopes;
       live.lrMultipliers = e.info.lrMultipliers;
+      if (live.generateOnly) return;
       await this.store.updateRun(runId, {
         backend: e.info.backend.name,
         iterationsPerEpoch: e.info.iterationsPerEpoch,
@@ -194,12 +213,13 @@ export class RunService {
     }
     if (e.type === "exit") {
       if (live.timer) clearTimeout(live.timer);
+      if (live.idleTimer) clearTimeout(live.idleTimer);
       live.timer = null;
       await this.flush(runId, live);
       if (this.live.get(runId) === live) this.live.delete(runId);
       const run = await this.store.getRun(runId);
       if (!run) return;
-      if (!e.exit.expected && !TERMINAL.has(run.status)) {
+      if (!e.exit.expected && !live.generateOnly && !TERMINAL.has(run.status)) {
         await this.store.updateRun(runId, { status: "failed", failureReason: e.exit.reason });
         this.deps.broadcaster.status(live.sessionId, { ...statusOf(run), status: "failed", reason: e.exit.reason });
         await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: "run.failed", detail: { reason: e.exit.reason }, iteration: run.iteration });
@@ -216,6 +236,7 @@ export class RunService {
         this.scheduleFlush(runId, live);
         return;
       case "status": {
+        if (live.generateOnly) return;
         await this.flush(runId, live);
         await this.store.updateRun(runId, { status: ev.status, iteration: ev.iteration, epoch: ev.epoch, backend: ev.backend, failureReason: ev.reason ?? null });
         const run = await this.getRun(runId);
@@ -226,7 +247,9 @@ export class RunService {
           const userId = live.requested.get(kind) ?? null;
           live.requested.delete(kind);
           await this.activity({ sessionId: live.sessionId, runId, userId, kind: `run.${kind}`, detail: {}, iteration: ev.iteration });
-        } else if (ev.status === "completed" || ev.status === "failed") {
+        }
+        if (TERMINAL.has(ev.status)) this.armIdle(runId, live);
+        if (ev.status === "completed" || ev.status === "failed") {
           await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: `run.${ev.status}`, detail: ev.reason ? { reason: ev.reason } : {}, iteration: ev.iteration });
         }
         return;
@@ -265,7 +288,7 @@ export class RunService {
 
   private requireLive(runId: string): Live {
     const live = this.live.get(runId);
-    if (!live) throw new RunError("CONFLICT", "this run is not training now: start or resume it first");
+    if (!live || live.generateOnly) throw new RunError("CONFLICT", "this run is not training now: start or resume it first");
     return live;
   }
 
@@ -341,9 +364,11 @@ export class RunService {
       const run = await this.getRun(runId);
       const checkpoint = await this.store.latestCheckpoint(runId, "latest");
       if (!checkpoint) throw new RunError("CONFLICT", "this run has no weights yet: start it and wait for its first epoch");
-      live = this.spawn(run, { resumeFrom: checkpoint.dir, paused: true });
+      live = this.spawn(run, { resumeFrom: checkpoint.dir, paused: true, generateOnly: true });
     }
+    if (live.idleTimer) this.armIdle(runId, live);
     try {
+      await live.process.ready; // a process just started for this request is built first
       return await live.process.generate(req);
     } catch (e) {
       throw asRunError(e);

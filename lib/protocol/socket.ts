@@ -13,6 +13,8 @@ export interface LossPoint {
   gReal: number;
   fake: number;
   real: number;
+  /** When the server received it from the trainer (ms since the epoch), on live pushes only. */
+  at?: number;
 }
 
 export interface RunStatusPush {

@@ -40,6 +40,7 @@ interface Live {
   sessionId: string;
   buffer: LossPoint[];
   timer: NodeJS.Timeout | null;
+  lastFlush: number;
   flushing: Promise<void>;
   /** Who asked for the next pause/resume/stop, reported when the trainer confirms it with its iteration. */
   requested: Map<string, string | null>;
@@ -145,6 +146,7 @@ export class RunService {
       sessionId: run.sessionId,
       buffer: [],
       timer: null,
+      lastFlush: 0,
       flushing: Promise.resolve(),
       requested: new Map(),
       changes: new Map(),
@@ -172,12 +174,19 @@ export class RunService {
     live.idleTimer.unref();
   }
 
+  /**
+   * Throttles loss pushes to one per `flushMs` with a leading edge: a point that arrives after a quiet interval
+   * goes out at once (its latency is one database write), and a burst waits for the next slot.
+   */
   private scheduleFlush(runId: string, live: Live): void {
     if (live.timer) return;
+    const interval = this.deps.flushMs ?? 100;
+    const wait = Math.max(0, live.lastFlush + interval - Date.now());
     live.timer = setTimeout(() => {
       live.timer = null;
+      live.lastFlush = Date.now();
       void this.flush(runId, live);
-    }, this.deps.flushMs ?? 100);
+    }, wait);
   }
 
   /** Writes buffered losses in one transaction, then pushes them; serialised per run so pushes keep order. */
@@ -193,7 +202,7 @@ export class RunService {
       );
       const last = points[points.length - 1]!;
       await this.store.updateRun(runId, { iteration: last.iteration + 1, epoch: last.epoch });
-      this.deps.broadcaster.losses(live.sessionId, runId, points.map(({ iteration, epoch, gReal, fake, real }) => ({ iteration, epoch, gReal, fake, real })));
+      this.deps.broadcaster.losses(live.sessionId, runId, points.map(({ iteration, epoch, gReal, fake, real, at }) => ({ iteration, epoch, gReal, fake, real, ...(at ? { at } : {}) })));
     });
     return live.flushing;
   }
@@ -232,7 +241,7 @@ export class RunService {
   private async onTrainerEvent(runId: string, live: Live, ev: TrainerEventMessage): Promise<void> {
     switch (ev.type) {
       case "losses":
-        live.buffer.push({ iteration: ev.iteration, epoch: ev.epoch, gReal: ev.losses.GReal, fake: ev.losses.Fake, real: ev.losses.Real, msPerIter: ev.msPerIter } as LossPoint);
+        live.buffer.push({ iteration: ev.iteration, epoch: ev.epoch, gReal: ev.losses.GReal, fake: ev.losses.Fake, real: ev.losses.Real, msPerIter: ev.msPerIter, at: Date.now() } as LossPoint);
         this.scheduleFlush(runId, live);
         return;
       case "status": {

@@ -1,0 +1,43 @@
+/**
+ * The viewers of `npm run bench:fanout`, in their own process so their work does not load the server's event
+ * loop: N socket.io clients join one session and record, per loss point, when it arrived. On "report" they
+ * send back counts and latencies (arrival − the server's receipt from the trainer).
+ */
+import { io } from "socket.io-client";
+import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket.js";
+
+const [url, cookie, sessionId, runId, viewersArg] = process.argv.slice(2);
+const viewers = Number(viewersArg);
+const pushes: number[] = new Array(viewers).fill(0);
+const points: number[] = new Array(viewers).fill(0);
+const latencies: number[] = [];
+const seen: Set<number>[] = Array.from({ length: viewers }, () => new Set());
+
+const sockets = Array.from({ length: viewers }, (_, i) => {
+  const s = io(url!, { path: "/api/socket", transports: ["websocket"], extraHeaders: { cookie: cookie! }, forceNew: true, reconnection: false }) as unknown as import("socket.io-client").Socket<ServerToClientEvents, ClientToServerEvents>;
+  s.on("run:losses", (p) => {
+    const now = Date.now();
+    pushes[i]!++;
+    for (const pt of p.points) {
+      points[i]!++;
+      seen[i]!.add(pt.iteration);
+      if (pt.at) latencies.push(now - pt.at);
+    }
+  });
+  return s;
+});
+
+await Promise.all(sockets.map((s) => new Promise<void>((resolve, reject) => {
+  s.once("connect", () => resolve());
+  s.once("connect_error", reject);
+})));
+const joins = await Promise.all(sockets.map((s) => s.emitWithAck("join", { sessionId: sessionId!, runId: runId! })));
+const failed = joins.filter((j) => "error" in j).length;
+process.send!({ type: "joined", failed });
+
+process.on("message", (m: { type: string }) => {
+  if (m.type !== "report") return;
+  process.send!({ type: "report", pushes, points, latencies, distinctIterations: seen.map((s) => s.size) });
+  for (const s of sockets) s.close();
+  setTimeout(() => process.exit(0), 100);
+});

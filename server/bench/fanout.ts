@@ -1,0 +1,90 @@
+/**
+ * npm run bench:fanout -- --viewers 100 --seconds 20 [--json]
+ * A real server on loopback (temporary SQLite file), a run training the small DCGAN on wasm, and N socket.io
+ * viewers in a second process. Prints delivered/expected loss pushes, p50/p99 latency from the server's receipt
+ * of a trainer event to a viewer, and the server's event-loop lag p99; then one JSON line.
+ */
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { person } from "../../tests/helpers/clients.js";
+import { startServer } from "../app.js";
+import { loadEnv } from "../env.js";
+
+const { values } = parseArgs({ options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" } } });
+const viewers = Number(values.viewers ?? 100);
+const seconds = Number(values.seconds ?? 20);
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-fanout-"));
+const server = await startServer(loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }));
+try {
+  // Count what the server pushes to the session (expected = pushes × viewers).
+  let pushesSent = 0;
+  const emit = server.io.to.bind(server.io);
+  server.io.to = ((room: string) => {
+    const target = emit(room);
+    const original = target.emit.bind(target);
+    target.emit = ((event: string, ...args: unknown[]) => {
+      if (event === "run:losses") pushesSent++;
+      return (original as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    }) as typeof target.emit;
+    return target;
+  }) as typeof server.io.to;
+
+  const ada = person(server.url);
+  await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
+  const session = await ada.api.sessions.create.mutate({ name: "Fan-out" });
+  const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network: "small-dcgan", batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 } });
+
+  const clients = fork(path.join(import.meta.dirname, "fanout-clients.ts"), [server.url, ada.cookie(), session.id, run.id, String(viewers)], { execArgv: ["--import", "tsx"] });
+  const next = <T>(type: string) => new Promise<T>((resolve) => clients.on("message", (m: { type: string }) => m.type === type && resolve(m as T)));
+  const joined = await next<{ failed: number }>("joined");
+  if (joined.failed) throw new Error(`${joined.failed} viewers could not join`);
+
+  // Viewers joined before the run starts, so every push the server sends to the session should reach each of them.
+  pushesSent = 0;
+  await ada.api.runs.start.mutate({ runId: run.id });
+  await new Promise((r) => setTimeout(r, 3000)); // the trainer process starts; loop lag is measured after it
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  lag.disable();
+  await ada.api.runs.pause.mutate({ runId: run.id });
+  await new Promise((r) => setTimeout(r, 1500)); // the last pushes arrive
+  clients.send({ type: "report" });
+  const report = await next<{ pushes: number[]; points: number[]; latencies: number[]; distinctIterations: number[] }>("report");
+  const history = await ada.api.runs.history.query({ runId: run.id });
+
+  const delivered = report.pushes.reduce((a, b) => a + b, 0);
+  const expected = pushesSent * viewers;
+  const result = {
+    viewers,
+    seconds,
+    iterations: history.losses.length,
+    expected,
+    delivered,
+    p50Ms: pct(report.latencies, 50),
+    p99Ms: pct(report.latencies, 99),
+    loopLagP99Ms: lag.percentile(99) / 1e6,
+    loopLagMaxMs: lag.max / 1e6,
+    everyViewerSawEveryIteration: report.distinctIterations.every((n) => n === history.losses.length),
+  };
+  console.log("| viewers | training s | iterations | delivered / expected pushes | every viewer saw every iteration | p50 ms | p99 ms | loop lag p99 ms | loop lag max ms |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log(
+    `| ${viewers} | ${seconds} | ${result.iterations} | ${delivered} / ${expected} (${((100 * delivered) / expected).toFixed(1)}%) | ${result.everyViewerSawEveryIteration} | ` +
+      `${result.p50Ms.toFixed(1)} | ${result.p99Ms.toFixed(1)} | ${result.loopLagP99Ms.toFixed(1)} | ${result.loopLagMaxMs.toFixed(1)} |`,
+  );
+  if (values.json) console.log(JSON.stringify(result));
+} finally {
+  await server.close();
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -15,6 +15,7 @@ import type { ServerEnv } from "./env.js";
 import { Presence } from "./realtime/presence.js";
 import { attachRealtime, socketBroadcaster } from "./realtime/socket.js";
 import { RunError, RunService } from "./runs/service.js";
+import { GeneratorPool } from "./trainer/generator-pool.js";
 import { TrainerSupervisor } from "./trainer/supervisor.js";
 import type { Context } from "./trpc/init.js";
 import { appRouter } from "./trpc/routers.js";
@@ -52,7 +53,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   const supervisor = new TrainerSupervisor({ env: { ...process.env, ...(env.GAN_BACKEND ? { GAN_BACKEND: env.GAN_BACKEND } : {}) } });
   const http = createServer();
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http, { path: "/api/socket", serveClient: false });
-  const runs = new RunService({ store, supervisor, broadcaster: socketBroadcaster(io), dataDir: env.dataDir, ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}) });
+  const generators = new GeneratorPool();
+  const runs = new RunService({ store, supervisor, generators, broadcaster: socketBroadcaster(io), dataDir: env.dataDir, ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}) });
   attachRealtime(io, { store, runs, sealer, presence });
 
   const trpc = createHTTPHandler({
@@ -136,6 +138,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     (closing ??= (async () => {
       await runs.shutdown();
       await supervisor.shutdownAll(5_000);
+      generators.closeAll();
       // socket.io closes the HTTP server it is attached to.
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await prisma.$disconnect();

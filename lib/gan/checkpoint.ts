@@ -98,8 +98,11 @@ export interface CheckpointInput {
   monitor: number | null;
 }
 
-/** Writes a checkpoint into `dir` (replacing one there) and returns its size in bytes. */
-export async function writeCheckpoint(dir: string, input: CheckpointInput): Promise<number> {
+/**
+ * Writes a checkpoint into `dir` (replacing one there) and returns its size in bytes. `weightsOnly` leaves out
+ * optimizer.bin: enough for the RuntimeGenerator (a snapshot), not to resume training.
+ */
+export async function writeCheckpoint(dir: string, input: CheckpointInput, opts: { weightsOnly?: boolean } = {}): Promise<number> {
   const { model } = input;
   const params = await model.store.read();
   const weights: Named[] = [...model.store.params.values()].map((p) => ({ name: p.key, shape: p.def.shape, values: params.get(p.key)! }));
@@ -108,6 +111,7 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput): Prom
   for (const net of TRAINING_NETWORKS) {
     const solver = model.solvers[net];
     solvers[net] = { settings: solver.settings, step: solver.step };
+    if (opts.weightsOnly) continue;
     for (const [name, s] of await solver.read()) state.push({ name: `${net}/${name}`, ...s });
   }
   const w = pack(weights);
@@ -130,26 +134,24 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput): Prom
     format: CHECKPOINT_FORMAT,
     formatVersion: CHECKPOINT_VERSION,
     generatedBy: "GAN Studio",
-    weightsManifest: [
-      { paths: ["weights.bin"], weights: w.weights },
-      { paths: ["optimizer.bin"], weights: o.weights },
-    ],
+    weightsManifest: [{ paths: ["weights.bin"], weights: w.weights }, ...(opts.weightsOnly ? [] : [{ paths: ["optimizer.bin"], weights: o.weights }])],
     userDefinedMetadata: meta,
   };
   const target = path.resolve(dir);
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
+  const unique = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const tmp = `${target}.tmp-${unique}`;
   await fs.mkdir(tmp, { recursive: true });
   await fs.writeFile(path.join(tmp, "weights.bin"), w.bytes);
-  await fs.writeFile(path.join(tmp, "optimizer.bin"), o.bytes);
+  if (!opts.weightsOnly) await fs.writeFile(path.join(tmp, "optimizer.bin"), o.bytes);
   await fs.writeFile(path.join(tmp, "model.json"), JSON.stringify(modelJson, null, 1));
-  const old = `${target}.old-${process.pid}-${Date.now()}`;
+  const old = `${target}.old-${unique}`;
   const hadOld = await fs.rename(target, old).then(
     () => true,
     () => false,
   );
   await fs.rename(tmp, target);
   if (hadOld) await fs.rm(old, { recursive: true, force: true });
-  return w.bytes.length + o.bytes.length;
+  return w.bytes.length + (opts.weightsOnly ? 0 : o.bytes.length);
 }
 
 export interface LoadedCheckpoint {

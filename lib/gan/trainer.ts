@@ -285,7 +285,16 @@ export class Trainer {
 
   /** Writes a checkpoint of the current state to `dir` now (between iterations); returns its size in bytes. */
   checkpoint(dir: string, monitor: number | null = null): Promise<number> {
-    return writeCheckpoint(dir, {
+    return writeCheckpoint(dir, this.checkpointInput(monitor));
+  }
+
+  /** Writes the weights alone (no optimizer state) to `dir`: a snapshot for a RuntimeGenerator elsewhere. */
+  snapshot(dir: string): Promise<number> {
+    return writeCheckpoint(dir, this.checkpointInput(null), { weightsOnly: true });
+  }
+
+  private checkpointInput(monitor: number | null) {
+    return {
       model: this.model,
       config: this.config,
       iteration: this.iteration,
@@ -293,7 +302,7 @@ export class Trainer {
       dataset: { ref: this.config.dataset, trainCount: this.train.count, numLabels: this.train.numLabels },
       backend: this.backend.name,
       monitor,
-    });
+    };
   }
 
   /** The sample grid: one row per label, `sampleColumns` columns, noise fixed for the whole run. */

@@ -12,7 +12,8 @@ import { ConfigSchema, OptimizerSchema } from "../gan/config.js";
 export const TRAINER_PROTOCOL_VERSION = 1;
 const v = z.literal(TRAINER_PROTOCOL_VERSION);
 const requestId = z.string().min(1).max(64);
-const png = z.instanceof(Uint8Array);
+/** PNG bytes (structured clone keeps them a Uint8Array across the process boundary). */
+const png = z.custom<Uint8Array>((x) => x instanceof Uint8Array, "expected PNG bytes (Uint8Array)");
 
 // ---- server → trainer -------------------------------------------------------------------------------------
 

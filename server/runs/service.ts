@@ -8,6 +8,7 @@ import { ConfigError, parseConfig, type ConfigInput } from "../../lib/gan/config
 import type { GenerateReply, TrainerEventMessage } from "../../lib/protocol/trainer.js";
 import type { ActivityPush, GridPush, LossPoint, RunHistory, RunStatusPush } from "../../lib/protocol/socket.js";
 import type { Store } from "../db/store.js";
+import type { GeneratorError, GeneratorPool } from "../trainer/generator-pool.js";
 import type { RunProcess, RunProcessEvent, TrainerSupervisor } from "../trainer/supervisor.js";
 
 /** Where pushes go; socket.io in the server, an array in tests. */
@@ -49,10 +50,6 @@ interface Live {
   scopes: { scope: string; part: "generator" | "discriminator" }[];
   lrMultipliers: Record<string, Record<string, number>>;
   imagesPerSec?: number;
-  /** Set once the run has ended: the process is let go after a while without RuntimeGenerator requests. */
-  idleTimer: NodeJS.Timeout | null;
-  /** Started paused from a checkpoint only to serve the RuntimeGenerator: its statuses are not the run's. */
-  generateOnly: boolean;
 }
 
 export class RunService {
@@ -65,10 +62,10 @@ export class RunService {
       broadcaster: Broadcaster;
       dataDir: string;
       backend?: string;
+      /** RuntimeGenerator processes, which draw from the trainers' weight snapshots. */
+      generators: GeneratorPool;
       /** Losses are written and pushed in batches at most this often (ms). */
       flushMs?: number;
-      /** A finished run's process serves the RuntimeGenerator this long after its last request (ms). */
-      idleMs?: number;
     },
   ) {}
 
@@ -132,7 +129,7 @@ export class RunService {
     });
   }
 
-  private spawn(run: { id: string; sessionId: string; config: unknown; outDir: string }, opts: { resumeFrom?: string; paused: boolean; generateOnly?: boolean }): Live {
+  private spawn(run: { id: string; sessionId: string; config: unknown; outDir: string }, opts: { resumeFrom?: string; paused: boolean }): Live {
     const process = this.deps.supervisor.start({
       runId: run.id,
       config: parseConfig(run.config),
@@ -152,10 +149,7 @@ export class RunService {
       changes: new Map(),
       scopes: [],
       lrMultipliers: {},
-      idleTimer: null,
-      generateOnly: opts.generateOnly ?? false,
     };
-    if (live.generateOnly) this.armIdle(run.id, live);
     this.live.set(run.id, live);
     process.on((e) => {
       this.onEvent(run.id, live, e).catch((err: unknown) => {
@@ -163,15 +157,6 @@ export class RunService {
       });
     });
     return live;
-  }
-
-  /** (Re)arms the timer that lets a finished or generate-only run's process go. */
-  private armIdle(runId: string, live: Live): void {
-    if (live.idleTimer) clearTimeout(live.idleTimer);
-    live.idleTimer = setTimeout(() => {
-      if (this.live.get(runId) === live) void this.release(runId);
-    }, this.deps.idleMs ?? 5 * 60_000);
-    live.idleTimer.unref();
   }
 
   /**
@@ -211,7 +196,6 @@ export class RunService {
     if (e.type === "ready") {
       live.scopes = e.info.scopes;
       live.lrMultipliers = e.info.lrMultipliers;
-      if (live.generateOnly) return;
       await this.store.updateRun(runId, {
         backend: e.info.backend.name,
         iterationsPerEpoch: e.info.iterationsPerEpoch,
@@ -222,13 +206,12 @@ export class RunService {
     }
     if (e.type === "exit") {
       if (live.timer) clearTimeout(live.timer);
-      if (live.idleTimer) clearTimeout(live.idleTimer);
       live.timer = null;
       await this.flush(runId, live);
       if (this.live.get(runId) === live) this.live.delete(runId);
       const run = await this.store.getRun(runId);
       if (!run) return;
-      if (!e.exit.expected && !live.generateOnly && !TERMINAL.has(run.status)) {
+      if (!e.exit.expected && !TERMINAL.has(run.status)) {
         await this.store.updateRun(runId, { status: "failed", failureReason: e.exit.reason });
         this.deps.broadcaster.status(live.sessionId, { ...statusOf(run), status: "failed", reason: e.exit.reason });
         await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: "run.failed", detail: { reason: e.exit.reason }, iteration: run.iteration });
@@ -245,7 +228,6 @@ export class RunService {
         this.scheduleFlush(runId, live);
         return;
       case "status": {
-        if (live.generateOnly) return;
         await this.flush(runId, live);
         await this.store.updateRun(runId, { status: ev.status, iteration: ev.iteration, epoch: ev.epoch, backend: ev.backend, failureReason: ev.reason ?? null });
         const run = await this.getRun(runId);
@@ -257,10 +239,11 @@ export class RunService {
           live.requested.delete(kind);
           await this.activity({ sessionId: live.sessionId, runId, userId, kind: `run.${kind}`, detail: {}, iteration: ev.iteration });
         }
-        if (TERMINAL.has(ev.status)) this.armIdle(runId, live);
         if (ev.status === "completed" || ev.status === "failed") {
           await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: `run.${ev.status}`, detail: ev.reason ? { reason: ev.reason } : {}, iteration: ev.iteration });
         }
+        // An ended run needs no trainer: its RuntimeGenerator draws from its checkpoint in another process.
+        if (TERMINAL.has(ev.status)) void this.release(runId);
         return;
       }
       case "epoch":
@@ -297,7 +280,7 @@ export class RunService {
 
   private requireLive(runId: string): Live {
     const live = this.live.get(runId);
-    if (!live || live.generateOnly) throw new RunError("CONFLICT", "this run is not training now: start or resume it first");
+    if (!live) throw new RunError("CONFLICT", "this run is not training now: start or resume it first");
     return live;
   }
 
@@ -364,23 +347,18 @@ export class RunService {
   }
 
   /**
-   * RuntimeGenerator from the live weights (between iterations, in the trainer process), or, for a run without a
-   * process, from its latest checkpoint in a paused trainer started for the purpose.
+   * RuntimeGenerator, in the run's generator process, from the newest weights its trainer wrote (a snapshot every
+   * couple of seconds while it trains, else its latest checkpoint): requests never wait for a training step.
    */
   async generate(runId: string, req: { label: number; seed: number; count?: number; seedB?: number }): Promise<GenerateReply> {
-    let live = this.live.get(runId);
-    if (!live) {
-      const run = await this.getRun(runId);
-      const checkpoint = await this.store.latestCheckpoint(runId, "latest");
-      if (!checkpoint) throw new RunError("CONFLICT", "this run has no weights yet: start it and wait for its first epoch");
-      live = this.spawn(run, { resumeFrom: checkpoint.dir, paused: true, generateOnly: true });
-    }
-    if (live.idleTimer) this.armIdle(runId, live);
+    const run = await this.getRun(runId);
     try {
-      await live.process.ready; // a process just started for this request is built first
-      return await live.process.generate(req);
+      return await this.deps.generators.generate(runId, run.outDir, req);
     } catch (e) {
-      throw asRunError(e);
+      const err = e as GeneratorError;
+      if (err.code === "BAD_REQUEST") throw new RunError("BAD_REQUEST", err.message);
+      if (err.code === "NO_WEIGHTS") throw new RunError("CONFLICT", "this run has no weights yet: start it and wait a few seconds");
+      throw new RunError("UNAVAILABLE", err.message);
     }
   }
 

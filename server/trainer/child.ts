@@ -32,6 +32,7 @@ import type { GenerateReply, TrainerCommand, TrainerEventMessage, TrainerMessage
 import { TRAINER_PROTOCOL_VERSION, TrainerCommandSchema } from "../../lib/protocol/trainer.js";
 import type { Trainer, TrainerEvent } from "../../lib/gan/trainer.js";
 import type { GanModel } from "../../lib/gan/model.js";
+import { runtimeDir } from "../../lib/protocol/generator.js";
 
 const v = TRAINER_PROTOCOL_VERSION;
 type ErrorCode = "BAD_REQUEST" | "NOT_READY" | "INTERNAL";
@@ -295,6 +296,25 @@ async function writeLatest(t: Trainer): Promise<CheckpointReply> {
 
 let failReason: string | undefined;
 
+/**
+ * Every SNAPSHOT_MS of training, the weights alone go to `outDir/runtime/` between two steps, for the run's
+ * RuntimeGenerator process (server/trainer/generator-child.ts): its requests never wait for a training step.
+ */
+const SNAPSHOT_MS = Number(process.env.GAN_SNAPSHOT_MS ?? 2000);
+let lastSnapshot = 0;
+let snapshotting = false;
+function maybeSnapshot(t: Trainer): void {
+  if (snapshotting || Date.now() - lastSnapshot < SNAPSHOT_MS) return;
+  snapshotting = true;
+  gate
+    .exclusive(() => t.snapshot(runtimeDir(outDir)))
+    .catch((e: unknown) => errorEvent(`could not write the RuntimeGenerator snapshot: ${errorMessage(e)}`))
+    .finally(() => {
+      lastSnapshot = Date.now();
+      snapshotting = false;
+    });
+}
+
 async function start(cmd: StartCommand): Promise<void> {
   phase = "creating";
   outDir = cmd.outDir;
@@ -331,6 +351,7 @@ async function start(cmd: StartCommand): Promise<void> {
     optimizers: t.model.optimizerSettings(),
   });
   t.on((event: TrainerEvent) => {
+    if (event.type === "losses") maybeSnapshot(t);
     if (event.type === "checkpoint" && event.kind === "latest") lastCheckpoint = { dir: event.dir, bytes: event.bytes, iteration: event.iteration };
     if (event.type === "status" && event.status === "failed") failReason = event.reason;
     void send({ v, type: "event", event: event as TrainerEventMessage }); // as: see the PNG note in generate

@@ -87,7 +87,7 @@ export type ShutdownReply = z.infer<typeof ShutdownReplySchema>;
 
 /** The child's entry, and tsx's loader by absolute URL (so the child's cwd can be the server's, wherever that is). */
 const CHILD_ENTRY = fileURLToPath(new URL("./child.ts", import.meta.url));
-const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const STDERR_TAIL = 4096;
 
 /** The line of a stderr tail that says what went wrong: the last error line, else the last meaningful one. */

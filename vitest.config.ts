@@ -6,7 +6,7 @@ export default defineConfig({
     // Training tests are CPU-bound; two cores run two files at once at most.
     pool: "forks",
     maxWorkers: 2,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
   },
 });

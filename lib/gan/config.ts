@@ -48,13 +48,13 @@ export const ConfigSchema = z
      * best generator. On, the checkpoint with the lowest Generator validation loss is also kept as `best`.
      */
     saveBest: z.boolean().default(false),
-    /** Seeds weight initialisation, batch order, noise and the train/validation split. */
+    /** Seeds weight initialisation, batch order and noise (the train/validation split is fixed: SPLIT_SEED). */
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
     /** A built-in network spec by name, or a whole spec. */
     network: z.union([z.enum(Object.keys(BUILTIN_SPECS) as [keyof typeof BUILTIN_SPECS]), NetworkSpecSchema]).default("nnc-dcgan-with-label"),
     /** The data set: the bundled 10,000 MNIST digits, or an imported one by id. */
     dataset: z.string().min(1).default("mnist-bundled"),
-    /** Share of the data set held out for validation (and the evaluator), split per label with the seed. */
+    /** Share of the data set held out for validation (and the evaluator), split per label with SPLIT_SEED. */
     validationFraction: z.number().min(0).max(0.5).default(1 / 6),
     /** Train on the first N training images only (0: all of them). For quick runs and tests. */
     limit: z.number().int().min(0).default(0),
@@ -71,12 +71,23 @@ export const ConfigSchema = z
     lrMultipliers: LrMultipliersSchema.default(() => ({})),
     /** Sample grid columns per label row; the grid's noise is fixed for the whole run. */
     sampleColumns: z.number().int().min(1).max(32).default(10),
+    /**
+     * Diagnostics every epoch: label accuracy, coverage, Fréchet distance, precision/recall, diversity, D(x), and the
+     * collapse alarm (docs/diagnostics.md). The first run on a data set trains its evaluator (about 40 s here), cached.
+     */
+    diagnostics: z.boolean().default(true),
     /** Checkpoint every N epochs (the last epoch always). */
     checkpointEvery: z.number().int().min(1).default(1),
   })
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * The training/validation split of a data set uses this fixed seed, not the run's: every run on a data set trains
+ * on the same images and shares one evaluator, which never sees them.
+ */
+export const SPLIT_SEED = 0;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 export class ConfigError extends Error {

@@ -10,9 +10,10 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { activeBackend, initBackend, type BackendInfo } from "./backend.js";
 import { readCheckpoint, restoreModel, writeCheckpoint } from "./checkpoint.js";
-import { OptimizerSchema, parseConfig, type Config, type ConfigInput, type Optimizer } from "./config.js";
+import { OptimizerSchema, SPLIT_SEED, parseConfig, type Config, type ConfigInput, type Optimizer } from "./config.js";
 import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset, subsetDataset, validateDataset, type Batch, type ImageDataset } from "./data/dataset.js";
 import { loadDataset } from "./data/index.js";
+import { Diagnostics, type DiagnosticsReport } from "./diagnostics/index.js";
 import { encodePng, tileGrid } from "./image.js";
 import { GanModel, type Losses } from "./model.js";
 import { Stream } from "./rng.js";
@@ -31,6 +32,7 @@ export type TrainerEvent =
   | { type: "sampleGrid"; epoch: number; iteration: number; png: Uint8Array; rows: number; cols: number; labels: number[] }
   | { type: "checkpoint"; epoch: number; iteration: number; dir: string; kind: "latest" | "best"; bytes: number }
   | { type: "control"; iteration: number; change: ControlChange }
+  | ({ type: "diagnostics" } & DiagnosticsReport)
   | { type: "error"; iteration: number; message: string };
 
 export type TrainerListener = (event: TrainerEvent) => void;
@@ -46,6 +48,8 @@ export interface TrainerOptions {
   resumeFrom?: string;
   /** Backend to use (else GAN_BACKEND, else the fastest that works). */
   backend?: string;
+  /** Where the diagnostics evaluator is cached (default data/evaluators; null: never cached). */
+  evaluatorCacheDir?: string | null;
 }
 
 /** Validation batches used for the Save Best monitor (fixed noise, at most this many). */
@@ -73,6 +77,8 @@ export class Trainer {
     readonly backend: BackendInfo,
     readonly outDir: string | undefined,
     iteration: number,
+    /** Per-epoch quality and collapse measurements; null when the Config turns them off. */
+    readonly diagnostics: Diagnostics | null,
   ) {
     this.iteration = iteration;
     this.iterationsPerEpoch = iterationsPerEpoch(train.count, config.batchSize);
@@ -86,7 +92,7 @@ export class Trainer {
     const config = ckpt ? ckpt.meta.config : parseConfig(opts.config ?? {});
     const full = opts.dataset ?? loadDataset(config.dataset);
     validateDataset(full, { minPerLabel: 2 });
-    const split = splitDataset(full, { validationFraction: config.validationFraction, seed: config.seed });
+    const split = splitDataset(full, { validationFraction: config.validationFraction, seed: SPLIT_SEED });
     const train = config.limit > 0 ? subsetDataset(split.train, config.limit) : split.train;
     const spec: NetworkSpecInput = ckpt ? ckpt.meta.spec : typeof config.network === "string" ? BUILTIN_SPECS[config.network] : config.network;
     const model = new GanModel(spec, config.seed, config.optimizers);
@@ -102,7 +108,15 @@ export class Trainer {
           for (const [name, value] of Object.entries(params)) model.store.setLrMultiplier(scope, name, value);
         }
       }
-      const t = new Trainer(config, model, train, split.validation, backend, opts.outDir, ckpt?.meta.iteration ?? 0);
+      const diagnostics = config.diagnostics
+        ? await Diagnostics.create({
+            dataset: full,
+            seed: SPLIT_SEED,
+            validationFraction: config.validationFraction,
+            ...(opts.evaluatorCacheDir !== undefined ? { cacheDir: opts.evaluatorCacheDir } : {}),
+          })
+        : null;
+      const t = new Trainer(config, model, train, split.validation, backend, opts.outDir, ckpt?.meta.iteration ?? 0, diagnostics);
       if (ckpt && ckpt.meta.monitor !== null) t.bestMonitor = ckpt.meta.monitor;
       return t;
     } catch (e) {
@@ -263,6 +277,10 @@ export class Trainer {
     this.emit({ type: "epoch", epoch, iteration: this.iteration, seconds, imagesPerSec, monitor });
     const grid = await this.sampleGrid();
     this.emit({ type: "sampleGrid", epoch, iteration: this.iteration, ...grid });
+    if (this.diagnostics) {
+      const report = await this.diagnostics.evaluate(this.model, epoch, { iteration: this.iteration });
+      this.emit({ type: "diagnostics", ...report });
+    }
     if (epoch % this.config.checkpointEvery === 0 || epoch === this.config.maxEpoch) {
       await this.writeCheckpoints(epoch, monitor);
     }
@@ -338,6 +356,7 @@ export class Trainer {
 
   /** Frees every tensor of the run. The trainer cannot be used afterwards. */
   dispose(): void {
+    this.diagnostics?.dispose();
     this.model.dispose();
   }
 }

@@ -53,10 +53,20 @@ export interface PresenceUser {
   role: string;
 }
 
+/** An epoch's diagnostics (docs/diagnostics.md) and the collapse alarms raised at that epoch. */
+export interface DiagnosticsPush {
+  runId: string;
+  epoch: number;
+  iteration: number;
+  metrics: Record<string, number>;
+  alarms: { rule: string; epoch: number; message: string }[];
+}
+
 export interface RunHistory {
   run: RunStatusPush & { name: string; totalIterations: number | null; iterationsPerEpoch: number | null };
   losses: LossPoint[];
   grids: { epoch: number; iteration: number; url: string }[];
+  diagnostics: DiagnosticsPush[];
   /** The last iteration in `losses`; live points at or before it are duplicates. */
   lastIteration: number | null;
 }
@@ -67,6 +77,7 @@ export interface ServerToClientEvents {
   "run:losses": (push: { runId: string; points: LossPoint[] }) => void;
   "run:status": (push: RunStatusPush) => void;
   "run:grid": (push: GridPush) => void;
+  "run:diagnostics": (push: DiagnosticsPush) => void;
   activity: (entry: ActivityPush) => void;
   presence: (push: { sessionId: string; users: PresenceUser[] }) => void;
 }

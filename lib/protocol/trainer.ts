@@ -88,6 +88,18 @@ export const TrainerEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("checkpoint"), epoch: z.number(), iteration: z.number().int(), dir: z.string(), kind: z.enum(["latest", "best"]), bytes: z.number().int() }),
   z.object({ type: z.literal("control"), iteration: z.number().int(), change: ControlChange }),
   z.object({ type: z.literal("error"), iteration: z.number().int(), message: z.string() }),
+  /** lib/gan/diagnostics' DiagnosticsReport: metrics by name, per-class rows, gradient norms, alarms raised now. */
+  z.object({
+    type: z.literal("diagnostics"),
+    epoch: z.number().int(),
+    iteration: z.number().int().nullable(),
+    metrics: z.record(z.string(), z.number()),
+    perClass: z.array(z.record(z.string(), z.number())),
+    gradNorms: z.array(z.object({ scope: z.string(), part: z.string(), norm: z.number() })),
+    alarms: z.array(z.object({ rule: z.string(), epoch: z.number().int(), message: z.string(), evidence: z.unknown() })),
+    activeAlarms: z.array(z.string()),
+    timings: z.record(z.string(), z.number()),
+  }),
 ]);
 export type TrainerEventMessage = z.infer<typeof TrainerEventSchema>;
 

@@ -42,7 +42,7 @@ try {
   const ada = person(server.url);
   await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
   const session = await ada.api.sessions.create.mutate({ name: "Fan-out" });
-  const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network: "small-dcgan", batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 } });
+  const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network: "small-dcgan", diagnostics: false, batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 } });
 
   const clients = fork(path.join(import.meta.dirname, "fanout-clients.ts"), [server.url, ada.cookie(), session.id, run.id, String(viewers)], { execArgv: ["--import", "tsx"] });
   const next = <T>(type: string) => new Promise<T>((resolve) => clients.on("message", (m: { type: string }) => m.type === type && resolve(m as T)));

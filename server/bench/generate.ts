@@ -24,7 +24,7 @@ try {
   await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
   const session = await ada.api.sessions.create.mutate({ name: "Generate" });
   const batchSize = network === "small-dcgan" ? 16 : 64;
-  const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network, batchSize, limit: 64 * batchSize, maxEpoch: 1000, seed: 1 } });
+  const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network, diagnostics: false, batchSize, limit: 64 * batchSize, maxEpoch: 1000, seed: 1 } });
   await ada.api.runs.start.mutate({ runId: run.id });
   // Wait until it trains.
   for (let i = 0; i < 600; i++) {

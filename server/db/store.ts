@@ -127,6 +127,14 @@ export interface GridInput {
   rows: number;
   cols: number;
 }
+/** An epoch's diagnostics as stored: the metrics by name and the collapse alarms raised at that epoch. */
+export interface DiagnosticsInput {
+  epoch: number;
+  iteration: number;
+  metrics: Record<string, number>;
+  alarms: { rule: string; epoch: number; message: string; evidence?: unknown }[];
+}
+
 export interface GridInfo {
   epoch: number;
   iteration: number;
@@ -628,6 +636,32 @@ export class Store {
       throw storeError(e, { notFound: `no run ${runId} to save a grid for` });
     }
     return { epoch: grid.epoch, iteration: grid.iteration, sha256, rows: grid.rows, cols: grid.cols };
+  }
+
+  /** Saves an epoch's diagnostics (metrics and the alarms raised then); the same epoch again replaces it. */
+  async saveDiagnostics(runId: string, d: DiagnosticsInput): Promise<void> {
+    const fields = { iteration: d.iteration, metricsJson: JSON.stringify(d.metrics), alarmsJson: JSON.stringify(d.alarms), createdAt: this.now() };
+    try {
+      await this.prisma.diagnosticsPoint.upsert({
+        where: { runId_epoch: { runId, epoch: d.epoch } },
+        create: { runId, epoch: d.epoch, ...fields },
+        update: fields,
+        select: { epoch: true },
+      });
+    } catch (e) {
+      throw storeError(e, { notFound: `no run ${runId} to save diagnostics for` });
+    }
+  }
+
+  /** The run's diagnostics in epoch order. */
+  async listDiagnostics(runId: string): Promise<DiagnosticsInput[]> {
+    const rows = await this.prisma.diagnosticsPoint.findMany({ where: { runId }, orderBy: { epoch: "asc" } });
+    return rows.map((r) => ({ epoch: r.epoch, iteration: r.iteration, metrics: JSON.parse(r.metricsJson) as Record<string, number>, alarms: JSON.parse(r.alarmsJson) as DiagnosticsInput["alarms"] }));
+  }
+
+  /** Whether a collapse alarm pauses the session's runs. */
+  async setPauseOnCollapse(sessionId: string, value: boolean): Promise<void> {
+    await this.prisma.trainingSession.update({ where: { id: sessionId }, data: { pauseOnCollapse: value } });
   }
 
   /** The run's grids in epoch order, without their bytes. */

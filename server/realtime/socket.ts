@@ -20,6 +20,7 @@ export function socketBroadcaster(io: IO): Broadcaster {
     losses: (sessionId, runId, points) => io.to(roomOf(sessionId)).emit("run:losses", { runId, points }),
     status: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:status", push),
     grid: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:grid", push),
+    diagnostics: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:diagnostics", push),
     activity: (sessionId, entry) => io.to(roomOf(sessionId)).emit("activity", entry),
   };
 }

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { ConfigError, parseConfig, type ConfigInput } from "../../lib/gan/config.js";
 import type { GenerateReply, TrainerEventMessage } from "../../lib/protocol/trainer.js";
-import type { ActivityPush, GridPush, LossPoint, RunHistory, RunStatusPush } from "../../lib/protocol/socket.js";
+import type { ActivityPush, DiagnosticsPush, GridPush, LossPoint, RunHistory, RunStatusPush } from "../../lib/protocol/socket.js";
 import type { Store } from "../db/store.js";
 import type { GeneratorError, GeneratorPool } from "../trainer/generator-pool.js";
 import type { RunProcess, RunProcessEvent, TrainerSupervisor } from "../trainer/supervisor.js";
@@ -16,6 +16,7 @@ export interface Broadcaster {
   losses(sessionId: string, runId: string, points: LossPoint[]): void;
   status(sessionId: string, push: RunStatusPush): void;
   grid(sessionId: string, push: GridPush): void;
+  diagnostics(sessionId: string, push: DiagnosticsPush): void;
   activity(sessionId: string, entry: ActivityPush): void;
 }
 
@@ -272,6 +273,21 @@ export class RunService {
         });
         return;
       }
+      case "diagnostics": {
+        const iteration = ev.iteration ?? 0;
+        const alarms = ev.alarms.map(({ rule, epoch, message }) => ({ rule, epoch, message }));
+        await this.store.saveDiagnostics(runId, { epoch: ev.epoch, iteration, metrics: ev.metrics, alarms: ev.alarms });
+        this.deps.broadcaster.diagnostics(live.sessionId, { runId, epoch: ev.epoch, iteration, metrics: ev.metrics, alarms });
+        if (alarms.length === 0) return;
+        const session = await this.store.getSession(live.sessionId);
+        const pause = session?.pauseOnCollapse === true;
+        await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: "collapse.alarm", detail: { alarms, pausing: pause }, iteration });
+        if (pause) {
+          live.requested.set("pause", null);
+          live.process.pause();
+        }
+        return;
+      }
       case "error":
         await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: "run.error", detail: { message: ev.message }, iteration: ev.iteration });
         return;
@@ -369,10 +385,12 @@ export class RunService {
     if (live) await live.flushing;
     const losses = (await this.store.metrics(runId, {})).map(({ iteration, epoch, gReal, fake, real }) => ({ iteration, epoch, gReal, fake, real }));
     const grids = (await this.store.listGrids(runId)).map((g) => ({ epoch: g.epoch, iteration: g.iteration, url: gridUrl(runId, g.epoch) }));
+    const diagnostics = (await this.store.listDiagnostics(runId)).map((d) => ({ runId, ...d, alarms: d.alarms.map(({ rule, epoch, message }) => ({ rule, epoch, message })) }));
     return {
       run: { ...statusOf(run), name: run.name, totalIterations: run.totalIterations ?? null, iterationsPerEpoch: run.iterationsPerEpoch ?? null },
       losses,
       grids,
+      diagnostics,
       lastIteration: losses.length ? losses[losses.length - 1]!.iteration : null,
     };
   }

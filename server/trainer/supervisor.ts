@@ -416,7 +416,7 @@ export class RunProcess {
         return;
       case "event": {
         const e = msg.event;
-        if ("iteration" in e && e.type !== "losses") this.state.iteration = Math.max(this.iteration, e.iteration);
+        if ("iteration" in e && e.type !== "losses" && e.iteration !== null) this.state.iteration = Math.max(this.iteration, e.iteration);
         if (e.type === "losses") this.state.iteration = Math.max(this.iteration, e.iteration + 1);
         if (e.type === "checkpoint" && e.kind === "latest") this.state.lastCheckpoint = { dir: e.dir, bytes: e.bytes, iteration: e.iteration };
         if (e.type === "status") {

@@ -5,8 +5,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { parseConfig } from "../../lib/gan/config.js";
+import { BUILTIN_SPECS, resolveSpec, TRAINING_NETWORKS } from "../../lib/gan/spec.js";
 import { CredentialsSchema, SignUpSchema, hashPassword, verifyPassword } from "../auth/auth.js";
-import { RunError } from "../runs/service.js";
+import { gridUrl, RunError } from "../runs/service.js";
 import { authedProcedure, publicProcedure, requireRole, router, type Context } from "./init.js";
 
 const id = z.string().min(1).max(100);
@@ -86,6 +88,11 @@ const sessionsRouter = router({
     const entries = await ctx.store.listActivity(input.sessionId, { ...(input.runId ? { runId: input.runId } : {}), limit: input.limit });
     return entries.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() }));
   }),
+  setPauseOnCollapse: authedProcedure.input(z.object({ sessionId: id, value: z.boolean() })).mutation(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "owner");
+    await ctx.store.setPauseOnCollapse(input.sessionId, input.value);
+    return { ok: true };
+  }),
   createInvite: authedProcedure.input(z.object({ sessionId: id, role: z.enum(["editor", "viewer"]) })).mutation(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "owner");
     const token = randomBytes(24).toString("base64url");
@@ -110,6 +117,82 @@ const sessionsRouter = router({
   }),
 });
 
+
+const TRAINABLE = new Set(["W", "b", "beta", "gamma"]);
+const FINISHED = new Set(["completed", "stopped", "failed", "interrupted"]);
+
+/** Who made the last change to a value, and when (for the parameter table). */
+interface LastChange {
+  userName: string | null;
+  iteration: number | null;
+  at: string;
+}
+
+/**
+ * A run's ParameterScopes with every LRateMultiplier, each training network's optimizer α, and its layers (for the
+ * network view), whether or not a trainer process is live: the Config's values, then every change recorded in the
+ * activity log, then (when a trainer runs) the multipliers it reported.
+ */
+async function runParameters(ctx: Context & { userId: string }, run: { id: string; sessionId: string; config: unknown }) {
+  const config = parseConfig(run.config);
+  const resolved = resolveSpec(typeof config.network === "string" ? BUILTIN_SPECS[config.network] : config.network);
+  const multipliers = new Map<string, number>();
+  for (const p of resolved.parameters) {
+    if (p.trainable) multipliers.set(`${p.scope}/${p.name}`, (config.lrMultipliers[p.scope] as Record<string, number | undefined> | undefined)?.[p.name] ?? 1);
+  }
+  const optimizers = new Map<string, { type: string; alpha: number }>(
+    TRAINING_NETWORKS.map((n) => [n, { type: config.optimizers[n].type, alpha: config.optimizers[n].alpha }]),
+  );
+  const changes = new Map<string, LastChange>();
+  for (const a of await ctx.store.listActivity(run.sessionId, { runId: run.id, limit: 10_000 })) {
+    const d = a.detail;
+    const who: LastChange = { userName: a.userName, iteration: a.iteration, at: a.createdAt.toISOString() };
+    if (a.kind === "control.lrMultiplier" && typeof d.scope === "string" && typeof d.param === "string" && typeof d.to === "number") {
+      const key = `${d.scope}/${d.param}`;
+      if (multipliers.has(key)) multipliers.set(key, d.to);
+      changes.set(key, who);
+    } else if (a.kind === "control.optimizer" && typeof d.network === "string") {
+      const to = d.to as { type?: unknown; alpha?: unknown } | undefined;
+      const current = optimizers.get(d.network);
+      if (current && typeof to?.alpha === "number") optimizers.set(d.network, { type: typeof to.type === "string" ? to.type : current.type, alpha: to.alpha });
+      changes.set(`optimizer/${d.network}`, who);
+    }
+  }
+  const live = ctx.runs.parameters(run.id);
+  for (const [scope, params] of Object.entries(live?.lrMultipliers ?? {})) {
+    for (const [param, value] of Object.entries(params)) if (multipliers.has(`${scope}/${param}`)) multipliers.set(`${scope}/${param}`, value);
+  }
+  const layerInfo = (l: (typeof resolved.layers.generator)[number]) => ({
+    index: l.index,
+    type: l.layer.type,
+    scope: "scope" in l.layer ? l.layer.scope : null,
+    inShape: l.inShape,
+    outShape: l.outShape,
+    labelPlanes: l.labelPlanes ?? false,
+  });
+  return {
+    network: resolved.spec.name,
+    description: resolved.spec.description,
+    live: live !== null,
+    scopes: resolved.scopes.map((s) => ({
+      scope: s.scope,
+      part: s.part,
+      layerType: s.layerType,
+      params: resolved.parameters
+        .filter((p) => p.scope === s.scope && TRAINABLE.has(p.name))
+        .map((p) => ({
+          name: p.name as "W" | "b" | "beta" | "gamma",
+          shape: p.shape,
+          lrMultiplier: multipliers.get(`${p.scope}/${p.name}`) ?? 1,
+          lastChange: changes.get(`${p.scope}/${p.name}`) ?? null,
+        })),
+    })),
+    optimizers: TRAINING_NETWORKS.map((network) => ({ network, ...optimizers.get(network)!, lastChange: changes.get(`optimizer/${network}`) ?? null })),
+    layers: { generator: resolved.layers.generator.map(layerInfo), discriminator: resolved.layers.discriminator.map(layerInfo) },
+    networks: resolved.spec.networks.map((n) => ({ name: n.name, input: n.input, parts: n.parts, trains: n.trains, loss: n.loss })),
+  };
+}
+
 const runsRouter = router({
   create: authedProcedure
     .input(z.object({ sessionId: id, name: z.string().trim().min(1, "name the run").max(80), config: z.record(z.string(), z.unknown()).default({}) }))
@@ -124,6 +207,49 @@ const runsRouter = router({
   history: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "viewer");
     return ctx.runs.history(input.runId);
+  }),
+  /** ParameterScopes with their LRateMultipliers, optimizer α per network, layers: for the parameter table and network view. */
+  parameters: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
+    const { run } = await runInSession(ctx, input.runId, "viewer");
+    return runParameters(ctx, run);
+  }),
+  /** The session's finished runs (completed, stopped, failed, interrupted), newest first, with final grid and checkpoints. */
+  finished: authedProcedure.input(z.object({ sessionId: id })).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "viewer");
+    const runs = (await ctx.store.listRuns(input.sessionId)).filter((r) => FINISHED.has(r.status)).reverse();
+    return Promise.all(
+      runs.map(async (r) => {
+        const config = parseConfig(r.config);
+        const grids = await ctx.store.listGrids(r.id);
+        const last = await ctx.store.lastIteration(r.id);
+        const finalLosses = last === null ? null : ((await ctx.store.metrics(r.id, { afterIteration: last - 1, limit: 1 }))[0] ?? null);
+        return {
+          id: r.id,
+          name: r.name,
+          status: r.status,
+          failureReason: r.failureReason,
+          epoch: r.epoch,
+          iteration: r.iteration,
+          backend: r.backend,
+          network: typeof config.network === "string" ? config.network : config.network.name,
+          maxEpoch: config.maxEpoch,
+          batchSize: config.batchSize,
+          createdAt: r.createdAt.toISOString(),
+          updatedAt: r.updatedAt.toISOString(),
+          finalGrid: grids.length ? { epoch: grids[grids.length - 1]!.epoch, url: gridUrl(r.id, grids[grids.length - 1]!.epoch) } : null,
+          gridCount: grids.length,
+          finalLosses: finalLosses ? { gReal: finalLosses.gReal, fake: finalLosses.fake, real: finalLosses.real } : null,
+          checkpoints: (await ctx.store.listCheckpoints(r.id)).map((c) => ({
+            id: c.id,
+            kind: c.kind,
+            epoch: c.epoch,
+            iteration: c.iteration,
+            bytes: c.bytes,
+            createdAt: c.createdAt.toISOString(),
+          })),
+        };
+      }),
+    );
   }),
   start: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "editor");

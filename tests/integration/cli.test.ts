@@ -27,7 +27,7 @@ describe("npm run train / generate", () => {
   const out = path.join(tmp, "run");
 
   it("trains headless, reporting the backend, and writes config, losses, grids and a checkpoint", () => {
-    const r = run("train.ts", ["--epochs", "1", "--limit", "64", "--batch", "16", "--network", "small-dcgan", "--out", out]);
+    const r = run("train.ts", ["--epochs", "1", "--limit", "64", "--batch", "16", "--network", "small-dcgan", "--diagnostics", "off", "--out", out]);
     expect(r.stderr).toMatch(/backend: wasm \(/);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(out);

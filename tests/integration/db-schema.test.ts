@@ -23,6 +23,8 @@ const SCHEMA_FILE = path.join(ROOT, "prisma/schema.prisma");
 const GENERATED_CLASS = path.join(ROOT, "server/db/generated/internal/class.ts");
 const SCHEMA_WASM = path.join(ROOT, "node_modules/prisma/build/prisma_schema_build_bg.wasm");
 const INIT = "20261128000000_init";
+/** Every migration in prisma/migrations, in the order they apply. */
+const ALL = listMigrations().map((m) => m.name);
 
 // ---- Prisma's DMMF, from the schema parser the prisma CLI ships ----
 
@@ -428,7 +430,7 @@ describe("the migrated database matches the datamodel", () => {
 describe("applyMigrations", () => {
   it("applies the init migration once, records it like Prisma does, and switches the file to WAL", () => {
     const file = path.join(tmp, "nested", "deeper", "once.db");
-    expect(applyMigrations(file)).toEqual({ applied: [INIT] });
+    expect(applyMigrations(file)).toEqual({ applied: ALL });
     expect(applyMigrations(file)).toEqual({ applied: [] });
 
     const db = new Database(file, { readonly: true });
@@ -447,8 +449,8 @@ describe("applyMigrations", () => {
       ["started_at", "DATETIME", 1, 0],
       ["applied_steps_count", "INTEGER UNSIGNED", 1, 0],
     ]);
-    expect(rows).toHaveLength(1);
-    const row = rows[0]!;
+    expect(rows).toHaveLength(ALL.length);
+    const row = rows.find((r) => r.migration_name === INIT)!;
     const sha = sha256Hex(readFileSync(path.join(DEFAULT_MIGRATIONS_DIR, INIT, "migration.sql")));
     expect(row.checksum).toBe(sha);
     expect(listMigrations()[0]?.checksum).toBe(sha);
@@ -462,7 +464,7 @@ describe("applyMigrations", () => {
   it("refuses an applied migration whose migration.sql changed, naming it, and applies nothing", () => {
     const dir = copyMigrations("edited");
     const file = path.join(tmp, "edited", "app.db");
-    expect(applyMigrations(file, dir).applied).toEqual([INIT]);
+    expect(applyMigrations(file, dir).applied).toEqual(ALL);
     const sqlFile = path.join(dir, INIT, "migration.sql");
     writeFileSync(sqlFile, readFileSync(sqlFile, "utf8") + "\n-- an edit after the fact\n");
     expect(() => applyMigrations(file, dir)).toThrow(new RegExp(`migration ${INIT} was already applied.*has changed`));
@@ -471,7 +473,7 @@ describe("applyMigrations", () => {
   it("applies a new migration in order and rolls a failing one back entirely, naming it", () => {
     const dir = copyMigrations("later");
     const file = path.join(tmp, "later", "app.db");
-    expect(applyMigrations(file, dir).applied).toEqual([INIT]);
+    expect(applyMigrations(file, dir).applied).toEqual(ALL);
     mkdirSync(path.join(dir, "20261201000000_add_note"));
     writeFileSync(path.join(dir, "20261201000000_add_note", "migration.sql"), `CREATE TABLE "Note" ("id" TEXT NOT NULL PRIMARY KEY);\n`);
     mkdirSync(path.join(dir, "20261202000000_broken"));
@@ -488,7 +490,7 @@ describe("applyMigrations", () => {
     db.close();
     expect(tables).toContain("Note");
     expect(tables).not.toContain("Half");
-    expect(names).toEqual([INIT, "20261201000000_add_note"]);
+    expect(names).toEqual([...ALL, "20261201000000_add_note"]);
   });
 });
 
@@ -506,8 +508,8 @@ describe("openDatabase and databaseState", () => {
     const opened = openDatabase(`file:${file}`);
     try {
       expect(opened.file).toBe(file);
-      expect(opened.applied).toEqual([INIT]);
-      expect(await databaseState(opened.prisma)).toEqual({ ok: true, migrations: 1 });
+      expect(opened.applied).toEqual(ALL);
+      expect(await databaseState(opened.prisma)).toEqual({ ok: true, migrations: ALL.length });
     } finally {
       await opened.prisma.$disconnect();
     }

@@ -19,7 +19,7 @@ let sessionId: string;
 let runId: string;
 const sockets: ClientSocket[] = [];
 
-const tinyConfig = { network: "small-dcgan", batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 };
+const tinyConfig = { network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 };
 
 beforeAll(async () => {
   server = await startServer(

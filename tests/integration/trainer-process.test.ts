@@ -22,7 +22,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const tiny = (extra: ConfigInput = {}): ConfigInput => ({ network: "small-dcgan", batchSize: 8, limit: 48, maxEpoch: 100, seed: 3, sampleColumns: 2, ...extra });
+const tiny = (extra: ConfigInput = {}): ConfigInput => ({ network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 100, seed: 3, sampleColumns: 2, ...extra });
 const PNG_SIGNATURE = "89504e470d0a1a0a";
 const isPng = (bytes: Uint8Array) => bytes instanceof Uint8Array && Buffer.from(bytes.subarray(0, 8)).toString("hex") === PNG_SIGNATURE;
 /** Whether a process runs (a zombie that its new parent has not reaped yet counts as gone). */

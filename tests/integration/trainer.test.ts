@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 /** 48 training images at batch 8: 6 iterations per epoch. */
-const tiny = (extra: ConfigInput = {}): ConfigInput => ({ network: "small-dcgan", batchSize: 8, limit: 48, maxEpoch: 2, seed: 3, sampleColumns: 2, ...extra });
+const tiny = (extra: ConfigInput = {}): ConfigInput => ({ network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 2, seed: 3, sampleColumns: 2, ...extra });
 
 function record(trainer: Trainer): TrainerEvent[] {
   const events: TrainerEvent[] = [];
@@ -231,5 +231,24 @@ describe("checkpoints", () => {
     rmSync(path.join(dir, "optimizer.bin"));
     await expect(Trainer.create({ resumeFrom: dir })).rejects.toThrow(/optimizer\.bin is missing/);
     await expect(Trainer.create({ resumeFrom: path.join(tmp, "nowhere") })).rejects.toThrow(/no checkpoint at .*nowhere/);
+  });
+});
+
+describe("diagnostics", () => {
+  it("measures every epoch and streams the report as an event (the evaluator trained once, then cached)", async () => {
+    const trainer = await Trainer.create({ config: tiny({ diagnostics: true, maxEpoch: 1 }), evaluatorCacheDir: path.join(tmp, "evaluators") });
+    const events = record(trainer);
+    await trainer.start();
+    const reports = events.flatMap((e) => (e.type === "diagnostics" ? [e] : []));
+    expect(reports.map((r) => [r.epoch, r.iteration])).toEqual([[1, 6]]);
+    const m = reports[0]!.metrics;
+    expect(m.classifierAccuracy).toBeGreaterThan(0.9);
+    expect(m.count).toBe(500);
+    for (const v of [m.labelAccuracy, m.frechetDistance, m.precision, m.recall, m.diversity, m.dRealMean, m.dFakeMean]) expect(Number.isFinite(v)).toBe(true);
+    expect(reports[0]!.gradNorms.map((g) => g.scope)).toContain("Deconvolution_2");
+    // The grid comes before the report, both at the epoch's end.
+    const order = events.filter((e) => e.type === "sampleGrid" || e.type === "diagnostics").map((e) => e.type);
+    expect(order).toEqual(["sampleGrid", "diagnostics"]);
+    trainer.dispose();
   });
 });

@@ -72,6 +72,11 @@ export class ProgressBar {
     this.stream.write(tty ? `\r${bar}\x1b[K` : `${bar}\n`);
   }
 
+  /** A line of its own above the bar. */
+  note(text: string): void {
+    this.stream.write(this.stream.isTTY ? `\r\x1b[K${text}\n` : `${text}\n`);
+  }
+
   done(): void {
     if (this.stream.isTTY) this.stream.write("\n");
   }

@@ -20,6 +20,7 @@ const OPTIONS = {
   out: { type: "string", help: "output folder (default runs/<date-time>)" },
   resume: { type: "string", help: "continue the run saved in this checkpoint folder" },
   backend: { type: "string", help: "tensorflow | webgpu | wasm | cpu (default: GAN_BACKEND, else the fastest that works)" },
+  diagnostics: { type: "string", help: "on (default) | off: quality and collapse measurements every epoch" },
   help: { type: "boolean", help: "show this help" },
 } as const;
 const USAGE = "Usage: npm run train -- [options]";
@@ -52,6 +53,10 @@ runMain(async () => {
   set("seed", intOption("seed", a.seed, 0));
   set("network", a.network);
   set("dataset", a.dataset);
+  if (a.diagnostics !== undefined) {
+    if (a.diagnostics !== "on" && a.diagnostics !== "off") throw new UsageError(`--diagnostics must be on or off, got "${a.diagnostics}"`);
+    config.diagnostics = a.diagnostics === "on";
+  }
   const out = path.resolve(a.out ?? path.join("runs", new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)));
   mkdirSync(path.join(out, "grids"), { recursive: true });
 
@@ -67,6 +72,7 @@ runMain(async () => {
   writeFileSync(path.join(out, "config.json"), `${JSON.stringify(trainer.config, null, 2)}\n`);
   const losses = createWriteStream(path.join(out, "losses.csv"), { flags: a.resume ? "a" : "w" });
   if (!a.resume) losses.write("iteration,epoch,GReal,Fake,Real\n");
+  const diagnostics = createWriteStream(path.join(out, "diagnostics.jsonl"), { flags: a.resume ? "a" : "w" });
 
   const bar = new ProgressBar(trainer.totalIterations);
   const startIteration = trainer.iteration;
@@ -90,6 +96,16 @@ runMain(async () => {
       case "sampleGrid":
         writeFileSync(path.join(out, "grids", `epoch-${String(e.epoch).padStart(3, "0")}.png`), e.png);
         break;
+      case "diagnostics": {
+        diagnostics.write(`${JSON.stringify({ epoch: e.epoch, iteration: e.iteration, metrics: e.metrics, alarms: e.alarms })}\n`);
+        const m = e.metrics;
+        bar.note(
+          `epoch ${e.epoch} diagnostics: label accuracy ${(100 * m.labelAccuracy).toFixed(1)}%, coverage ${m.coverage}/${m.numLabels}, ` +
+            `Fréchet ${m.frechetDistance.toFixed(1)}, precision ${m.precision.toFixed(2)}, recall ${m.recall.toFixed(2)}, diversity ${m.diversity.toFixed(2)}` +
+            (e.alarms.length ? `; COLLAPSE ALARM: ${e.alarms.map((x) => x.message).join("; ")}` : ""),
+        );
+        break;
+      }
       case "checkpoint":
         if (!process.stderr.isTTY) process.stderr.write(`checkpoint ${e.kind}: epoch ${e.epoch}, ${(e.bytes / 2 ** 20).toFixed(1)} MiB in ${e.dir}\n`);
         break;
@@ -105,6 +121,7 @@ runMain(async () => {
   const status = await trainer.start();
   bar.done();
   await new Promise((r) => losses.end(r));
+  await new Promise((r) => diagnostics.end(r));
   trainer.dispose();
   const seconds = (performance.now() - t0) / 1000;
   const images = (trainer.iteration - startIteration) * trainer.config.batchSize;

@@ -2,6 +2,8 @@
  * The server's environment, validated once at start: a bad value stops the process with a message naming it,
  * instead of failing at the first request.
  */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 
@@ -17,7 +19,7 @@ const EnvSchema = z.object({
   GAN_BACKEND: z.enum(["", "auto", "tensorflow", "webgpu", "wasm", "cpu"]).default(""),
   /** Where runs write checkpoints and the data sets live. */
   DATA_DIR: z.string().min(1).default("./data"),
-  /** Seals the session cookie (iron-session): at least 32 characters. A development default is derived if unset. */
+  /** Seals the session cookie (iron-session): at least 32 characters. Unset: one is made in DATA_DIR/session-secret. */
   SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
   /** Serve the Next.js pages (off in API-only tests). */
   SERVE_APP: z
@@ -30,16 +32,29 @@ export type ServerEnv = z.infer<typeof EnvSchema> & { SESSION_SECRET: string; da
 
 export class EnvError extends Error {}
 
+/**
+ * Without SESSION_SECRET, the secret lives in `<DATA_DIR>/session-secret` (made once from 32 random bytes,
+ * readable by the owner only), so the embedded defaults start with no set-up and cookies survive restarts.
+ */
+function sessionSecretFile(dataDir: string): string {
+  const file = path.join(dataDir, "session-secret");
+  if (existsSync(file)) {
+    const secret = readFileSync(file, "utf8").trim();
+    if (secret.length < 32) throw new EnvError(`${file} holds fewer than 32 characters: delete it to make a new one`);
+    return secret;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {
   const parsed = EnvSchema.safeParse(source);
   if (!parsed.success) {
     throw new EnvError(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
   const env = parsed.data;
-  let secret = env.SESSION_SECRET;
-  if (!secret) {
-    if (env.NODE_ENV === "production") throw new EnvError("invalid environment: SESSION_SECRET is required in production");
-    secret = "gan-studio-development-secret-not-for-production-use";
-  }
-  return { ...env, SESSION_SECRET: secret, dataDir: path.resolve(env.DATA_DIR) };
+  const dataDir = path.resolve(env.DATA_DIR);
+  return { ...env, SESSION_SECRET: env.SESSION_SECRET ?? sessionSecretFile(dataDir), dataDir };
 }

@@ -85,6 +85,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
 
   const api: Handler = async (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
+    // socket.io (engine.io) answers its own requests, long-polling included, on the same server.
+    if (url.pathname.startsWith("/api/socket/")) return;
     if (url.pathname === "/api/health") {
       const database = await databaseState(prisma);
       return sendJson(res, database.ok ? 200 : 503, { ok: database.ok, database, backend: env.GAN_BACKEND || "auto", liveRuns: runs.liveCount() });

@@ -38,8 +38,8 @@ export function person(baseUrl: string): Person {
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
-export function connect(baseUrl: string, cookie: string): Promise<ClientSocket> {
-  const socket: ClientSocket = io(baseUrl, { path: "/api/socket", transports: ["websocket"], extraHeaders: { cookie }, reconnection: false, forceNew: true });
+export function connect(baseUrl: string, cookie: string, transports: ("websocket" | "polling")[] = ["websocket"]): Promise<ClientSocket> {
+  const socket: ClientSocket = io(baseUrl, { path: "/api/socket", transports, extraHeaders: { cookie }, reconnection: false, forceNew: true });
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", (e) => reject(e));

@@ -150,6 +150,13 @@ describe("the live session server", () => {
     expect((await viewer.fetch(`/api/runs/${runId}/generate?label=1&count=0`)).status).toBe(400);
   });
 
+  it("serves socket.io's long-polling transport too (for networks that block WebSockets)", async () => {
+    const s = await connect(server.url, viewer.cookie(), ["polling"]);
+    sockets.push(s);
+    const reply = await s.emitWithAck("join", { sessionId });
+    expect(reply).toMatchObject({ data: { role: "viewer" } });
+  });
+
   it("answers malformed socket messages and tRPC inputs with typed errors and changes nothing", async () => {
     const s = sockets[1]!;
     const bad = await s.emitWithAck("join", { sessionId: 42 } as never);

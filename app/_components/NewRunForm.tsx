@@ -1,0 +1,221 @@
+"use client";
+/**
+ * A new run, as NNC's Config tab: network, MaxEpoch, BatchSize, Save Best, one optimizer α per training network,
+ * seed and data set. The server validates the Config; its issues come back with their paths ("batchSize",
+ * "optimizers.Generator.alpha") and show under the field they belong to.
+ */
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useState, type FormEvent } from "react";
+import { useRequireUser } from "../_lib/auth";
+import { errorCode, errorMessage, issuesByPath } from "../_lib/errors";
+import { useTRPC } from "../_lib/trpc";
+import { Button, Field, Notice, Panel, Select, Skeleton } from "./ui";
+
+const NETWORKS = [
+  { value: "nnc-dcgan-with-label", label: "nnc-dcgan-with-label — NNC's DCGAN with label (3.5 M parameters)" },
+  { value: "small-dcgan", label: "small-dcgan — smaller conditional DCGAN, tanh output" },
+];
+const OPTIMIZED = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
+
+interface FormState {
+  name: string;
+  network: string;
+  dataset: string;
+  maxEpoch: string;
+  batchSize: string;
+  saveBest: boolean;
+  seed: string;
+  alpha: Record<(typeof OPTIMIZED)[number], string>;
+  limit: string;
+  sampleColumns: string;
+  checkpointEvery: string;
+}
+
+const DEFAULTS: FormState = {
+  name: "",
+  network: "nnc-dcgan-with-label",
+  dataset: "mnist-bundled",
+  maxEpoch: "100",
+  batchSize: "64",
+  saveBest: false,
+  seed: "1",
+  alpha: { Generator: "0.0005", DiscriminatorFake: "0.0005", DiscriminatorReal: "0.0005" },
+  limit: "0",
+  sampleColumns: "10",
+  checkpointEvery: "1",
+};
+
+/** A number field's value for the Config: empty means "use the default"; anything else goes to the server as typed. */
+function numeric(v: string): number | string | undefined {
+  const t = v.trim();
+  if (t === "") return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : t;
+}
+
+function toConfig(f: FormState): Record<string, unknown> {
+  const config: Record<string, unknown> = {
+    network: f.network,
+    dataset: f.dataset,
+    saveBest: f.saveBest,
+    optimizers: Object.fromEntries(
+      OPTIMIZED.map((n) => {
+        const alpha = numeric(f.alpha[n]);
+        return [n, { type: "Adam", ...(alpha !== undefined ? { alpha } : {}) }];
+      }),
+    ),
+  };
+  for (const key of ["maxEpoch", "batchSize", "seed", "limit", "sampleColumns", "checkpointEvery"] as const) {
+    const v = numeric(f[key]);
+    if (v !== undefined) config[key] = v;
+  }
+  return config;
+}
+
+export function NewRunForm({ sessionId }: { sessionId: string }) {
+  const me = useRequireUser();
+  const trpc = useTRPC();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const session = useQuery(trpc.sessions.get.queryOptions({ sessionId }, { enabled: !!me }));
+  const [f, setF] = useState<FormState>(DEFAULTS);
+  const create = useMutation(
+    trpc.runs.create.mutationOptions({
+      onSuccess: async (run) => {
+        await queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) });
+        router.push(`/sessions/${sessionId}?run=${run.id}`);
+      },
+    }),
+  );
+  const errors = issuesByPath(create.error);
+  const set = <K extends keyof FormState>(key: K, value: FormState[K]) => setF((prev) => ({ ...prev, [key]: value }));
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate({ sessionId, name: f.name, config: toConfig(f) });
+  };
+  const viewer = session.data?.role === "viewer";
+  const otherErrors = Object.entries(errors).filter(
+    ([path]) => !["name", "network", "dataset", "maxEpoch", "batchSize", "saveBest", "seed", "limit", "sampleColumns", "checkpointEvery"].includes(path) && !path.startsWith("optimizers."),
+  );
+
+  return (
+    <main className="mx-auto flex max-w-3xl flex-col gap-5 px-3 py-6 sm:px-5">
+      <nav aria-label="Breadcrumb" className="text-sm text-slate-400">
+        <Link href={`/sessions/${sessionId}`} className="hover:text-white">
+          ← {session.data?.session.name ?? "Session"}
+        </Link>
+      </nav>
+      <h1 className="text-2xl font-semibold">New run</h1>
+      {session.isPending ? (
+        <Skeleton className="h-96" />
+      ) : session.isError ? (
+        <Notice tone="error" role="alert">
+          {errorCode(session.error) === "FORBIDDEN" ? "You are not a member of this session." : errorMessage(session.error)}
+        </Notice>
+      ) : viewer ? (
+        <Notice tone="warn">Viewers can watch and generate; ask the owner for the editor role to create runs.</Notice>
+      ) : (
+        <form onSubmit={submit} noValidate className="flex flex-col gap-5">
+          <Panel title="Run">
+            <div className="grid gap-4 sm:grid-cols-2">
+              <Field id="run-name" label="Name" placeholder="e.g. baseline" value={f.name} onChange={(e) => set("name", e.target.value)} error={errors.name} className="sm:col-span-2" />
+              <Select id="run-network" label="Network" value={f.network} onChange={(e) => set("network", e.target.value)} error={errors.network} className="sm:col-span-2">
+                {NETWORKS.map((n) => (
+                  <option key={n.value} value={n.value}>
+                    {n.label}
+                  </option>
+                ))}
+              </Select>
+              <Select id="run-dataset" label="Data set" value={f.dataset} onChange={(e) => set("dataset", e.target.value)} error={errors.dataset}>
+                <option value="mnist-bundled">mnist-bundled — 10,000 MNIST digits</option>
+              </Select>
+              <Field id="run-seed" label="Seed" inputMode="numeric" value={f.seed} onChange={(e) => set("seed", e.target.value)} error={errors.seed} />
+            </div>
+          </Panel>
+          <Panel title="Config">
+            <div className="grid gap-4 sm:grid-cols-3">
+              <Field id="run-maxEpoch" label="MaxEpoch" inputMode="numeric" value={f.maxEpoch} onChange={(e) => set("maxEpoch", e.target.value)} error={errors.maxEpoch} />
+              <Field id="run-batchSize" label="BatchSize" inputMode="numeric" value={f.batchSize} onChange={(e) => set("batchSize", e.target.value)} error={errors.batchSize} />
+              <div className="flex flex-col gap-1">
+                <span className="text-sm font-medium text-slate-300">Save Best</span>
+                <label className="flex min-h-9 items-center gap-2 text-sm text-slate-200">
+                  <input id="run-saveBest" type="checkbox" checked={f.saveBest} onChange={(e) => set("saveBest", e.target.checked)} className="h-4 w-4 accent-sky-500" />
+                  Keep the lowest-loss epoch too
+                </label>
+                <p className="text-xs text-slate-500">Off: the last epoch is the result (a GAN&apos;s lowest loss is not its best).</p>
+              </div>
+            </div>
+          </Panel>
+          <Panel
+            title={
+              <>
+                Optimizer (Adam) <span className="normal-case">α</span> per network
+              </>
+            }
+          >
+            <div className="grid gap-4 sm:grid-cols-3">
+              {OPTIMIZED.map((n) => (
+                <Field
+                  key={n}
+                  id={`run-alpha-${n}`}
+                  label={n}
+                  inputMode="decimal"
+                  value={f.alpha[n]}
+                  onChange={(e) => setF((prev) => ({ ...prev, alpha: { ...prev.alpha, [n]: e.target.value } }))}
+                  error={errors[`optimizers.${n}.alpha`] ?? errors[`optimizers.${n}`]}
+                />
+              ))}
+            </div>
+            <p className="mt-2 text-xs text-slate-500">β1 0.5, β2 0.999, ε 1e-8, as in NNC&apos;s sample. α can be changed while the run trains.</p>
+          </Panel>
+          <details open={errors.limit || errors.sampleColumns || errors.checkpointEvery ? true : undefined} className="rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800">
+            <summary className="cursor-pointer text-sm font-semibold uppercase tracking-wide text-slate-400">Advanced</summary>
+            <div className="mt-4 grid gap-4 sm:grid-cols-3">
+              <Field id="run-limit" label="Train on first N images" hint="0: all of them" inputMode="numeric" value={f.limit} onChange={(e) => set("limit", e.target.value)} error={errors.limit} />
+              <Field
+                id="run-sampleColumns"
+                label="Sample grid columns"
+                inputMode="numeric"
+                value={f.sampleColumns}
+                onChange={(e) => set("sampleColumns", e.target.value)}
+                error={errors.sampleColumns}
+              />
+              <Field
+                id="run-checkpointEvery"
+                label="Checkpoint every N epochs"
+                inputMode="numeric"
+                value={f.checkpointEvery}
+                onChange={(e) => set("checkpointEvery", e.target.value)}
+                error={errors.checkpointEvery}
+              />
+            </div>
+          </details>
+          {create.error ? (
+            <Notice tone="error" role="alert">
+              {errorMessage(create.error)}
+              {otherErrors.length > 0 ? (
+                <ul className="mt-1 list-disc pl-5">
+                  {otherErrors.map(([path, message]) => (
+                    <li key={path}>
+                      {path}: {message}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </Notice>
+          ) : null}
+          <div className="flex gap-3">
+            <Button type="submit" tone="primary" disabled={create.isPending}>
+              {create.isPending ? "Creating…" : "Create run"}
+            </Button>
+            <Link href={`/sessions/${sessionId}`} className="inline-flex min-h-9 items-center rounded-md px-3 text-sm text-slate-300 hover:bg-slate-800">
+              Cancel
+            </Link>
+          </div>
+        </form>
+      )}
+    </main>
+  );
+}

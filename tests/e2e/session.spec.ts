@@ -1,0 +1,210 @@
+/**
+ * One shared live session, end to end: an owner and a viewer (two browser contexts) watch the same run; a late
+ * joiner gets the full history; the server restarts under them and the pages recover by themselves.
+ * The tests run in order and share the session (one server, one training run).
+ */
+import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { restartServer } from "./server";
+import { callTrpc, chartPoints, createInvite, createRun, createSession, DESKTOP, PHONE, shot, signUp } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+let ownerCtx: BrowserContext;
+let viewerCtx: BrowserContext;
+let owner: Page;
+let viewer: Page;
+let sessionId: string;
+let runId: string;
+
+async function newPage(browser: Browser): Promise<[BrowserContext, Page]> {
+  const ctx = await browser.newContext({ viewport: DESKTOP, reducedMotion: "reduce" });
+  return [ctx, await ctx.newPage()];
+}
+
+test.beforeAll(async ({ browser }) => {
+  [ownerCtx, owner] = await newPage(browser);
+  [viewerCtx, viewer] = await newPage(browser);
+});
+
+test.afterAll(async () => {
+  await ownerCtx?.close();
+  await viewerCtx?.close();
+});
+
+test("two members in one session: the owner starts, pauses and freezes a parameter; the viewer sees each change", async () => {
+  await signUp(owner, "Ada");
+  sessionId = await createSession(owner, "Digits together");
+  await expect(owner.getByText("No run yet")).toBeVisible();
+  await shot(owner, "session-empty-desktop");
+  runId = await createRun(owner, sessionId, "tiny");
+  await expect(owner.getByTestId("run-status")).toHaveText("idle");
+  const invite = await createInvite(owner, "viewer");
+
+  // The viewer opens the link signed out: sign up, then the invite is accepted and the session opens.
+  await viewer.goto(invite);
+  await viewer.waitForURL(/\/signin\?next=/);
+  await signUp(viewer, "Vic");
+  await viewer.waitForURL(new RegExp(`/sessions/${sessionId}`));
+  await expect(viewer.getByTestId("my-role")).toHaveText("viewer");
+  await expect(owner.getByTestId("presence").getByRole("img", { name: /Vic/ })).toBeVisible();
+
+  await owner.getByRole("button", { name: "Start", exact: true }).click();
+  await expect(viewer.getByTestId("run-status")).toHaveText("running", { timeout: 60_000 });
+  await expect.poll(() => chartPoints(viewer), { timeout: 60_000 }).toBeGreaterThan(3);
+
+  await owner.getByRole("button", { name: "Pause", exact: true }).click();
+  await expect(viewer.getByTestId("run-status")).toHaveText("paused");
+  const pauseMarker = viewer.locator('[data-marker][data-kinds~="run.pause"]');
+  await expect(pauseMarker).toHaveCount(1);
+  await pauseMarker.hover();
+  await expect(viewer.getByTestId("marker-tooltip")).toContainText("Ada paused the run at iteration");
+
+  // A change takes effect at the next iteration: resume, then set Affine/W's LRateMultiplier to 0.
+  await owner.getByRole("button", { name: "Resume", exact: true }).click();
+  await expect(viewer.getByTestId("run-status")).toHaveText("running");
+  const ownerInput = owner.getByLabel("LRateMultiplier of Affine W");
+  await ownerInput.fill("0");
+  await ownerInput.press("Enter");
+  await expect(viewer.getByLabel("LRateMultiplier of Affine W")).toHaveValue("0");
+  await expect(viewer.getByTestId("change-Affine-W")).toContainText("Ada");
+  await expect(viewer.getByLabel("Freeze Affine W")).toBeChecked();
+  await expect(viewer.getByTestId("activity-feed")).toContainText("Ada set Affine/W LRateMultiplier 1 → 0");
+  await expect(viewer.locator('[data-marker][data-kinds~="control.lrMultiplier"]')).toHaveCount(1);
+
+  await shot(owner, "session-owner-desktop");
+  await viewer.setViewportSize(PHONE);
+  await shot(viewer, "session-viewer-phone");
+  await viewer.setViewportSize(DESKTOP);
+});
+
+test("a viewer's controls are disabled, and a forced request is refused with FORBIDDEN", async () => {
+  await expect(viewer.getByTestId("run-status")).toHaveText("running");
+  await expect(viewer.getByRole("button", { name: "Pause", exact: true })).toBeDisabled();
+  await expect(viewer.getByRole("button", { name: "Stop", exact: true })).toBeDisabled();
+  await expect(viewer.getByLabel("LRateMultiplier of Affine b")).toBeDisabled();
+  await expect(viewer.getByLabel("α of Generator")).toBeDisabled();
+  await expect(viewer.getByTestId("viewer-reason")).toHaveText(/viewers can watch and generate; ask the owner for the editor role/i);
+  await expect(viewer.getByRole("button", { name: "Create invite link" })).toHaveCount(0);
+
+  const forced = await callTrpc(viewer, "runs.pause", { runId }, "POST");
+  expect(forced.status).toBe(403);
+  expect(forced.body.error.data.code).toBe("FORBIDDEN");
+  const lr = await callTrpc(viewer, "runs.setLrMultiplier", { runId, scope: "Affine", param: "b", value: 0 }, "POST");
+  expect(lr.body.error.data.code).toBe("FORBIDDEN");
+  await expect(owner.getByTestId("run-status")).toHaveText("running");
+});
+
+test("the RuntimeGenerator follows the label slider: at 7 it asks for label 7 and shows new digits", async () => {
+  const generated = viewer.getByTestId("generated");
+  await expect(generated).toHaveAttribute("data-label", "0", { timeout: 30_000 });
+  const before = await generated.locator("img").first().getAttribute("src");
+
+  const request = viewer.waitForRequest((req) => {
+    if (!req.url().includes("/api/trpc/runs.generate")) return false;
+    const input = JSON.parse(new URL(req.url()).searchParams.get("input") ?? "{}") as { label?: number };
+    return input.label === 7;
+  });
+  const slider = viewer.getByRole("slider", { name: "Label" });
+  await slider.focus();
+  for (let i = 0; i < 7; i++) await slider.press("ArrowRight");
+  const req = await request;
+  expect(JSON.parse(new URL(req.url()).searchParams.get("input")!)).toMatchObject({ runId, label: 7, seed: 42 });
+  await expect(generated).toHaveAttribute("data-label", "7");
+  const after = await generated.locator("img").first().getAttribute("src");
+  expect(after).not.toBe(before);
+  expect(await generated.locator("img").first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(28);
+});
+
+test("a late joiner sees the full loss history and every epoch's grid", async ({ browser }) => {
+  await owner.getByRole("button", { name: "Pause", exact: true }).click();
+  await expect(owner.getByTestId("run-status")).toHaveText("paused");
+  const invite = await createInvite(owner, "viewer");
+
+  const [lateCtx, late] = await newPage(browser);
+  try {
+    await late.goto(invite);
+    await signUp(late, "Lin");
+    await late.waitForURL(new RegExp(`/sessions/${sessionId}`));
+    await expect(late.getByTestId("run-status")).toHaveText("paused");
+
+    const history = await callTrpc(late, "runs.history", { runId });
+    const { losses, grids } = history.body.result.data as { losses: unknown[]; grids: { epoch: number; url: string }[] };
+    expect(losses.length).toBeGreaterThan(3);
+    await expect.poll(() => chartPoints(late)).toBe(losses.length);
+    await expect(late.locator('[data-marker][data-kinds~="run.pause"]')).toHaveCount(2);
+
+    expect(grids.length).toBeGreaterThanOrEqual(2);
+    const scrubber = late.getByTestId("grid-scrubber");
+    await expect(scrubber).toHaveAttribute("data-count", String(grids.length));
+    await expect(scrubber).toHaveAttribute("max", String(grids.length - 1));
+    await scrubber.focus();
+    await scrubber.press("Home");
+    await expect(late.getByTestId("grid-image")).toHaveAttribute("src", grids[0]!.url);
+    for (const g of grids.slice(1)) {
+      await scrubber.press("ArrowRight");
+      await expect(late.getByTestId("grid-image")).toHaveAttribute("src", g.url);
+    }
+    expect(await late.getByTestId("grid-image").evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+    // The network view: the four networks share ParameterScopes; Affine (its W frozen by Ada) is marked in the
+    // three networks that contain the generator.
+    await late.getByText("show the four networks").click();
+    const affine = late.getByTestId("network-view").getByRole("button", { name: /^Affine Affine, output 7×7×128, partly frozen/ });
+    await expect(affine).toHaveCount(3);
+    await affine.first().hover();
+    await expect(affine.nth(2)).toHaveClass(/bg-violet-500/);
+    await late.getByTestId("network-view").scrollIntoViewIfNeeded();
+    await late.screenshot({ path: "test-results/screenshots/network-view-desktop.png" });
+
+    await late.getByRole("button", { name: /Enlarge the sample grid/ }).click();
+    await expect(late.getByRole("dialog")).toBeVisible();
+    await shot(late, "session-grid-enlarged-desktop");
+    await late.keyboard.press("Escape");
+    await expect(late.getByRole("dialog")).toBeHidden();
+  } finally {
+    await lateCtx.close();
+  }
+});
+
+test("when the server restarts, the pages show reconnecting…, then recover by themselves", async () => {
+  const pointsBefore = await chartPoints(viewer);
+  const restarting = restartServer();
+  await expect(viewer.getByTestId("reconnecting")).toBeVisible({ timeout: 20_000 });
+  await expect(owner.getByTestId("reconnecting")).toHaveText(/reconnecting…/);
+  await shot(viewer, "session-reconnecting-desktop");
+  await restarting;
+
+  await expect(viewer.getByTestId("reconnecting")).toBeHidden({ timeout: 30_000 });
+  await expect(owner.getByTestId("reconnecting")).toBeHidden({ timeout: 30_000 });
+  // The run was paused when the server went: it is interrupted now, resumable from its checkpoint.
+  await expect(viewer.getByTestId("run-status")).toHaveText("interrupted");
+  await expect(viewer.getByText("The run was interrupted.")).toBeVisible();
+  const history = await callTrpc(viewer, "runs.history", { runId });
+  expect(history.body.result.data.losses.length).toBe(pointsBefore);
+  expect(await chartPoints(viewer)).toBe(pointsBefore);
+
+  await owner.getByRole("button", { name: "Resume from checkpoint" }).click();
+  await expect(viewer.getByTestId("run-status")).toHaveText("running", { timeout: 60_000 });
+  await expect.poll(() => chartPoints(viewer), { timeout: 60_000 }).toBeGreaterThan(pointsBefore);
+  await expect(viewer.locator('[data-marker][data-kinds~="run.resumedFromCheckpoint"]')).toHaveCount(1);
+
+  await owner.getByRole("button", { name: "Stop", exact: true }).click();
+  await expect(viewer.getByTestId("run-status")).toHaveText("stopped");
+  // My sessions: the session with its run's state, epoch and latest grid, and who is watching.
+  await owner.goto("/");
+  const card = owner.getByTestId("session-card").filter({ hasText: "Digits together" });
+  await expect(card).toContainText("stopped");
+  await expect(card.getByRole("img", { name: /Latest sample grid of tiny/ })).toHaveJSProperty("complete", true);
+  expect(await card.getByRole("img", { name: /Latest sample grid of tiny/ }).evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  await expect(card.getByRole("img", { name: "Vic is watching" })).toBeVisible();
+  await shot(owner, "home-desktop");
+  await owner.setViewportSize(PHONE);
+  await shot(owner, "home-phone");
+  await owner.setViewportSize(DESKTOP);
+
+  await owner.goto(`/sessions/${sessionId}/history`);
+  await expect(owner.getByTestId("history-run")).toHaveCount(1);
+  await expect(owner.getByTestId("history-run").getByRole("img")).toBeVisible();
+  await shot(owner, "history-desktop");
+  await owner.setViewportSize(PHONE);
+  await shot(owner, "history-phone");
+});

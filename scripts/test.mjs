@@ -1,0 +1,45 @@
+// `npm test`: type check, then every Vitest suite (unit and integration), then the Playwright e2e suite, and a
+// closing line "N passed, N failed" counted from both runners' JSON reports (so a run that ran nothing shows).
+// `npm test -- --no-e2e` skips the browser suite.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+
+const out = path.resolve(".test-reports");
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const noE2e = process.argv.includes("--no-e2e");
+const run = (cmd, args, env = {}) => spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, ...env } }).status ?? 1;
+const read = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : null);
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const steps = [];
+
+const tsc = run("npx", ["--no-install", "tsc", "--noEmit"]);
+steps.push(["type check", tsc]);
+if (tsc !== 0) failed++;
+else {
+  const vitest = run("npx", ["--no-install", "vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${path.join(out, "vitest.json")}`]);
+  steps.push(["vitest", vitest]);
+  const v = read(path.join(out, "vitest.json"));
+  if (v) {
+    passed += v.numPassedTests;
+    failed += v.numFailedTests;
+    skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
+  } else failed++;
+  if (!noE2e) {
+    const e2e = run("npx", ["--no-install", "playwright", "test", "--reporter=list,json"], { PLAYWRIGHT_JSON_OUTPUT_NAME: path.join(out, "e2e.json") });
+    steps.push(["playwright", e2e]);
+    const p = read(path.join(out, "e2e.json"));
+    if (p?.stats) {
+      passed += p.stats.expected + (p.stats.flaky ?? 0);
+      failed += p.stats.unexpected;
+      skipped += p.stats.skipped ?? 0;
+    } else failed++;
+  }
+}
+for (const [name, code] of steps) console.log(`${name}: ${code === 0 ? "ok" : `failed (exit ${code})`}`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(steps.every(([, code]) => code === 0) && failed === 0 ? 0 : 1);

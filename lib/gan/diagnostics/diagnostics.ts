@@ -22,31 +22,18 @@ import type { Classifier, TrainProgress } from "./classifier.js";
 import { DEFAULT_GRADIENT_PER_LABEL, DEFAULT_PER_LABEL } from "./defaults.js";
 import { CollapseDetector, type CollapseAlarm, type CollapseRuleName, type CollapseRules } from "./collapse.js";
 import { loadOrTrainEvaluator, type Evaluator, type EvaluatorInfo, type EvaluatorOptions } from "./evaluator.js";
-import { metricsFromPredictions, realReference, type MetricOptions, type PerClassMetrics, type RealReference } from "./metrics.js";
+import { metricsFromPredictions, realReference, type MetricOptions, type PerClassMetrics, type QualityMetrics, type RealReference } from "./metrics.js";
 import { DiagnosticsStream } from "./streams.js";
 
 export { DEFAULT_GRADIENT_PER_LABEL, DEFAULT_PER_LABEL } from "./defaults.js";
 
 /** Every metric of one evaluation, flat (the CLI's JSON line and the event's `metrics`). */
-export interface DiagnosticsMetrics {
-  labelAccuracy: number;
-  unrecognized: number;
-  coverage: number;
-  classEntropy: number;
-  frechetDistance: number;
-  precision: number;
-  recall: number;
-  diversity: number;
-  minClassDiversity: number;
-  minDiversityLabel: number;
+export interface DiagnosticsMetrics extends Omit<QualityMetrics, "perClass"> {
   /** Mean D(x) (after the discriminator's Sigmoid) on the real reference images and on the evaluation batch. */
   dRealMean: number;
   dFakeMean: number;
   /** The evaluator's accuracy on real images it never saw (EvaluatorInfo.testedOn). */
   classifierAccuracy: number;
-  numLabels: number;
-  /** Generated images measured. */
-  count: number;
 }
 
 export interface GradientNorm {

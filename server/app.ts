@@ -89,7 +89,15 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     if (url.pathname.startsWith("/api/socket/")) return;
     if (url.pathname === "/api/health") {
       const database = await databaseState(prisma);
-      return sendJson(res, database.ok ? 200 : 503, { ok: database.ok, database, backend: env.GAN_BACKEND || "auto", liveRuns: runs.liveCount() });
+      // `backend`: what trainers are told to use ("auto": the fastest that works); `trainerBackend`: what the
+      // last trainer process actually runs on (null before the first run starts).
+      return sendJson(res, database.ok ? 200 : 503, {
+        ok: database.ok,
+        database,
+        backend: env.GAN_BACKEND || "auto",
+        trainerBackend: runs.lastBackend,
+        liveRuns: runs.liveCount(),
+      });
     }
     let m = /^\/api\/runs\/([^/]+)\/grids\/(\d+)\.png$/.exec(url.pathname);
     if (m) {

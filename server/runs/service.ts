@@ -55,6 +55,8 @@ interface Live {
 
 export class RunService {
   private readonly live = new Map<string, Live>();
+  /** The backend the last trainer process reported (name and what it runs on), for the health check. */
+  lastBackend: { name: string; detail: string } | null = null;
 
   constructor(
     private readonly deps: {
@@ -197,6 +199,7 @@ export class RunService {
     if (e.type === "ready") {
       live.scopes = e.info.scopes;
       live.lrMultipliers = e.info.lrMultipliers;
+      this.lastBackend = e.info.backend;
       await this.store.updateRun(runId, {
         backend: e.info.backend.name,
         iterationsPerEpoch: e.info.iterationsPerEpoch,

@@ -47,7 +47,7 @@ describe("the live session server", () => {
   it("reports its health with the database state, the trainers' backend and live runs", async () => {
     const res = await fetch(`${server.url}/api/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ ok: true, database: { ok: true }, backend: "wasm", liveRuns: 0 });
+    expect(await res.json()).toMatchObject({ ok: true, database: { ok: true }, backend: "wasm", trainerBackend: null, liveRuns: 0 });
   });
 
   it("signs people in with a sealed HTTP-only cookie and refuses wrong passwords", async () => {
@@ -138,6 +138,12 @@ describe("the live session server", () => {
     expect(merged).toEqual(Array.from({ length: merged.length }, (_, i) => i));
     const grid = await viewer.fetch(history.grids[0]!.url);
     expect(grid.headers.get("content-type")).toBe("image/png");
+  });
+
+  it("reports in its health check the backend the trainers run on, and the live runs", async () => {
+    const health = (await (await fetch(`${server.url}/api/health`)).json()) as { trainerBackend: { name: string } | null; liveRuns: number };
+    expect(health.trainerBackend?.name).toBe("wasm");
+    expect(health.liveRuns).toBe(1);
   });
 
   it("serves the RuntimeGenerator as PNG from the live weights, to viewers too", async () => {

@@ -31,6 +31,9 @@ async function runInSession(ctx: Context & { userId: string }, runId: string, mi
   return { run, role };
 }
 
+/** A run as browsers see it: without the server's file paths. */
+const withoutPaths = <T extends { outDir: string }>({ outDir: _outDir, ...run }: T): Omit<T, "outDir"> => run;
+
 const hashToken = (token: string) => createHash("sha256").update(token).digest("hex");
 
 const authRouter = router({
@@ -81,7 +84,8 @@ const sessionsRouter = router({
     const role = await requireRole(ctx, input.sessionId, "viewer");
     const session = await ctx.store.getSession(input.sessionId);
     if (!session) throw new TRPCError({ code: "NOT_FOUND", message: "this session does not exist" });
-    return { session, role, members: await ctx.store.listMembers(input.sessionId), runs: await ctx.store.listRuns(input.sessionId), watching: ctx.presence.users(input.sessionId) };
+    const runs = (await ctx.store.listRuns(input.sessionId)).map(withoutPaths);
+    return { session, role, members: await ctx.store.listMembers(input.sessionId), runs, watching: ctx.presence.users(input.sessionId) };
   }),
   activity: authedProcedure.input(z.object({ sessionId: id, runId: id.optional(), limit: z.number().int().min(1).max(1000).default(200) })).query(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "viewer");
@@ -202,7 +206,8 @@ const runsRouter = router({
     }),
   get: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
     const { run, role } = await runInSession(ctx, input.runId, "viewer");
-    return { run, role, parameters: ctx.runs.parameters(input.runId), checkpoints: await ctx.store.listCheckpoints(input.runId) };
+    const checkpoints = (await ctx.store.listCheckpoints(input.runId)).map(({ dir: _dir, ...c }) => c);
+    return { run: withoutPaths(run), role, parameters: ctx.runs.parameters(input.runId), checkpoints };
   }),
   history: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "viewer");

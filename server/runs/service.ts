@@ -111,7 +111,7 @@ export class RunService {
   }
 
   /** Starts a run, or continues a stopped / failed / interrupted one from its latest checkpoint. */
-  async start(runId: string, userId: string | null, opts: { paused?: boolean } = {}): Promise<void> {
+  async start(runId: string, userId: string | null): Promise<void> {
     if (this.live.get(runId)) {
       const status = (await this.getRun(runId)).status;
       if (!TERMINAL.has(status)) throw new RunError("CONFLICT", `run ${runId} is already ${status}`);
@@ -121,7 +121,7 @@ export class RunService {
     if (run.status === "completed") throw new RunError("CONFLICT", "this run has completed: start a new run to train further");
     const checkpoint = run.status === "idle" ? null : await this.store.latestCheckpoint(runId, "latest");
     if (run.status !== "idle" && !checkpoint) throw new RunError("CONFLICT", "this run has no checkpoint yet: start a new run");
-    this.spawn(run, { ...(checkpoint ? { resumeFrom: checkpoint.dir } : {}), paused: opts.paused ?? false });
+    this.spawn(run, checkpoint ? { resumeFrom: checkpoint.dir } : {});
     await this.activity({
       sessionId: run.sessionId,
       runId,
@@ -132,14 +132,13 @@ export class RunService {
     });
   }
 
-  private spawn(run: { id: string; sessionId: string; config: unknown; outDir: string }, opts: { resumeFrom?: string; paused: boolean }): Live {
+  private spawn(run: { id: string; sessionId: string; config: unknown; outDir: string }, opts: { resumeFrom?: string }): Live {
     const process = this.deps.supervisor.start({
       runId: run.id,
       config: parseConfig(run.config),
       outDir: run.outDir,
       ...(opts.resumeFrom ? { resumeFrom: opts.resumeFrom } : {}),
       ...(this.deps.backend ? { backend: this.deps.backend } : {}),
-      paused: opts.paused,
     });
     const live: Live = {
       process,

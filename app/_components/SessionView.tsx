@@ -6,7 +6,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useCallback, useEffect, useMemo, useRef } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { ActivityPush, RunStatusPush } from "../../lib/protocol/socket";
 import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage } from "../_lib/errors";
@@ -14,6 +14,7 @@ import { MARKER_KINDS } from "../_lib/format";
 import { useSessionLive } from "../_lib/live";
 import { useTRPC, type RouterOutputs } from "../_lib/trpc";
 import { ActivityFeed, PresenceBar } from "./Activity";
+import { CollapseAlarmBanner, DiagnosticsPanel, latestCollapseAlarm } from "./DiagnosticsPanel";
 import { GeneratorPanel } from "./GeneratorPanel";
 import { InvitePanel } from "./InvitePanel";
 import { LossChart, type MarkerEntry } from "./LossChart";
@@ -143,6 +144,9 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
     return [...byId.values()];
   }, [feed.data, live.activity]);
 
+  const collapse = useMemo(() => latestCollapseAlarm(live.diagnostics, live.activity.filter((a) => a.runId === runId)), [live.diagnostics, live.activity, runId]);
+  const [dismissedAlarm, setDismissedAlarm] = useState<string | null>(null);
+
   const role = live.role ?? data.role;
   const canEdit = role === "editor" || role === "owner";
   const runRecord = runDetail.data?.run ?? data.runs.find((r) => r.id === runId) ?? null;
@@ -209,6 +213,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
     <main className="mx-auto flex max-w-[1400px] flex-col gap-4 px-3 py-4 sm:px-5" data-testid="session-view" data-connection={live.connection}>
       {header}
       {banner}
+      {runId && collapse && collapse.key !== dismissedAlarm ? <CollapseAlarmBanner alarm={collapse} onDismiss={() => setDismissedAlarm(collapse.key)} /> : null}
       {live.joinError ? (
         <Notice tone="error" role="alert">
           {live.joinError.code === "FORBIDDEN" ? "You are not a member of this session." : live.joinError.code === "NOT_FOUND" ? "This run is not in this session." : live.joinError.message}
@@ -242,7 +247,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           </aside>
         </div>
       ) : (
-        // Phone: one column in reading order (pictures, controls, generator, parameters, activity). Desktop: the
+        // Phone: one column in reading order (pictures, diagnostics, controls, generator, parameters, activity). Desktop: the
         // side column (controls, activity, invite) is one flex column beside the pictures and panels.
         <div className="flex flex-col gap-4 lg:grid lg:grid-cols-[minmax(0,1fr)_360px] lg:items-start">
           {/* Pictures first: the grid and the losses. */}
@@ -257,8 +262,12 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
             </div>
           </section>
 
-          <div className="contents lg:col-start-2 lg:row-span-4 lg:row-start-1 lg:flex lg:min-w-0 lg:flex-col lg:gap-4">
-            <Panel title={run?.name ?? runRecord?.name ?? "Run"} id="controls" className="order-2 min-w-0 lg:order-none">
+          <Panel title="Diagnostics" id="diagnostics" className="order-2 min-w-0 lg:order-none lg:col-start-1 lg:row-start-2">
+            <DiagnosticsPanel diagnostics={live.diagnostics} />
+          </Panel>
+
+          <div className="contents lg:col-start-2 lg:row-span-5 lg:row-start-1 lg:flex lg:min-w-0 lg:flex-col lg:gap-4">
+            <Panel title={run?.name ?? runRecord?.name ?? "Run"} id="controls" className="order-3 min-w-0 lg:order-none">
               {run ? (
                 <RunControls
                   runId={runId}
@@ -282,21 +291,21 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
                 </div>
               ) : null}
             </Panel>
-            <Panel title="Activity" id="activity" className="order-5 min-w-0 lg:order-none">
+            <Panel title="Activity" id="activity" className="order-6 min-w-0 lg:order-none">
               <ActivityFeed entries={feedEntries} runNames={runNames} />
             </Panel>
             {role === "owner" ? (
-              <Panel title="Invite" id="invite" className="order-6 min-w-0 lg:order-none">
+              <Panel title="Invite" id="invite" className="order-7 min-w-0 lg:order-none">
                 <InvitePanel sessionId={sessionId} />
               </Panel>
             ) : null}
           </div>
 
-          <Panel title="RuntimeGenerator" id="generator" className="order-3 min-w-0 lg:order-none lg:col-start-1 lg:row-start-2">
+          <Panel title="RuntimeGenerator" id="generator" className="order-4 min-w-0 lg:order-none lg:col-start-1 lg:row-start-3">
             <GeneratorPanel runId={runId} hasWeights={status !== "idle"} />
           </Panel>
 
-          <Panel title="Parameters" id="parameters" className="order-4 min-w-0 lg:order-none lg:col-start-1 lg:row-start-3">
+          <Panel title="Parameters" id="parameters" className="order-5 min-w-0 lg:order-none lg:col-start-1 lg:row-start-4">
             {params.data ? (
               <ParameterTable runId={runId} data={params.data} canEdit={canEdit} live={status === "running" || status === "paused"} paused={status === "paused"} />
             ) : params.isError ? (
@@ -307,7 +316,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           </Panel>
 
           {params.data ? (
-            <Panel title="Networks" id="networks" className="order-7 min-w-0 lg:order-none lg:col-start-1 lg:row-start-4">
+            <Panel title="Networks" id="networks" className="order-8 min-w-0 lg:order-none lg:col-start-1 lg:row-start-5">
               <NetworkView data={params.data} />
             </Panel>
           ) : null}

@@ -6,7 +6,7 @@
  */
 import { io, type Socket } from "socket.io-client";
 import { useEffect, useRef, useState } from "react";
-import type { ActivityPush, ClientToServerEvents, PresenceUser, RunHistory, RunStatusPush, ServerToClientEvents } from "../../lib/protocol/socket";
+import type { ActivityPush, ClientToServerEvents, DiagnosticsPush, PresenceUser, RunHistory, RunStatusPush, ServerToClientEvents } from "../../lib/protocol/socket";
 import { LossSeries } from "./series";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -22,6 +22,8 @@ export interface SessionLive {
   presence: PresenceUser[];
   run: LiveRun | null;
   grids: Grid[];
+  /** The run's per-epoch diagnostics (docs/diagnostics.md), history and live pushes merged by epoch. */
+  diagnostics: DiagnosticsPush[];
   /** Activity pushed since the page opened (the page reads older entries with sessions.activity). */
   activity: ActivityPush[];
   series: LossSeries;
@@ -32,6 +34,12 @@ export interface SessionLive {
 function mergeGrids(a: readonly Grid[], b: readonly Grid[]): Grid[] {
   const byEpoch = new Map<number, Grid>();
   for (const g of [...a, ...b]) byEpoch.set(g.epoch, g);
+  return [...byEpoch.values()].sort((x, y) => x.epoch - y.epoch);
+}
+
+function mergeDiagnostics(a: readonly DiagnosticsPush[], b: readonly DiagnosticsPush[]): DiagnosticsPush[] {
+  const byEpoch = new Map<number, DiagnosticsPush>();
+  for (const d of [...a, ...b]) byEpoch.set(d.epoch, d);
   return [...byEpoch.values()].sort((x, y) => x.epoch - y.epoch);
 }
 
@@ -47,6 +55,7 @@ export function useSessionLive(
   const [presence, setPresence] = useState<PresenceUser[]>([]);
   const [run, setRun] = useState<LiveRun | null>(null);
   const [grids, setGrids] = useState<Grid[]>([]);
+  const [diagnostics, setDiagnostics] = useState<DiagnosticsPush[]>([]);
   const [activity, setActivity] = useState<ActivityPush[]>([]);
   const [joins, setJoins] = useState(0);
   const socketRef = useRef<ClientSocket | null>(null);
@@ -74,6 +83,8 @@ export function useSessionLive(
         series.mergeHistory(history.losses, history.lastIteration);
         setRun(history.run);
         setGrids((prev) => mergeGrids(history.grids, prev.filter((g) => g.epoch > (history.grids.at(-1)?.epoch ?? 0))));
+        const stored = history.diagnostics ?? [];
+        setDiagnostics((prev) => mergeDiagnostics(stored, prev.filter((d) => d.runId === requested && d.epoch > (stored.at(-1)?.epoch ?? 0))));
       }
       setConnection("live");
       setJoins((n) => n + 1);
@@ -111,6 +122,9 @@ export function useSessionLive(
     socket.on("run:grid", (push) => {
       if (push.runId === runRef.current) setGrids((prev) => mergeGrids(prev, [{ epoch: push.epoch, iteration: push.iteration, url: push.url }]));
     });
+    socket.on("run:diagnostics", (push) => {
+      if (push.runId === runRef.current) setDiagnostics((prev) => mergeDiagnostics(prev, [push]));
+    });
     socket.on("activity", (entry) => {
       if (entry.sessionId !== sessionId) return;
       setActivity((prev) => (prev.some((a) => a.id === entry.id) ? prev : [...prev, entry]));
@@ -133,8 +147,9 @@ export function useSessionLive(
     series.clear();
     setRun(null);
     setGrids([]);
+    setDiagnostics([]);
     join.current();
   }, [runId, series]);
 
-  return { connection, joinError, role, presence, run, grids, activity, series, joins };
+  return { connection, joinError, role, presence, run, grids, diagnostics, activity, series, joins };
 }

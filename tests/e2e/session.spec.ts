@@ -189,6 +189,19 @@ test("when the server restarts, the pages show reconnecting…, then recover by 
 
   await owner.getByRole("button", { name: "Stop", exact: true }).click();
   await expect(viewer.getByTestId("run-status")).toHaveText("stopped");
+  // The diagnostics panel: its empty state, or (when the run's diagnostics completed an epoch) one chart per group.
+  const diagnostics = owner.getByTestId("diagnostics").or(owner.getByTestId("diagnostics-empty"));
+  await expect(diagnostics).toBeVisible();
+  if (await owner.getByTestId("diagnostics").isVisible()) {
+    await expect(owner.getByTestId("diagnostics").locator("canvas")).toHaveCount(6);
+    await expect(owner.getByRole("img", { name: /^Label accuracy over \d+ epochs?/ })).toBeVisible();
+  } else {
+    await expect(owner.getByTestId("diagnostics-empty")).toHaveText(/Diagnostics appear after the first epoch/);
+  }
+  await shot(owner, "session-diagnostics-desktop");
+  await owner.setViewportSize(PHONE);
+  await shot(owner, "session-diagnostics-phone");
+  await owner.setViewportSize(DESKTOP);
   // My sessions: the session with its run's state, epoch and latest grid, and who is watching.
   await owner.goto("/");
   const card = owner.getByTestId("session-card").filter({ hasText: "Digits together" });

@@ -17,7 +17,7 @@ import { Diagnostics, type DiagnosticsReport } from "./diagnostics/index.js";
 import { encodePng, tileGrid } from "./image.js";
 import { GanModel, type Losses } from "./model.js";
 import { Stream } from "./rng.js";
-import { BUILTIN_SPECS, TRAINING_NETWORKS, checkSpecFitsData, type NetworkSpecInput, type TrainingNetworkName } from "./spec.js";
+import { BUILTIN_SPECS, TRAINING_NETWORKS, adaptSpecToData, checkSpecFitsData, type NetworkSpecInput, type TrainingNetworkName } from "./spec.js";
 
 export type TrainerStatus = "idle" | "running" | "paused" | "stopped" | "completed" | "failed";
 
@@ -94,7 +94,12 @@ export class Trainer {
     validateDataset(full, { minPerLabel: 2 });
     const split = splitDataset(full, { validationFraction: config.validationFraction, seed: SPLIT_SEED });
     const train = config.limit > 0 ? subsetDataset(split.train, config.limit) : split.train;
-    const spec: NetworkSpecInput = ckpt ? ckpt.meta.spec : typeof config.network === "string" ? BUILTIN_SPECS[config.network] : config.network;
+    // A built-in spec adapts to the data set's image size, channels and labels; a spec given whole must fit as it is.
+    const spec: NetworkSpecInput = ckpt
+      ? ckpt.meta.spec
+      : typeof config.network === "string"
+        ? adaptSpecToData(BUILTIN_SPECS[config.network], full)
+        : config.network;
     const model = new GanModel(spec, config.seed, config.optimizers);
     try {
       checkSpecFitsData(model.resolved.spec, full);

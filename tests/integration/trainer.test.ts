@@ -252,3 +252,34 @@ describe("diagnostics", () => {
     trainer.dispose();
   });
 });
+
+describe("a data set of another shape", () => {
+  it("trains NNC's sample adapted to 16×16 RGB images with 3 labels, and its grid has one row per label", async () => {
+    // Each label a colour: red, green, blue squares with a little noise, 12 of each.
+    const count = 36;
+    const size = 16 * 16 * 3;
+    const images = new Float32Array(count * size);
+    const labels = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      labels[i] = i % 3;
+      for (let p = 0; p < 16 * 16; p++) images[i * size + p * 3 + labels[i]!] = 0.5 + ((i * 31 + p * 7) % 50) / 100;
+    }
+    const dataset = { name: "colours", height: 16, width: 16, channels: 3 as const, numLabels: 3, count, images, labels };
+    const out = path.join(tmp, "colours");
+    const trainer = await Trainer.create({
+      config: { dataset: "colours", diagnostics: false, batchSize: 8, maxEpoch: 1, seed: 5, sampleColumns: 2 },
+      dataset,
+      outDir: out,
+    });
+    const events = record(trainer);
+    expect(await trainer.start()).toBe("completed");
+    const losses = lossesOf(events);
+    expect(losses.length).toBe(trainer.iterationsPerEpoch);
+    for (const l of losses) expect(Number.isFinite(l.losses.GReal)).toBe(true);
+    const grid = await trainer.sampleGrid();
+    expect(grid.rows).toBe(3);
+    const ckpt = await readCheckpoint(path.join(out, "latest"));
+    expect(ckpt.meta.spec.image).toEqual({ height: 16, width: 16, channels: 3 });
+    expect(ckpt.meta.spec.numLabels).toBe(3);
+  });
+});

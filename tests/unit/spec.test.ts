@@ -8,6 +8,7 @@ import {
   NNC_DCGAN_WITH_LABEL,
   SMALL_DCGAN,
   SpecError,
+  adaptSpecToData,
   checkSpecFitsData,
   convOutSize,
   deconvOutSize,
@@ -382,5 +383,49 @@ describe("checkSpecFitsData", () => {
     expect(() => checkSpecFitsData(spec, { height: 28, width: 28, channels: 1, numLabels: 26 })).toThrow(
       'network spec "nnc-dcgan-with-label" is built for 10 labels, but the data set has 26',
     );
+  });
+});
+
+describe("adaptSpecToData: the built-in specs follow the data set", () => {
+  const params = (spec: NetworkSpecInput) => resolveSpec(spec).parameters;
+  const shape = (spec: NetworkSpecInput, scope: string, name: string) => params(spec).find((p) => p.scope === scope && p.name === name)?.shape;
+
+  it("returns the spec itself when the data already fits", () => {
+    const s = adaptSpecToData(NNC_DCGAN_WITH_LABEL, { height: 28, width: 28, channels: 1, numLabels: 10 });
+    expect(s.image).toEqual({ height: 28, width: 28, channels: 1 });
+    expect(shape(s, "Affine_2", "W")).toEqual([522, 7 * 7 * 64]);
+  });
+
+  it("rebuilds NNC's sample for 32×32 RGB images and 5 labels, keeping every ParameterScope", () => {
+    const s = adaptSpecToData(NNC_DCGAN_WITH_LABEL, { height: 32, width: 32, channels: 3, numLabels: 5 });
+    const r = resolveSpec(s);
+    expect(r.scopes.map((x) => x.scope)).toEqual(resolveSpec(NNC_DCGAN_WITH_LABEL).scopes.map((x) => x.scope));
+    expect(shape(s, "Affine", "W")).toEqual([105, 512]);
+    expect(shape(s, "Affine_2", "W")).toEqual([517, 8 * 8 * 64]);
+    expect(shape(s, "Deconvolution_2", "W")).toEqual([6, 6, 3, 37]);
+    // 32 → 16 → 8 in the discriminator, so its Reshape flattens 8·8·64.
+    expect(shape(s, "Affine_3", "W")).toEqual([8 * 8 * 64 + 5, 512]);
+    expect(shape(s, "Convolution_3", "W")).toEqual([5, 5, 8, 32]);
+    expect(r.layers.generator.at(-1)!.outShape).toEqual([32, 32, 3]);
+    expect(s.description).toMatch(/adapted to 32×32×3 images and 5 labels/);
+  });
+
+  it("rebuilds the small DCGAN for 16×16 gray images and 2 labels", () => {
+    const s = adaptSpecToData(SMALL_DCGAN, { height: 16, width: 16, channels: 1, numLabels: 2 });
+    expect(shape(s, "Affine", "W")).toEqual([102, 4 * 4 * 128]);
+    expect(shape(s, "Affine_2", "W")).toEqual([4 * 4 * 128, 1]);
+  });
+
+  it("says why a size cannot work and which sizes would", () => {
+    let err: unknown;
+    try {
+      adaptSpecToData(NNC_DCGAN_WITH_LABEL, { height: 30, width: 30, channels: 1, numLabels: 10 });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SpecError);
+    expect((err as Error).message).toMatch(/multiples of 4; 30×30 is not: import the data set resized to 28×28 or 32×32/);
+    expect(() => adaptSpecToData(NNC_DCGAN_WITH_LABEL, { height: 28, width: 28, channels: 1, numLabels: 1 })).toThrow(/2 to 1000 labels/);
+    expect(() => adaptSpecToData(NNC_DCGAN_WITH_LABEL, { height: 28, width: 28, channels: 4, numLabels: 10 })).toThrow(/4 channels/);
   });
 });

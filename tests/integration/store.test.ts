@@ -334,6 +334,40 @@ describe("activity", () => {
   });
 });
 
+describe("data sets shared in sessions", () => {
+  const id = "ds-0123456789abcdef0123";
+
+  it("shares a data set once per session, lists it newest first with its importer and run count", async () => {
+    const owner = await newUser("importer");
+    const session = await store.createSession({ name: "data", ownerId: owner.id });
+    const first = await store.addSessionDataset({ sessionId: session.id, datasetId: id, name: "letters", importedById: owner.id });
+    expect(first.created).toBe(true);
+    expect(first.record).toMatchObject({ datasetId: id, name: "letters", importedByName: "importer", runCount: 0 });
+    const again = await store.addSessionDataset({ sessionId: session.id, datasetId: id, name: "renamed", importedById: owner.id });
+    expect(again).toMatchObject({ created: false, record: { name: "letters" } });
+    await store.addSessionDataset({ sessionId: session.id, datasetId: "ds-ffffffffffffffffffff", name: "second", importedById: owner.id });
+    expect((await store.listSessionDatasets(session.id)).map((d) => d.name)).toEqual(["second", "letters"]);
+    expect(await storeErrorCode(store.addSessionDataset({ sessionId: "no-such-session", datasetId: id, name: "x", importedById: owner.id }))).toBe("NOT_FOUND");
+  });
+
+  it("refuses to remove a data set a run uses, removes it otherwise and says whether anything else refers to it", async () => {
+    const { owner, session } = await newRun("uses-data");
+    await store.addSessionDataset({ sessionId: session.id, datasetId: id, name: "used", importedById: owner.id });
+    await store.createRun({ sessionId: session.id, createdById: owner.id, name: "on it", config: { dataset: id }, datasetRef: id, outDir: path.join(tmp, "runs", "on-it") });
+    expect((await store.getSessionDataset(session.id, id))!.runCount).toBe(1);
+    expect(await storeErrorCode(store.removeSessionDataset(session.id, id))).toBe("CONFLICT");
+    expect(await store.getSessionDataset(session.id, id)).not.toBeNull();
+
+    const other = await store.createSession({ name: "other", ownerId: owner.id });
+    await store.addSessionDataset({ sessionId: other.id, datasetId: "ds-aaaaaaaaaaaaaaaaaaaa", name: "lonely", importedById: owner.id });
+    expect(await store.removeSessionDataset(other.id, "ds-aaaaaaaaaaaaaaaaaaaa")).toEqual({ stillReferenced: false });
+    await store.addSessionDataset({ sessionId: other.id, datasetId: id, name: "shared too", importedById: owner.id });
+    // The first session's run still uses the data.
+    expect(await store.removeSessionDataset(other.id, id)).toEqual({ stillReferenced: true });
+    expect(await storeErrorCode(store.removeSessionDataset(other.id, id))).toBe("NOT_FOUND");
+  });
+});
+
 describe("deleting and reopening", () => {
   it("deleting a session cascades to its members, invites, runs and all their rows; users stay", async () => {
     const { owner, session, run } = await newRun("cascade");

@@ -185,6 +185,7 @@ export class Trainer {
 
   /** Queues an LRateMultiplier change (0 freezes the parameter); throws at once for an unknown scope or parameter. */
   setLrMultiplier(scope: string, param: string, value: number): void {
+    this.assertOpen();
     this.model.store.checkLrMultiplier(scope, param, value); // throws now, never later inside the loop
     this.pending.push(() => {
       const from = this.model.store.setLrMultiplier(scope, param, value);
@@ -195,6 +196,7 @@ export class Trainer {
 
   /** Queues a change of a training network's solver settings (e.g. { alpha: 0.0002 }); a new type resets its state. */
   setOptimizer(network: TrainingNetworkName, settings: Partial<Optimizer>): void {
+    this.assertOpen();
     if (!TRAINING_NETWORKS.includes(network)) throw new RangeError(`unknown training network "${network}": ${TRAINING_NETWORKS.join(", ")}`);
     const current = this.model.solvers[network].settings;
     const merged = { ...(settings.type && settings.type !== current.type ? {} : current), ...settings };
@@ -206,6 +208,13 @@ export class Trainer {
       return { kind: "optimizer", network, from, to: parsed.data };
     });
     this.signal();
+  }
+
+  /** A change queued after the loop ended would never apply: refuse it instead of accepting it silently. */
+  private assertOpen(): void {
+    if (this.status === "completed" || this.status === "stopped" || this.status === "failed") {
+      throw new Error(`the run has ${this.status === "failed" ? "failed" : this.status === "stopped" ? "been stopped" : "completed"}: changes are no longer taken`);
+    }
   }
 
   private applyPending(): void {

@@ -149,6 +149,9 @@ describe("steering a run", () => {
     });
     expect(await trainer.start()).toBe("completed");
     expect(events.filter((e) => e.type === "error").map((e) => (e as { message: string }).message)).toEqual(["event listener failed: viewer went away"]);
+    // The loop has ended: a change now would never apply, so it is refused rather than queued.
+    expect(() => trainer.setLrMultiplier("Affine", "W", 0)).toThrow(/completed: changes are no longer taken/);
+    expect(() => trainer.setOptimizer("Generator", { alpha: 0.001 })).toThrow(/completed/);
     trainer.dispose();
   });
 });

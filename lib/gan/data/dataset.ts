@@ -38,7 +38,18 @@ export type DatasetErrorCode =
   | "undecodable_image"
   | "empty_class"
   | "too_few_images"
-  | "missing_image";
+  | "missing_image"
+  // The importer (import.ts, zip.ts, store.ts): see docs/datasets.md for each code.
+  | "bad_archive"
+  | "unsupported_format"
+  | "image_too_large"
+  | "too_few_labels"
+  | "too_large"
+  | "too_many_files"
+  | "zip_bomb"
+  | "unsafe_path"
+  | "symlink"
+  | "aborted";
 
 /** Where a {@link DatasetError} happened; every field is optional. */
 export interface DatasetErrorInfo {

@@ -1,6 +1,7 @@
 /**
- * Data sets by reference, as a Config names them: "mnist-bundled" (the default), a Neural Network Console
- * dataset CSV (`….csv`), or a folder holding MNIST-style IDX files (images and labels, optionally gzipped).
+ * Data sets by reference, as a Config names them: "mnist-bundled" (the default), an imported data set's id
+ * ("ds-" and 20 hex digits, read from the data set store), a Neural Network Console dataset CSV (`….csv`), or a
+ * folder holding MNIST-style IDX files (images and labels, optionally gzipped).
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -8,6 +9,7 @@ import { DatasetError, type ImageDataset } from "./dataset.js";
 import { loadIdx } from "./idx.js";
 import { loadBundledMnist } from "./mnist-bundled.js";
 import { loadNncCsv } from "./nnc-csv.js";
+import { DATASET_ID, DatasetStore, defaultStoreDir } from "./store.js";
 
 export const BUNDLED_MNIST = "mnist-bundled";
 
@@ -26,9 +28,21 @@ function findIdxPair(dir: string): [string, string] {
   return [path.join(dir, i), path.join(dir, l)];
 }
 
+export interface LoadDatasetOptions {
+  /** The data set store for "ds-…" ids; default env GAN_DATASETS_DIR, else ./data/datasets. */
+  storeDir?: string;
+}
+
 /** Loads the data set a Config names; errors are {@link DatasetError}s naming the file. */
-export function loadDataset(ref: string): ImageDataset {
+export function loadDataset(ref: string, opts: LoadDatasetOptions = {}): ImageDataset {
   if (ref === BUNDLED_MNIST) return loadBundledMnist();
+  if (DATASET_ID.test(ref)) {
+    const store = new DatasetStore(opts.storeDir ?? defaultStoreDir());
+    if (!store.has(ref)) {
+      throw new DatasetError("missing_file", `data set ${ref} is not in the data set store ${store.dir} (import it first, or set GAN_DATASETS_DIR)`, { file: ref });
+    }
+    return store.load(ref);
+  }
   if (!existsSync(ref)) {
     throw new DatasetError("missing_file", `data set "${ref}" is neither "${BUNDLED_MNIST}" nor an existing file or folder`, { file: ref });
   }

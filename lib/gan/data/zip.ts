@@ -402,9 +402,12 @@ function readEndOfCentralDirectory(r: Reader, lim: ZipLimits): { offset: number;
 }
 
 /** One central directory entry at `pos` (which must end before `end`); its checks on names and links. */
+function corrupt(r: Reader, why: string): DatasetError {
+  return new DatasetError("bad_archive", `${r.label} is corrupt: ${why}`, { file: r.label });
+}
+
 function readCentralEntry(r: Reader, pos: number, end: number): { entry: ZipEntry; next: number } {
-  const bad = (why: string) => new DatasetError("bad_archive", `${r.label} is corrupt: ${why}`, { file: r.label });
-  if (pos + CENTRAL_SIZE > end || r.u32(pos) !== SIG_CENTRAL) throw bad(`no central directory entry at offset ${pos}`);
+  if (pos + CENTRAL_SIZE > end || r.u32(pos) !== SIG_CENTRAL) throw corrupt(r, `no central directory entry at offset ${pos}`);
   const flags = r.u16(pos + 8);
   const method = r.u16(pos + 10);
   const crc = r.u32(pos + 16);
@@ -417,7 +420,7 @@ function readCentralEntry(r: Reader, pos: number, end: number): { entry: ZipEntr
   const externalAttributes = r.u32(pos + 38);
   let localHeaderOffset = r.u32(pos + 42);
   const next = pos + CENTRAL_SIZE + nameLen + extraLen + commentLen;
-  if (next > end) throw bad(`the central directory entry at offset ${pos} runs past the directory`);
+  if (next > end) throw corrupt(r, `the central directory entry at offset ${pos} runs past the directory`);
   const nameBytes = r.bytes.subarray(pos + CENTRAL_SIZE, pos + CENTRAL_SIZE + nameLen);
 
   // Extra fields: ZIP64 sizes and offsets (0x0001), the Info-ZIP Unicode path (0x7075).
@@ -428,42 +431,51 @@ function readCentralEntry(r: Reader, pos: number, end: number): { entry: ZipEntr
     const id = r.u16(p);
     const len = r.u16(p + 2);
     const data = p + 4;
-    if (data + len > extraEnd) throw bad(`an extra field of the entry at offset ${pos} runs past its end`);
+    if (data + len > extraEnd) throw corrupt(r, `an extra field of the entry at offset ${pos} runs past its end`);
     if (id === 0x0001) {
+      // The 64-bit values of the fields that hold 0xffffffff, in this order; then the disk number.
       let q = data;
-      const take64 = (): number => {
-        if (q + 8 > data + len) throw bad(`the ZIP64 extra field of the entry at offset ${pos} is too short`);
-        const v = r.u64(q);
+      const want = (uncompressedSize === 0xffffffff ? 8 : 0) + (compressedSize === 0xffffffff ? 8 : 0) + (localHeaderOffset === 0xffffffff ? 8 : 0) + (disk === 0xffff ? 4 : 0);
+      if (want > len) throw corrupt(r, `the ZIP64 extra field of the entry at offset ${pos} is too short`);
+      if (uncompressedSize === 0xffffffff) {
+        uncompressedSize = r.u64(q);
         q += 8;
-        return v;
-      };
-      if (uncompressedSize === 0xffffffff) uncompressedSize = take64();
-      if (compressedSize === 0xffffffff) compressedSize = take64();
-      if (localHeaderOffset === 0xffffffff) localHeaderOffset = take64();
-      if (disk === 0xffff) {
-        if (q + 4 > data + len) throw bad(`the ZIP64 extra field of the entry at offset ${pos} is too short`);
-        disk = r.u32(q);
       }
+      if (compressedSize === 0xffffffff) {
+        compressedSize = r.u64(q);
+        q += 8;
+      }
+      if (localHeaderOffset === 0xffffffff) {
+        localHeaderOffset = r.u64(q);
+        q += 8;
+      }
+      if (disk === 0xffff) disk = r.u32(q);
     } else if (id === 0x7075 && len >= 5 && r.bytes[data] === 1 && r.u32(data + 1) === crc32(nameBytes) >>> 0) {
       unicodeName = tryUtf8(r.bytes.subarray(data + 5, data + len));
     }
     p = data + len;
   }
-  if (disk !== 0) throw bad("split (multi-disk) archives are not supported");
+  if (disk !== 0) throw corrupt(r, "split (multi-disk) archives are not supported");
   // A 0xffffffff size left without a ZIP64 extra field stays as it is: the size limits refuse it.
 
   let rawName: string;
   if (flags & FLAG_UTF8) {
     const s = tryUtf8(nameBytes);
-    if (s === undefined) throw bad(`the entry name at offset ${pos} is flagged UTF-8 but is not valid UTF-8`);
+    if (s === undefined) throw corrupt(r, `the entry name at offset ${pos} is flagged UTF-8 but is not valid UTF-8`);
     rawName = s;
   } else if (unicodeName !== undefined) {
     rawName = unicodeName;
   } else {
-    const s = nameBytes.some((b) => b >= 0x80) ? tryUtf8(nameBytes) : undefined;
-    rawName = s ?? decodeCp437(nameBytes);
+    let ascii = true;
+    for (let i = 0; i < nameBytes.length; i++) {
+      if (nameBytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    rawName = ascii ? utf8.decode(nameBytes) : (tryUtf8(nameBytes) ?? decodeCp437(nameBytes));
   }
-  if (rawName === "") throw bad(`the entry at offset ${pos} has an empty name`);
+  if (rawName === "") throw corrupt(r, `the entry at offset ${pos} has an empty name`);
   const name = safeRelativePath(rawName, r.label);
   const mode = externalAttributes >>> 16;
   if ((mode & S_IFMT) === S_IFLNK) {

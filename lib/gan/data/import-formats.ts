@@ -60,7 +60,7 @@ export function detectFormat(tree: SourceTree, limits: ImportLimits): FormatPlan
   const where = tree.label;
   const unsupported = (found: string) => new DatasetError("unsupported_format", `${where}: found ${found}; ${EXPECTED}`, { file: where });
 
-  if (csvs.length > 1) throw unsupported(`${csvs.length} CSV files (${list(csvs)}): import one CSV at a time`);
+  if (csvs.length > 1) throw unsupported(`${csvs.length} CSV files (${list(csvs)}): import one CSV at a time (give the path of that .csv, or a zip holding one CSV and its images)`);
   if (csvs.length === 1 && idx.length > 0) throw unsupported(`both an NNC CSV (${csvs[0]}) and IDX files (${list(idx)})`);
   if (csvs.length === 1) return { format: "nnc-csv", csv: tree.byPath.get(csvs[0]!)! };
   if (idx.length > 0) {

@@ -156,17 +156,38 @@ export async function openPathSource(target: string, limits: ImportLimits, progr
   );
 }
 
-/** A zip's files as a tree; the digest is the zip file's own. */
+/**
+ * A zip's files as a tree; the digest is the zip file's own. The central directory is read (and every entry
+ * checked) when the files are first asked for, so a source the store has imported before costs only its hash.
+ */
 export function zipTree(bytes: Uint8Array, label: string, limits: ImportLimits): SourceTree {
-  const archive = ZipArchive.open(bytes, label, {
-    maxEntries: limits.maxFiles,
-    maxEntryBytes: limits.maxEntryBytes,
-    maxTotalBytes: limits.maxTotalBytes,
-    maxRatio: limits.maxRatio,
-  });
-  const files: SourceFile[] = archive.files.map((e) => ({ path: e.name, size: e.uncompressedSize, read: () => archive.read(e) }));
   const digest = createHash("sha256").update("zip\0").update(bytes).digest("hex");
-  return sortedTree("zip", label, files, digest);
+  let opened: SourceTree | undefined;
+  const open = (): SourceTree => {
+    if (opened === undefined) {
+      const archive = ZipArchive.open(bytes, label, {
+        maxEntries: limits.maxFiles,
+        maxEntryBytes: limits.maxEntryBytes,
+        maxTotalBytes: limits.maxTotalBytes,
+        maxRatio: limits.maxRatio,
+      });
+      const files: SourceFile[] = archive.files.map((e) => ({ path: e.name, size: e.uncompressedSize, read: () => archive.read(e) }));
+      opened = sortedTree("zip", label, files, digest);
+    }
+    return opened;
+  };
+  return {
+    kind: "zip",
+    label,
+    digest,
+    allowOutside: false,
+    get files() {
+      return open().files;
+    },
+    get byPath() {
+      return open().byPath;
+    },
+  };
 }
 
 /** Walks a folder with lstat: a symbolic link anywhere is refused; dot-files, dot-folders and __MACOSX are skipped. */

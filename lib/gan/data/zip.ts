@@ -127,7 +127,11 @@ function tryUtf8(bytes: Uint8Array): string | undefined {
  * given) for a NUL byte, an absolute path, a drive letter or a `..` segment. `where` names the source in
  * the message (e.g. "mnist.zip"). Returns "" for a name that is only separators and dots (a root folder).
  */
+/** Names that need the slow path: a `\`, a NUL, a leading `/`, a drive letter, `//`, or a `.`/`..` segment. */
+const NOT_PLAIN = /[\\\0]|^\/|^[A-Za-z]:|\/\/|(^|\/)\.\.?(\/|$)/;
+
 export function safeRelativePath(name: string, where: string): string {
+  if (!NOT_PLAIN.test(name)) return name.endsWith("/") ? name.slice(0, -1) : name; // the common case, as is
   const unsafe = (why: string) =>
     new DatasetError("unsafe_path", `${why}; ${where} may only hold relative paths inside it`, { file: name });
   if (name.includes("\0")) throw unsafe("the name holds a NUL byte");
@@ -141,6 +145,7 @@ export function safeRelativePath(name: string, where: string): string {
 
 /** True for paths a data set never holds: anything under `__MACOSX/`, dot-files and dot-folders. */
 export function isIgnoredPath(path: string): boolean {
+  if (!path.startsWith(".") && !path.includes("/.") && !path.includes("__MACOSX")) return false;
   return path.split("/").some((s) => s === "__MACOSX" || s.startsWith("."));
 }
 

@@ -3,12 +3,18 @@
  * health check and the PNG endpoints (sample grids, RuntimeGenerator), over one database and one trainer
  * supervisor. `startServer` is what `server/index.ts` runs and what the integration tests start on port 0.
  */
+import { readFileSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import path from "node:path";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { Server as SocketServer } from "socket.io";
 import type { ClientToServerEvents, ServerToClientEvents } from "../lib/protocol/socket.js";
+import { DatasetStore } from "../lib/gan/data/store.js";
 import { CookieSealer } from "./auth/auth.js";
+import { DatasetService } from "./datasets/service.js";
+import { zipStored } from "./http/zip.js";
 import { databaseState, openDatabase } from "./db/client.js";
 import { Store } from "./db/store.js";
 import type { ServerEnv } from "./env.js";
@@ -50,26 +56,40 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
 
   const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production");
   const presence = new Presence();
-  const supervisor = new TrainerSupervisor({ env: { ...process.env, ...(env.GAN_BACKEND ? { GAN_BACKEND: env.GAN_BACKEND } : {}) } });
+  const datasetStore = new DatasetStore(path.join(env.dataDir, "datasets"));
+  // Trainer processes read imported data sets ("ds-…" in a Config) from the same store.
+  const supervisor = new TrainerSupervisor({
+    env: { ...process.env, GAN_DATASETS_DIR: datasetStore.dir, ...(env.GAN_BACKEND ? { GAN_BACKEND: env.GAN_BACKEND } : {}) },
+  });
   const http = createServer();
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http, { path: "/api/socket", serveClient: false });
   const generators = new GeneratorPool();
-  const runs = new RunService({ store, supervisor, generators, broadcaster: socketBroadcaster(io), dataDir: env.dataDir, ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}) });
+  const broadcaster = socketBroadcaster(io);
+  const datasets = new DatasetService({ store, datasets: datasetStore, broadcaster, maxUploadBytes: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
+  const runs = new RunService({
+    store,
+    supervisor,
+    generators,
+    broadcaster,
+    datasets,
+    dataDir: env.dataDir,
+    ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}),
+  });
   attachRealtime(io, { store, runs, sealer, presence });
 
-  const trpc = createHTTPHandler({
-    router: appRouter,
-    basePath: "/api/trpc/",
-    createContext: async ({ req, res }): Promise<Context> => ({
-      userId: (await sealer.read(req.headers.cookie))?.userId ?? null,
-      store,
-      runs,
-      sealer,
-      presence,
-      res,
-      setCookies: [],
-    }),
+  const createContext = async ({ req, res }: { req: IncomingMessage; res: ServerResponse }): Promise<Context> => ({
+    userId: (await sealer.read(req.headers.cookie))?.userId ?? null,
+    store,
+    runs,
+    datasets,
+    sealer,
+    presence,
+    res,
+    setCookies: [],
   });
+  // Calls are small JSON; only the data set upload may carry a large body (counted as it streams in, 413 past it).
+  const trpc = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: 4 * 1024 * 1024, createContext });
+  const trpcUpload = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024, createContext });
 
   /** The signed-in member's access to a run, or an HTTP error already sent. */
   const runAccess = async (req: IncomingMessage, res: ServerResponse, runId: string) => {
@@ -127,6 +147,42 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
         return sendJson(res, status, { error: { code, message: (e as Error).message } });
       }
     }
+    m = /^\/api\/runs\/([^/]+)\/checkpoints\/(latest|best)\.zip$/.exec(url.pathname);
+    if (m) {
+      const run = await runAccess(req, res, m[1]!);
+      if (!run) return;
+      const checkpoint = await store.latestCheckpoint(run.id, m[2]!);
+      if (!checkpoint) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${run.id} has no ${m[2]} checkpoint` } });
+      // The folder holds the newest checkpoint of this kind: model.json, weights.bin, optimizer.bin (tf.io layout).
+      let files: { name: string; bytes: Uint8Array }[];
+      try {
+        files = (await readdir(checkpoint.dir)).sort().map((name) => ({ name: `${m![2]}/${name}`, bytes: readFileSync(path.join(checkpoint.dir, name)) }));
+      } catch {
+        return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `the ${m[2]} checkpoint's files of run ${run.id} are gone from the server` } });
+      }
+      const zip = zipStored(files);
+      const fileName = `${run.name.replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 60) || "run"}-${m[2]}-epoch-${Math.round(checkpoint.epoch)}.zip`;
+      res.writeHead(200, {
+        "content-type": "application/zip",
+        "content-length": zip.length,
+        "content-disposition": `attachment; filename="${fileName}"`,
+        "cache-control": "no-store",
+      });
+      res.end(zip);
+      return;
+    }
+    m = /^\/api\/sessions\/([^/]+)\/datasets\/([^/]+)\/examples\.png$/.exec(url.pathname);
+    if (m) {
+      const user = await sealer.read(req.headers.cookie);
+      if (!user) return sendJson(res, 401, { error: { code: "UNAUTHORIZED", message: "sign in first" } });
+      if (!(await store.getMembership(user.userId, m[1]!))) {
+        return sendJson(res, 403, { error: { code: "FORBIDDEN", message: "you are not a member of this session" } });
+      }
+      const png = await datasets.examplesPng(m[1]!, m[2]!);
+      if (!png) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `this session has no data set ${m[2]}` } });
+      return sendPng(res, png, "private, max-age=3600");
+    }
+    if (url.pathname === "/api/trpc/datasets.import") return trpcUpload(req, res);
     if (url.pathname.startsWith("/api/trpc/")) return trpc(req, res);
     if (url.pathname.startsWith("/api/")) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `no API at ${url.pathname}` } });
     if (opts.nextHandler) return opts.nextHandler(req, res);

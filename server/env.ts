@@ -21,6 +21,8 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default("./data"),
   /** Seals the session cookie (iron-session): at least 32 characters. Unset: one is made in DATA_DIR/session-secret. */
   SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
+  /** Largest data set upload accepted, in MiB (the request body is counted as it arrives; 413 past it). */
+  DATASET_MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4096).default(512),
   /** Serve the Next.js pages (off in API-only tests). */
   SERVE_APP: z
     .enum(["0", "1", "true", "false"])

@@ -62,6 +62,23 @@ export interface DiagnosticsPush {
   alarms: { rule: string; epoch: number; message: string }[];
 }
 
+/**
+ * A data set import under way in the session: everyone in the session sees the bar. `importId` is chosen by the
+ * browser that uploads (so it can match its own import); phases: receiving (the upload), reading (the archive),
+ * decoding (images), storing, then done or failed (with the error as the import reported it).
+ */
+export interface DatasetProgressPush {
+  sessionId: string;
+  importId: string;
+  name: string;
+  userName: string;
+  phase: "receiving" | "reading" | "decoding" | "storing" | "done" | "failed";
+  done: number;
+  total: number;
+  datasetId?: string;
+  error?: { code: string; message: string; file?: string; row?: number };
+}
+
 export interface RunHistory {
   run: RunStatusPush & { name: string; totalIterations: number | null; iterationsPerEpoch: number | null };
   losses: LossPoint[];
@@ -80,6 +97,7 @@ export interface ServerToClientEvents {
   "run:diagnostics": (push: DiagnosticsPush) => void;
   activity: (entry: ActivityPush) => void;
   presence: (push: { sessionId: string; users: PresenceUser[] }) => void;
+  "dataset:progress": (push: DatasetProgressPush) => void;
 }
 
 export const JoinSchema = z.object({ sessionId: z.string().min(1).max(100), runId: z.string().min(1).max(100).optional() }).strict();

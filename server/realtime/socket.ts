@@ -7,6 +7,7 @@ import type { Server, Socket } from "socket.io";
 import { JoinSchema, type ClientToServerEvents, type ServerToClientEvents } from "../../lib/protocol/socket.js";
 import type { CookieSealer } from "../auth/auth.js";
 import type { Store } from "../db/store.js";
+import type { DatasetBroadcaster } from "../datasets/service.js";
 import type { Broadcaster, RunService } from "../runs/service.js";
 import type { Presence } from "./presence.js";
 
@@ -15,13 +16,14 @@ type Sock = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, ne
 
 export const roomOf = (sessionId: string) => `session:${sessionId}`;
 
-export function socketBroadcaster(io: IO): Broadcaster {
+export function socketBroadcaster(io: IO): Broadcaster & DatasetBroadcaster {
   return {
     losses: (sessionId, runId, points) => io.to(roomOf(sessionId)).emit("run:losses", { runId, points }),
     status: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:status", push),
     grid: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:grid", push),
     diagnostics: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:diagnostics", push),
     activity: (sessionId, entry) => io.to(roomOf(sessionId)).emit("activity", entry),
+    progress: (sessionId, push) => io.to(roomOf(sessionId)).emit("dataset:progress", push),
   };
 }
 

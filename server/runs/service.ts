@@ -4,7 +4,7 @@
  * The engine is reached only through trainer processes (server/trainer); this file never trains.
  */
 import path from "node:path";
-import { ConfigError, parseConfig, type ConfigInput } from "../../lib/gan/config.js";
+import { ConfigError, parseConfig, type Config, type ConfigInput } from "../../lib/gan/config.js";
 import type { GenerateReply, TrainerEventMessage } from "../../lib/protocol/trainer.js";
 import type { ActivityPush, DiagnosticsPush, GridPush, LossPoint, RunHistory, RunStatusPush } from "../../lib/protocol/socket.js";
 import type { Store } from "../db/store.js";
@@ -69,11 +69,21 @@ export class RunService {
       generators: GeneratorPool;
       /** Losses are written and pushed in batches at most this often (ms). */
       flushMs?: number;
+      /**
+       * Checks a new run's Config against its data set (shared in the session, the network fits, one batch fits);
+       * throws an error with `issues` (path, message) when it does not. Without it any data set name is accepted.
+       */
+      datasets?: { checkForRun(sessionId: string, config: Config): Promise<void> };
     },
   ) {}
 
   private get store() {
     return this.deps.store;
+  }
+
+  /** Stores an activity entry and pushes it to the session (for session-level changes made through the API). */
+  recordActivity(entry: Parameters<Store["addActivity"]>[0]): Promise<void> {
+    return this.activity(entry);
   }
 
   private async activity(entry: Parameters<Store["addActivity"]>[0]): Promise<void> {
@@ -88,6 +98,13 @@ export class RunService {
       config = parseConfig(input.config);
     } catch (e) {
       if (e instanceof ConfigError) throw new RunError("BAD_REQUEST", e.message, e.issues);
+      throw e;
+    }
+    try {
+      await this.deps.datasets?.checkForRun(input.sessionId, config);
+    } catch (e) {
+      const issues = (e as { issues?: { path: string; message: string }[] }).issues;
+      if (issues) throw new RunError("BAD_REQUEST", (e as Error).message, issues);
       throw e;
     }
     const id = crypto.randomUUID();

@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { CookieSealer } from "../auth/auth.js";
+import type { DatasetService } from "../datasets/service.js";
 import type { Store } from "../db/store.js";
 import type { Presence } from "../realtime/presence.js";
 import type { RunService } from "../runs/service.js";
@@ -15,6 +16,7 @@ export interface Context {
   userId: string | null;
   store: Store;
   runs: RunService;
+  datasets: DatasetService;
   sealer: CookieSealer;
   presence: Presence;
   /** Present for HTTP calls (to set the session cookie); absent in createCaller tests. */
@@ -30,7 +32,9 @@ const t = initTRPC.context<Context>().create({
       cause instanceof ZodError
         ? cause.issues.map((i) => ({ path: i.path.join("."), message: i.message }))
         : ((cause as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? null);
-    return { ...shape, data: { ...shape.data, issues } };
+    // An import's own error (lib/gan/data DatasetError: code, file, row), so the page can point at the file and row.
+    const dataset = (cause as { dataset?: { code: string; file?: string; row?: number } } | undefined)?.dataset ?? null;
+    return { ...shape, data: { ...shape.data, issues, dataset } };
   },
 });
 

@@ -6,8 +6,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { parseConfig } from "../../lib/gan/config.js";
-import { BUILTIN_SPECS, resolveSpec, TRAINING_NETWORKS } from "../../lib/gan/spec.js";
+import { TRAINING_NETWORKS } from "../../lib/gan/spec.js";
 import { CredentialsSchema, SignUpSchema, hashPassword, verifyPassword } from "../auth/auth.js";
+import { DatasetServiceError } from "../datasets/service.js";
 import { gridUrl, RunError } from "../runs/service.js";
 import { authedProcedure, publicProcedure, requireRole, router, type Context } from "./init.js";
 
@@ -17,6 +18,10 @@ const NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as cons
 /** Maps the run service's errors to tRPC codes, keeping field issues for forms. */
 function toTrpc(e: unknown): never {
   if (e instanceof RunError) {
+    const code = e.code === "UNAVAILABLE" ? "PRECONDITION_FAILED" : e.code;
+    throw new TRPCError({ code, message: e.message, cause: e });
+  }
+  if (e instanceof DatasetServiceError) {
     const code = e.code === "UNAVAILABLE" ? "PRECONDITION_FAILED" : e.code;
     throw new TRPCError({ code, message: e.message, cause: e });
   }
@@ -94,7 +99,11 @@ const sessionsRouter = router({
   }),
   setPauseOnCollapse: authedProcedure.input(z.object({ sessionId: id, value: z.boolean() })).mutation(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "owner");
+    const before = await ctx.store.getSession(input.sessionId);
     await ctx.store.setPauseOnCollapse(input.sessionId, input.value);
+    if (before && before.pauseOnCollapse !== input.value) {
+      await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "session.pauseOnCollapse", detail: { from: before.pauseOnCollapse, to: input.value } });
+    }
     return { ok: true };
   }),
   createInvite: authedProcedure.input(z.object({ sessionId: id, role: z.enum(["editor", "viewer"]) })).mutation(async ({ ctx, input }) => {
@@ -103,6 +112,15 @@ const sessionsRouter = router({
     const invite = await ctx.store.createInvite({ sessionId: input.sessionId, role: input.role, createdById: ctx.userId, tokenHash: hashToken(token) });
     // The token is shown once, here; only its hash is stored.
     return { id: invite.id, role: input.role, token, path: `/invite/${token}` };
+  }),
+  /** The session's invite links (never their tokens, which were shown once), newest first, revoked ones included. */
+  invites: authedProcedure.input(z.object({ sessionId: id })).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "owner");
+    const members = await ctx.store.listMembers(input.sessionId);
+    const names = new Map(members.map((m) => [m.userId, m.name]));
+    return (await ctx.store.listInvites(input.sessionId))
+      .map((i) => ({ id: i.id, role: i.role, createdByName: names.get(i.createdById) ?? null, createdAt: i.createdAt.toISOString(), revokedAt: i.revokedAt?.toISOString() ?? null }))
+      .reverse();
   }),
   revokeInvite: authedProcedure.input(z.object({ sessionId: id, inviteId: id })).mutation(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "owner");
@@ -139,7 +157,7 @@ interface LastChange {
  */
 async function runParameters(ctx: Context & { userId: string }, run: { id: string; sessionId: string; config: unknown }) {
   const config = parseConfig(run.config);
-  const resolved = resolveSpec(typeof config.network === "string" ? BUILTIN_SPECS[config.network] : config.network);
+  const resolved = await ctx.datasets.specForRun(config);
   const multipliers = new Map<string, number>();
   for (const p of resolved.parameters) {
     if (p.trainable) multipliers.set(`${p.scope}/${p.name}`, (config.lrMultipliers[p.scope] as Record<string, number | undefined> | undefined)?.[p.name] ?? 1);
@@ -177,6 +195,10 @@ async function runParameters(ctx: Context & { userId: string }, run: { id: strin
   return {
     network: resolved.spec.name,
     description: resolved.spec.description,
+    /** The labels the RuntimeGenerator takes (0..numLabels-1), with the data set's names for them when it has some. */
+    numLabels: resolved.spec.numLabels,
+    labelNames: ctx.datasets.labelNames(config.dataset),
+    imageShape: [resolved.spec.image.height, resolved.spec.image.width, resolved.spec.image.channels],
     live: live !== null,
     scopes: resolved.scopes.map((s) => ({
       scope: s.scope,
@@ -244,6 +266,10 @@ const runsRouter = router({
           finalGrid: grids.length ? { epoch: grids[grids.length - 1]!.epoch, url: gridUrl(r.id, grids[grids.length - 1]!.epoch) } : null,
           gridCount: grids.length,
           finalLosses: finalLosses ? { gReal: finalLosses.gReal, fake: finalLosses.fake, real: finalLosses.real } : null,
+          /** What can be downloaded: the newest checkpoint of each kind (its folder holds only that one). */
+          downloads: (await Promise.all((["latest", "best"] as const).map((kind) => ctx.store.latestCheckpoint(r.id, kind))))
+            .filter((c) => c !== null)
+            .map((c) => ({ kind: c.kind, epoch: Math.round(c.epoch), iteration: c.iteration, bytes: c.bytes })),
           checkpoints: (await ctx.store.listCheckpoints(r.id)).map((c) => ({
             id: c.id,
             kind: c.kind,
@@ -328,5 +354,74 @@ const runsRouter = router({
     }),
 });
 
-export const appRouter = router({ auth: authRouter, sessions: sessionsRouter, runs: runsRouter });
+const DatasetIdSchema = z.string().regex(/^(mnist-bundled|ds-[0-9a-f]{20})$/, "not a data set id");
+
+/** The fields of an upload, sent as multipart form data with the files (tRPC carries FormData as it is). */
+const UploadFieldsSchema = z.object({
+  sessionId: id,
+  importId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, "importId must be 8–64 letters, digits or dashes"),
+  name: z.string().trim().max(80).optional(),
+  resize: z.enum(["reject", "fit"]).default("reject"),
+  size: z
+    .string()
+    .regex(/^\d{1,2}x\d{1,2}$/, "size is HxW, e.g. 28x28")
+    .transform((v) => v.split("x").map(Number) as [number, number])
+    .refine(([h, w]) => h >= 4 && w >= 4 && h <= 64 && w <= 64, "size must be 4–64 on each side")
+    .optional(),
+});
+
+const datasetsRouter = router({
+  /** The bundled digits and the session's imported data sets, each with counts per label and shape. */
+  list: authedProcedure.input(z.object({ sessionId: id })).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "viewer");
+    return ctx.datasets.list(input.sessionId);
+  }),
+  /** One data set: counts, the train/validation split, which built-in networks fit, who imported it and when. */
+  get: authedProcedure.input(z.object({ sessionId: id, datasetId: DatasetIdSchema })).query(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "viewer");
+    return ctx.datasets.get(input.sessionId, input.datasetId).catch(toTrpc);
+  }),
+  /**
+   * Imports uploaded files (one zip: IDX files, an NNC dataset CSV with its images, or one folder per label; or an
+   * IDX images + labels pair) and shares the data set in the session. Progress is pushed on the socket.
+   */
+  import: authedProcedure.input(z.instanceof(FormData, { message: "send the upload as multipart form data" })).mutation(async ({ ctx, input }) => {
+    const fields = UploadFieldsSchema.safeParse({
+      sessionId: input.get("sessionId") ?? undefined,
+      importId: input.get("importId") ?? undefined,
+      name: input.get("name") || undefined,
+      resize: input.get("resize") || undefined,
+      size: input.get("size") || undefined,
+    });
+    if (!fields.success) {
+      throw new TRPCError({ code: "BAD_REQUEST", message: fields.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), cause: fields.error });
+    }
+    const f = fields.data;
+    await requireRole(ctx, f.sessionId, "editor");
+    const uploads = input.getAll("files").filter((v): v is File => typeof v !== "string");
+    if (uploads.length === 0) throw new TRPCError({ code: "BAD_REQUEST", message: "choose a file to import: a .zip, or an IDX images and labels pair" });
+    if (uploads.length > 4) throw new TRPCError({ code: "BAD_REQUEST", message: `${uploads.length} files: upload one zip, or an IDX images file with its labels file` });
+    const files = await Promise.all(uploads.map(async (u) => ({ name: u.name, bytes: new Uint8Array(await u.arrayBuffer()) })));
+    const user = await ctx.store.getUser(ctx.userId);
+    return ctx.datasets
+      .importUpload({
+        sessionId: f.sessionId,
+        user: { id: ctx.userId, name: user?.name ?? "someone" },
+        importId: f.importId,
+        resize: f.resize,
+        files,
+        ...(f.name ? { name: f.name } : {}),
+        ...(f.size ? { size: f.size } : {}),
+      })
+      .catch(toTrpc);
+  }),
+  /** Deletes a data set from the session; refused (CONFLICT) while any of its runs uses it. */
+  remove: authedProcedure.input(z.object({ sessionId: id, datasetId: DatasetIdSchema })).mutation(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "editor");
+    await ctx.datasets.remove(input.sessionId, input.datasetId, { id: ctx.userId }).catch(toTrpc);
+    return { ok: true };
+  }),
+});
+
+export const appRouter = router({ auth: authRouter, sessions: sessionsRouter, runs: runsRouter, datasets: datasetsRouter });
 export type AppRouter = typeof appRouter;

@@ -2,7 +2,7 @@
  * Test clients that talk to a real server the way the browser does: tRPC over HTTP with a cookie jar, and
  * socket.io with the same cookie.
  */
-import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
+import { createTRPCClient, httpBatchLink, httpLink, isNonJsonSerializable, splitLink, TRPCClientError } from "@trpc/client";
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket.js";
 import type { AppRouter } from "../../server/trpc/routers.js";
@@ -21,15 +21,18 @@ export function person(baseUrl: string): Person {
       cookie = pair.endsWith("=") ? "" : pair;
     }
   };
+  const withCookie = async (url: string | URL | Request, init?: RequestInit | { body?: unknown; headers?: unknown }) => {
+    const res = await fetch(url as string, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
+    remember(res);
+    return res;
+  };
+  // Uploads (FormData) go alone, as the browser sends them; everything else is batched.
   const api = createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({
-        url: `${baseUrl}/api/trpc`,
-        fetch: async (url, init) => {
-          const res = await fetch(url, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
-          remember(res);
-          return res;
-        },
+      splitLink({
+        condition: (op) => isNonJsonSerializable(op.input),
+        true: httpLink({ url: `${baseUrl}/api/trpc`, fetch: withCookie }),
+        false: httpBatchLink({ url: `${baseUrl}/api/trpc`, fetch: withCookie }),
       }),
     ],
   });

@@ -161,6 +161,20 @@ function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: 
   return <div ref={wrapRef} className="diagnostics-chart w-full" />;
 }
 
+/**
+ * Whether the session pauses its run when a collapse alarm fires: a switch for the owner, a line for everyone else.
+ */
+export function PauseOnCollapse({ value, canChange, pending, onChange }: { value: boolean; canChange: boolean; pending: boolean; onChange: (v: boolean) => void }) {
+  return canChange ? (
+    <label className="flex items-center gap-2 text-xs font-normal normal-case tracking-normal text-slate-300">
+      <input type="checkbox" checked={value} disabled={pending} onChange={(e) => onChange(e.target.checked)} className="h-4 w-4 accent-sky-500" data-testid="pause-on-collapse" />
+      Pause the run on a collapse alarm
+    </label>
+  ) : (
+    <span className="text-xs font-normal normal-case tracking-normal text-slate-500">{value ? "Pauses on a collapse alarm" : "Does not pause on alarms"}</span>
+  );
+}
+
 export function DiagnosticsPanel({ diagnostics, height = 120 }: { diagnostics: DiagnosticsPush[]; height?: number }) {
   const baseId = useId();
   const latest = diagnostics.at(-1);

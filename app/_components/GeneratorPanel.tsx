@@ -1,6 +1,6 @@
 "use client";
 /**
- * The RuntimeGenerator: a label (slider 0–9) and a seed make digits from the run's live weights (or its last
+ * The RuntimeGenerator: a label (slider 0 to the data set's last label, 0–9 for digits) and a seed make images from the run's live weights (or its last
  * checkpoint). Images follow the slider (debounced 150 ms). An interpolation strip walks from seed A to seed B.
  */
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
@@ -21,7 +21,7 @@ function useDebounced<T>(value: T, ms: number): T {
 const randomSeed = () => Math.floor(Math.random() * 1_000_000);
 const COUNTS = [1, 4, 8, 16];
 
-export function GeneratorPanel({ runId, hasWeights }: { runId: string; hasWeights: boolean }) {
+export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames = null }: { runId: string; hasWeights: boolean; numLabels?: number; labelNames?: string[] | null }) {
   const trpc = useTRPC();
   const [label, setLabel] = useState(0);
   const [seed, setSeed] = useState("42");
@@ -55,13 +55,15 @@ export function GeneratorPanel({ runId, hasWeights }: { runId: string; hasWeight
           <label htmlFor="gen-label" className="flex items-baseline justify-between text-sm font-medium text-slate-300">
             Label
             <span className="text-3xl font-semibold tabular-nums text-sky-200" aria-hidden>
-              {label}
+              {labelNames?.[label] ?? label}
             </span>
           </label>
-          <input id="gen-label" type="range" min={0} max={9} step={1} value={label} onChange={(e) => setLabel(Number(e.target.value))} className="w-full" data-testid="gen-label" />
+          <input id="gen-label" type="range" min={0} max={numLabels - 1} step={1} value={Math.min(label, numLabels - 1)} aria-valuetext={labelNames?.[label] ?? String(label)} onChange={(e) => setLabel(Number(e.target.value))} className="w-full" data-testid="gen-label" />
           <div aria-hidden className="flex justify-between px-0.5 text-[10px] text-slate-500">
-            {Array.from({ length: 10 }, (_, i) => (
-              <span key={i}>{i}</span>
+            {Array.from({ length: numLabels }, (_, i) => (
+              <span key={i} className={numLabels > 12 && i % Math.ceil(numLabels / 12) !== 0 ? "invisible" : undefined}>
+                {labelNames?.[i] ?? i}
+              </span>
             ))}
           </div>
         </div>

@@ -1,8 +1,12 @@
 "use client";
-/** The owner makes invite links (viewer or editor); each link is shown once, to copy and send. */
-import { useMutation } from "@tanstack/react-query";
+/**
+ * The owner makes invite links (viewer or editor); each link is shown once, to copy and send. Links already made
+ * are listed (role, who made it, when) and can be revoked; a revoked link stops working at once.
+ */
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { errorMessage } from "../_lib/errors";
+import { timeAgo } from "../_lib/format";
 import { useTRPC } from "../_lib/trpc";
 import { Button, Notice } from "./ui";
 
@@ -10,7 +14,19 @@ export function InvitePanel({ sessionId }: { sessionId: string }) {
   const trpc = useTRPC();
   const [role, setRole] = useState<"viewer" | "editor">("viewer");
   const [copied, setCopied] = useState(false);
-  const create = useMutation(trpc.sessions.createInvite.mutationOptions({ onSuccess: () => setCopied(false) }));
+  const queryClient = useQueryClient();
+  const invites = useQuery(trpc.sessions.invites.queryOptions({ sessionId }));
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.sessions.invites.queryKey({ sessionId }) });
+  const create = useMutation(
+    trpc.sessions.createInvite.mutationOptions({
+      onSuccess: () => {
+        setCopied(false);
+        void refresh();
+      },
+    }),
+  );
+  const revoke = useMutation(trpc.sessions.revokeInvite.mutationOptions({ onSuccess: () => void refresh() }));
+  const active = invites.data?.filter((i) => !i.revokedAt) ?? [];
   const link = create.data ? `${window.location.origin}${create.data.path}` : null;
   return (
     <div className="flex flex-col gap-3">
@@ -45,10 +61,27 @@ export function InvitePanel({ sessionId }: { sessionId: string }) {
           </div>
         </div>
       ) : null}
-      {create.error ? (
+      {create.error || revoke.error ? (
         <Notice tone="error" role="alert">
-          {errorMessage(create.error)}
+          {errorMessage(create.error ?? revoke.error)}
         </Notice>
+      ) : null}
+      {active.length > 0 ? (
+        <div className="flex flex-col gap-1">
+          <h3 className="text-xs font-medium text-slate-400">Active invite links</h3>
+          <ul className="flex flex-col divide-y divide-slate-800 text-sm" data-testid="invite-list">
+            {active.map((i) => (
+              <li key={i.id} className="flex items-center justify-between gap-2 py-1">
+                <span className="min-w-0 truncate text-slate-300">
+                  {i.role} · by {i.createdByName ?? "someone"} {timeAgo(i.createdAt)}
+                </span>
+                <Button tone="ghost" className="text-rose-300" disabled={revoke.isPending} onClick={() => revoke.mutate({ sessionId, inviteId: i.id })} aria-label={`Revoke the ${i.role} link made ${timeAgo(i.createdAt)}`}>
+                  Revoke
+                </Button>
+              </li>
+            ))}
+          </ul>
+        </div>
       ) : null}
     </div>
   );

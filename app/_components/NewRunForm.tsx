@@ -1,7 +1,8 @@
 "use client";
 /**
  * A new run, as NNC's Config tab: network, MaxEpoch, BatchSize, Save Best, one optimizer α per training network,
- * seed and data set. The server validates the Config; its issues come back with their paths ("batchSize",
+ * seed, data set (the bundled digits or one the session imported: the network adapts to its images and labels) and
+ * whether to compute diagnostics every epoch. The server validates the Config; its issues come back with their paths ("batchSize",
  * "optimizers.Generator.alpha") and show under the field they belong to.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -26,6 +27,7 @@ interface FormState {
   maxEpoch: string;
   batchSize: string;
   saveBest: boolean;
+  diagnostics: boolean;
   seed: string;
   alpha: Record<(typeof OPTIMIZED)[number], string>;
   limit: string;
@@ -40,6 +42,7 @@ const DEFAULTS: FormState = {
   maxEpoch: "100",
   batchSize: "64",
   saveBest: false,
+  diagnostics: true,
   seed: "1",
   alpha: { Generator: "0.0005", DiscriminatorFake: "0.0005", DiscriminatorReal: "0.0005" },
   limit: "0",
@@ -60,6 +63,7 @@ function toConfig(f: FormState): Record<string, unknown> {
     network: f.network,
     dataset: f.dataset,
     saveBest: f.saveBest,
+    diagnostics: f.diagnostics,
     optimizers: Object.fromEntries(
       OPTIMIZED.map((n) => {
         const alpha = numeric(f.alpha[n]);
@@ -74,13 +78,15 @@ function toConfig(f: FormState): Record<string, unknown> {
   return config;
 }
 
-export function NewRunForm({ sessionId }: { sessionId: string }) {
+export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: string; initialDataset?: string | null }) {
   const me = useRequireUser();
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
   const session = useQuery(trpc.sessions.get.queryOptions({ sessionId }, { enabled: !!me }));
-  const [f, setF] = useState<FormState>(DEFAULTS);
+  const datasets = useQuery(trpc.datasets.list.queryOptions({ sessionId }, { enabled: !!me }));
+  const [f, setF] = useState<FormState>(() => ({ ...DEFAULTS, dataset: initialDataset ?? DEFAULTS.dataset }));
+  const chosen = datasets.data?.find((d) => d.id === f.dataset);
   const create = useMutation(
     trpc.runs.create.mutationOptions({
       onSuccess: async (run) => {
@@ -97,7 +103,7 @@ export function NewRunForm({ sessionId }: { sessionId: string }) {
   };
   const viewer = session.data?.role === "viewer";
   const otherErrors = Object.entries(errors).filter(
-    ([path]) => !["name", "network", "dataset", "maxEpoch", "batchSize", "saveBest", "seed", "limit", "sampleColumns", "checkpointEvery"].includes(path) && !path.startsWith("optimizers."),
+    ([path]) => !["name", "network", "dataset", "maxEpoch", "batchSize", "saveBest", "diagnostics", "seed", "limit", "sampleColumns", "checkpointEvery"].includes(path) && !path.startsWith("optimizers."),
   );
 
   return (
@@ -128,9 +134,22 @@ export function NewRunForm({ sessionId }: { sessionId: string }) {
                   </option>
                 ))}
               </Select>
-              <Select id="run-dataset" label="Data set" value={f.dataset} onChange={(e) => set("dataset", e.target.value)} error={errors.dataset}>
-                <option value="mnist-bundled">mnist-bundled — 10,000 MNIST digits</option>
-              </Select>
+              <div className="flex min-w-0 flex-col gap-1">
+                <Select id="run-dataset" label="Data set" value={f.dataset} onChange={(e) => set("dataset", e.target.value)} error={errors.dataset}>
+                  {(datasets.data ?? [{ id: "mnist-bundled", name: "MNIST digits (bundled)", count: 10_000 }]).map((d) => (
+                    <option key={d.id} value={d.id}>
+                      {d.name} — {d.count.toLocaleString()} images
+                    </option>
+                  ))}
+                  {datasets.data && !datasets.data.some((d) => d.id === f.dataset) ? <option value={f.dataset}>{f.dataset} (not in this session)</option> : null}
+                </Select>
+                <p className="text-xs text-slate-500" data-testid="run-dataset-shape">
+                  {chosen ? `${chosen.imageShape.join("×")} images, ${chosen.numLabels} labels: the network adapts to them. ` : ""}
+                  <Link href={`/sessions/${sessionId}/datasets`} className="underline hover:text-slate-300">
+                    Import a data set
+                  </Link>
+                </p>
+              </div>
               <Field id="run-seed" label="Seed" inputMode="numeric" value={f.seed} onChange={(e) => set("seed", e.target.value)} error={errors.seed} />
             </div>
           </Panel>
@@ -145,6 +164,17 @@ export function NewRunForm({ sessionId }: { sessionId: string }) {
                   Keep the lowest-loss epoch too
                 </label>
                 <p className="text-xs text-slate-500">Off: the last epoch is the result (a GAN&apos;s lowest loss is not its best).</p>
+              </div>
+              <div className="flex flex-col gap-1 sm:col-span-3">
+                <span className="text-sm font-medium text-slate-300">Diagnostics</span>
+                <label className="flex min-h-9 items-center gap-2 text-sm text-slate-200">
+                  <input id="run-diagnostics" type="checkbox" checked={f.diagnostics} onChange={(e) => set("diagnostics", e.target.checked)} className="h-4 w-4 accent-sky-500" />
+                  Measure label accuracy, coverage, Fréchet distance and collapse every epoch
+                </label>
+                <p className="text-xs text-slate-500">
+                  About 2% of an epoch; the first run on a data set first trains its evaluator (about 40 s for the digits), then it is cached.
+                  {errors.diagnostics ? <span className="text-rose-300"> {errors.diagnostics}</span> : null}
+                </p>
               </div>
             </div>
           </Panel>

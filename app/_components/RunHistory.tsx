@@ -59,6 +59,21 @@ export function RunHistory({ sessionId }: { sessionId: string }) {
                     final losses: GReal {num(r.finalLosses.gReal)} · Fake {num(r.finalLosses.fake)} · Real {num(r.finalLosses.real)}
                   </p>
                 ) : null}
+                {r.downloads.length > 0 ? (
+                  <p className="flex flex-wrap gap-2 text-xs">
+                    {r.downloads.map((d) => (
+                      <a
+                        key={d.kind}
+                        href={`/api/runs/${r.id}/checkpoints/${d.kind}.zip`}
+                        download
+                        className="inline-flex min-h-8 items-center rounded-md px-2 text-sky-300 ring-1 ring-inset ring-slate-700 hover:bg-slate-800"
+                        data-testid={`download-${d.kind}`}
+                      >
+                        ↓ {d.kind === "best" ? "best" : "last"} checkpoint (epoch {d.epoch}, {bytes(d.bytes)})
+                      </a>
+                    ))}
+                  </p>
+                ) : null}
                 <details className="text-xs text-slate-400">
                   <summary className="cursor-pointer">{r.checkpoints.length} checkpoint{r.checkpoints.length === 1 ? "" : "s"}</summary>
                   <ul className="mt-1 flex flex-col gap-0.5">

@@ -3,7 +3,7 @@
  * The session view: everyone in the session watches the same run live (losses, sample grids, status), steers it
  * (editors and the owner), generates digits, and sees who is here and what everyone did.
  */
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
@@ -14,7 +14,7 @@ import { MARKER_KINDS } from "../_lib/format";
 import { useSessionLive } from "../_lib/live";
 import { useTRPC, type RouterOutputs } from "../_lib/trpc";
 import { ActivityFeed, PresenceBar } from "./Activity";
-import { CollapseAlarmBanner, DiagnosticsPanel, latestCollapseAlarm } from "./DiagnosticsPanel";
+import { CollapseAlarmBanner, DiagnosticsPanel, latestCollapseAlarm, PauseOnCollapse } from "./DiagnosticsPanel";
 import { GeneratorPanel } from "./GeneratorPanel";
 import { InvitePanel } from "./InvitePanel";
 import { LossChart, type MarkerEntry } from "./LossChart";
@@ -72,6 +72,9 @@ export function SessionView({ sessionId, runParam }: { sessionId: string; runPar
 function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId: string; runId: string | null }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
+  const pauseOnCollapse = useMutation(
+    trpc.sessions.setPauseOnCollapse.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) }) }),
+  );
   const router = useRouter();
 
   const paramsKey = runId ? trpc.runs.parameters.queryKey({ runId }) : null;
@@ -185,6 +188,9 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
       </div>
       <div className="flex flex-wrap items-center gap-3">
         <PresenceBar users={live.presence} />
+        <Link href={`/sessions/${sessionId}/datasets`} className="inline-flex min-h-9 items-center rounded-md px-3 text-sm text-slate-300 ring-1 ring-inset ring-slate-700 hover:bg-slate-800">
+          Data sets
+        </Link>
         <Link href={`/sessions/${sessionId}/history`} className="inline-flex min-h-9 items-center rounded-md px-3 text-sm text-slate-300 ring-1 ring-inset ring-slate-700 hover:bg-slate-800">
           Run history
         </Link>
@@ -262,7 +268,19 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
             </div>
           </section>
 
-          <Panel title="Diagnostics" id="diagnostics" className="order-2 min-w-0 lg:order-none lg:col-start-1 lg:row-start-2">
+          <Panel
+            title="Diagnostics"
+            id="diagnostics"
+            className="order-2 min-w-0 lg:order-none lg:col-start-1 lg:row-start-2"
+            actions={
+              <PauseOnCollapse
+                value={data.session.pauseOnCollapse}
+                canChange={role === "owner"}
+                pending={pauseOnCollapse.isPending}
+                onChange={(value) => pauseOnCollapse.mutate({ sessionId, value })}
+              />
+            }
+          >
             <DiagnosticsPanel diagnostics={live.diagnostics} />
           </Panel>
 
@@ -302,7 +320,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           </div>
 
           <Panel title="RuntimeGenerator" id="generator" className="order-4 min-w-0 lg:order-none lg:col-start-1 lg:row-start-3">
-            <GeneratorPanel runId={runId} hasWeights={status !== "idle"} />
+            <GeneratorPanel runId={runId} hasWeights={status !== "idle"} numLabels={params.data?.numLabels ?? 10} labelNames={params.data?.labelNames ?? null} />
           </Panel>
 
           <Panel title="Parameters" id="parameters" className="order-5 min-w-0 lg:order-none lg:col-start-1 lg:row-start-4">

@@ -90,6 +90,12 @@ export function describeActivity(a: { kind: string; userName: string | null; det
     }
     case "member.joined":
       return `${who} joined as ${String(d.role ?? "member")}`;
+    case "dataset.imported":
+      return `${who} imported data set “${String(d.name ?? "")}” (${Number(d.count ?? 0).toLocaleString()} images${Array.isArray(d.imageShape) ? `, ${d.imageShape.join("×")}` : ""})`;
+    case "dataset.deleted":
+      return `${who} deleted data set “${String(d.name ?? "")}”`;
+    case "session.pauseOnCollapse":
+      return `${who} turned pause on collapse ${d.to ? "on" : "off"}`;
     default:
       return `${who}: ${a.kind}${at}`;
   }

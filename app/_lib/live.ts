@@ -6,7 +6,7 @@
  */
 import { io, type Socket } from "socket.io-client";
 import { useEffect, useRef, useState } from "react";
-import type { ActivityPush, ClientToServerEvents, DiagnosticsPush, PresenceUser, RunHistory, RunStatusPush, ServerToClientEvents } from "../../lib/protocol/socket";
+import type { ActivityPush, ClientToServerEvents, DatasetProgressPush, DiagnosticsPush, PresenceUser, RunHistory, RunStatusPush, ServerToClientEvents } from "../../lib/protocol/socket";
 import { LossSeries } from "./series";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -46,7 +46,7 @@ function mergeDiagnostics(a: readonly DiagnosticsPush[], b: readonly Diagnostics
 export function useSessionLive(
   sessionId: string,
   runId: string | null,
-  handlers: { onActivity?: (a: ActivityPush) => void; onStatus?: (s: RunStatusPush) => void } = {},
+  handlers: { onActivity?: (a: ActivityPush) => void; onStatus?: (s: RunStatusPush) => void; onDatasetProgress?: (p: DatasetProgressPush) => void } = {},
 ): SessionLive {
   const [series] = useState(() => new LossSeries());
   const [connection, setConnection] = useState<Connection>("connecting");
@@ -129,6 +129,9 @@ export function useSessionLive(
       if (entry.sessionId !== sessionId) return;
       setActivity((prev) => (prev.some((a) => a.id === entry.id) ? prev : [...prev, entry]));
       handlersRef.current.onActivity?.(entry);
+    });
+    socket.on("dataset:progress", (push) => {
+      if (push.sessionId === sessionId) handlersRef.current.onDatasetProgress?.(push);
     });
     socket.on("presence", (push) => {
       if (push.sessionId === sessionId) setPresence(push.users);

@@ -34,13 +34,14 @@ export async function createSession(page: Page, name: string): Promise<string> {
 }
 
 /** Fills the New run form (Config tab) and submits it; returns the run id from the redirect. */
-export async function createRun(page: Page, sessionId: string, name: string, config = TINY): Promise<string> {
+export async function createRun(page: Page, sessionId: string, name: string, config: typeof TINY = TINY): Promise<string> {
   await page.goto(`/sessions/${sessionId}/runs/new`);
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Network").selectOption(config.network);
   await page.getByLabel("MaxEpoch").fill(String(config.maxEpoch));
   await page.getByLabel("BatchSize").fill(String(config.batchSize));
   await page.getByLabel("Seed").fill(String(config.seed));
+  await page.getByLabel(/Measure label accuracy/).setChecked(config.diagnostics);
   await page.getByText("Advanced").click();
   await page.getByLabel("Train on first N images").fill(String(config.limit));
   await page.getByLabel("Sample grid columns").fill(String(config.sampleColumns));

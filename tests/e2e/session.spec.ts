@@ -5,7 +5,7 @@
  */
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import { restartServer } from "./server";
-import { callTrpc, chartPoints, createInvite, createRun, createSession, DESKTOP, PHONE, shot, signUp } from "./helpers";
+import { callTrpc, chartPoints, createInvite, createRun, createSession, DESKTOP, PHONE, shot, signUp, TINY } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -36,7 +36,8 @@ test("two members in one session: the owner starts, pauses and freezes a paramet
   sessionId = await createSession(owner, "Digits together");
   await expect(owner.getByText("No run yet")).toBeVisible();
   await shot(owner, "session-empty-desktop");
-  runId = await createRun(owner, sessionId, "tiny");
+  // Diagnostics on, so the panel fills in (the first run on the digits trains their evaluator, about 40 s).
+  runId = await createRun(owner, sessionId, "tiny", { ...TINY, diagnostics: true });
   await expect(owner.getByTestId("run-status")).toHaveText("idle");
   const invite = await createInvite(owner, "viewer");
 

@@ -1,0 +1,6 @@
+import { DatasetsPage } from "../../../_components/Datasets";
+
+export default async function SessionDatasetsPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  return <DatasetsPage sessionId={id} />;
+}

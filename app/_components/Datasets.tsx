@@ -8,7 +8,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { DatasetProgressPush } from "../../lib/protocol/socket";
 import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage } from "../_lib/errors";
@@ -78,6 +78,9 @@ function describeProgress(p: ImportState): string {
   return PHASES[p.phase];
 }
 
+/** Imports started from this page: their end shows in the form, not again in the session's progress list. */
+const ownImports = new Set<string>();
+
 function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: (id: string) => void }) {
   const trpc = useTRPC();
   const [name, setName] = useState("");
@@ -85,7 +88,6 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
   const [size, setSize] = useState("");
   const [files, setFiles] = useState<File[]>([]);
   const [upload, setUpload] = useState<{ sent: number; total: number } | null>(null);
-  const importIdRef = useRef<string>("");
   const mutation = useMutation(
     trpc.datasets.import.mutationOptions({
       onSuccess: (r) => onImported(r.dataset.id),
@@ -96,7 +98,7 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
     e.preventDefault();
     if (files.length === 0) return;
     const importId = crypto.randomUUID();
-    importIdRef.current = importId;
+    ownImports.add(importId);
     const form = new FormData();
     form.set("sessionId", sessionId);
     form.set("importId", importId);
@@ -149,7 +151,8 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
       {upload ? <ProgressBar label={`Uploading ${bytes(upload.sent)} of ${bytes(upload.total)}`} done={upload.sent} total={upload.total} /> : null}
       {mutation.isError ? (
         <Notice tone="error" role="alert">
-          <span data-testid="import-error">{errorMessage(mutation.error)}</span>
+          {/* The import's own message as it is: it starts with a file name, whose case matters. */}
+          <span data-testid="import-error">{where ? mutation.error.message : errorMessage(mutation.error)}</span>
           {where ? (
             <span className="mt-1 block text-xs text-rose-200/80">
               {where.code}
@@ -207,17 +210,18 @@ export function DatasetsPage({ sessionId }: { sessionId: string }) {
   const refresh = useCallback(() => queryClient.invalidateQueries({ queryKey: trpc.datasets.list.queryKey({ sessionId }) }), [queryClient, trpc, sessionId]);
   useSessionLive(sessionId, null, {
     onDatasetProgress: (p) => {
-      setImports((prev) => [...prev.filter((x) => x.importId !== p.importId), { ...p }]);
+      const ended = p.phase === "done" || p.phase === "failed";
+      setImports((prev) => [...prev.filter((x) => x.importId !== p.importId), ...(ended && ownImports.has(p.importId) ? [] : [{ ...p }])]);
       if (p.phase === "done") void refresh();
     },
     onActivity: (a) => {
       if (a.kind.startsWith("dataset.")) void refresh();
     },
   });
-  // Finished imports leave the list of bars after a while.
+  // Finished and failed imports leave the list of bars after a while.
   useEffect(() => {
-    if (!imports.some((i) => i.phase === "done")) return;
-    const t = setTimeout(() => setImports((prev) => prev.filter((i) => i.phase !== "done")), 8_000);
+    if (!imports.some((i) => i.phase === "done" || i.phase === "failed")) return;
+    const t = setTimeout(() => setImports((prev) => prev.filter((i) => i.phase !== "done" && i.phase !== "failed")), 10_000);
     return () => clearTimeout(t);
   }, [imports]);
   const viewer = session.data?.role === "viewer";

@@ -17,8 +17,8 @@ import { gunzipSync } from "node:zlib";
 import { DatasetError } from "./dataset";
 import { parseIdx, type IdxFile } from "./idx";
 import type { ImportLimits } from "./import";
-import { findCsvColumn, IDX_IMAGES, IDX_LABELS, resolveCsvPath, type SourceFile, type SourceTree } from "./import-sources";
-import { parseCsv } from "./nnc-csv";
+import { IDX_IMAGES, IDX_LABELS, resolveCsvPath, type SourceFile, type SourceTree } from "./import-sources";
+import { findCsvColumn, parseCsv } from "./nnc-csv";
 
 export type DatasetFormat = "idx" | "nnc-csv" | "folders";
 

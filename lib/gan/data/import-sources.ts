@@ -14,7 +14,7 @@ import path from "node:path";
 import { DatasetError } from "./dataset";
 import type { ImportLimits, ProgressReporter } from "./import";
 import { isIgnoredPath, safeRelativePath, ZipArchive } from "./zip";
-import { parseCsv } from "./nnc-csv";
+import { findCsvColumn, parseCsv } from "./nnc-csv";
 
 /** One file of a source. */
 export interface SourceFile {
@@ -307,14 +307,6 @@ function bytesTree(kind: SourceTree["kind"], label: string, files: Array<{ name:
     sorted.map((f) => ({ path: f.name, size: f.bytes.length, read: () => f.bytes })),
     hash.digest("hex"),
   );
-}
-
-/** The image column of an NNC CSV header: `x:image`, else `x` or `x:…`; -1 if none. */
-export function findCsvColumn(header: string[], variable: "x" | "y"): number {
-  const names = header.map((h) => h.trim().toLowerCase());
-  const exact = names.indexOf(variable === "x" ? "x:image" : "y:label");
-  if (exact >= 0) return exact;
-  return names.findIndex((h) => h === variable || h.startsWith(`${variable}:`));
 }
 
 /**

@@ -101,10 +101,10 @@ export function parseCsv(text: string, file?: string): CsvRecord[] {
   return records;
 }
 
-/** Index of the column for NNC variable `variable` ("x" or "y"): prefers `x:image` / `y:label`. */
-function findColumn(header: string[], variable: "x" | "y", preferred: string): number {
+/** The column of NNC variable `variable` in a CSV header: `x:image` / `y:label`, else `x` / `x:…` (or `y`…); -1 if none. */
+export function findCsvColumn(header: string[], variable: "x" | "y"): number {
   const names = header.map((h) => h.trim().toLowerCase());
-  const exact = names.indexOf(preferred);
+  const exact = names.indexOf(variable === "x" ? "x:image" : "y:label");
   if (exact >= 0) return exact;
   return names.findIndex((h) => h === variable || h.startsWith(`${variable}:`));
 }
@@ -154,8 +154,8 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
   const records = parseCsv(text, file);
   const header = records[0];
   if (header === undefined) throw new DatasetError("bad_format", "the file is empty (expected a header x:image,y:label)", { file });
-  const xCol = findColumn(header.fields, "x", "x:image");
-  const yCol = findColumn(header.fields, "y", "y:label");
+  const xCol = findCsvColumn(header.fields, "x");
+  const yCol = findCsvColumn(header.fields, "y");
   if (xCol < 0 || yCol < 0) {
     throw new DatasetError(
       "bad_format",

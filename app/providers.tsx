@@ -27,7 +27,7 @@ export function Providers({ children }: { children: ReactNode }) {
     createTRPCClient<AppRouter>({
       links: [
         splitLink({
-          // Uploads (FormData) go alone, through XMLHttpRequest so the page can show how much has been sent.
+          // Uploads (a file as the body) go alone, through XMLHttpRequest so the page can show how much has been sent.
           condition: (op) => isNonJsonSerializable(op.input),
           true: httpLink({ url: "/api/trpc", fetch: xhrFetch }),
           false: splitLink({

@@ -8,47 +8,20 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { encodeIdxImages, encodeIdxLabels } from "../lib/gan/data/idx";
-import { loadBundledMnist } from "../lib/gan/data/mnist-bundled";
 import { DatasetStore } from "../lib/gan/data/store";
-import { encodePng } from "../lib/gan/image";
-import { makeZip } from "../tests/helpers/zip-writer";
+import { mnistLikeFixtures } from "./lib/mnist-fixtures";
 
 const COUNT = 60_000;
-const SIDE = 28;
-const PIXELS = SIDE * SIDE;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-bench-import-"));
 try {
   const t0 = performance.now();
-  const mnist = loadBundledMnist();
-  // The digits as bytes and PNGs, encoded once and repeated to COUNT images.
-  const pngs: Uint8Array[] = [];
-  const bytes = new Uint8Array(COUNT * PIXELS);
-  const labels = new Uint8Array(COUNT);
-  for (let i = 0; i < mnist.count; i++) {
-    const px = new Uint8Array(PIXELS);
-    const src = mnist.images.subarray(i * PIXELS, (i + 1) * PIXELS);
-    for (let p = 0; p < PIXELS; p++) px[p] = Math.round(src[p]! * 255);
-    pngs.push(encodePng({ width: SIDE, height: SIDE, channels: 1, data: px }));
-  }
-  // Image k of the data set is digit order[k] % 10,000: sorted by label, so the zip's sorted paths and the IDX
-  // file hold the same images in the same order, and both imports must give the same id.
-  const order = Array.from({ length: COUNT }, (_, i) => i).sort((a, b) => mnist.labels[a % mnist.count]! - mnist.labels[b % mnist.count]! || a - b);
-  for (let i = 0; i < COUNT; i++) {
-    const j = order[i]! % mnist.count;
-    labels[i] = mnist.labels[j]!;
-    const src = mnist.images.subarray(j * PIXELS, (j + 1) * PIXELS);
-    for (let p = 0; p < PIXELS; p++) bytes[i * PIXELS + p] = Math.round(src[p]! * 255);
-  }
+  const fixtures = mnistLikeFixtures(COUNT);
   const zipPath = path.join(tmp, "mnist-folders.zip");
-  writeFileSync(
-    zipPath,
-    makeZip(Array.from({ length: COUNT }, (_, i) => ({ name: `mnist/${labels[i]}/${String(i).padStart(5, "0")}.png`, data: pngs[order[i]! % mnist.count]! }))),
-  );
+  writeFileSync(zipPath, fixtures.zip);
   const idxImages = path.join(tmp, "train-images-idx3-ubyte.gz");
-  writeFileSync(idxImages, encodeIdxImages(bytes, COUNT, SIDE, SIDE, true));
-  writeFileSync(path.join(tmp, "train-labels-idx1-ubyte.gz"), encodeIdxLabels(labels, true));
+  writeFileSync(idxImages, fixtures.idxImagesGz);
+  writeFileSync(path.join(tmp, "train-labels-idx1-ubyte.gz"), fixtures.idxLabelsGz);
   process.stderr.write(`fixtures written in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${zipPath} (${(statSync(zipPath).size / 2 ** 20).toFixed(1)} MiB), ${idxImages} (${(statSync(idxImages).size / 2 ** 20).toFixed(1)} MiB)\n`);
 
   const rows: Array<{ format: string; images: number; seconds: number; imagesPerSecond: number; secondImportMs: number; reused: boolean; id: string }> = [];

@@ -13,6 +13,8 @@ import { Server as SocketServer } from "socket.io";
 import type { ClientToServerEvents, ServerToClientEvents } from "../lib/protocol/socket.js";
 import { DatasetStore } from "../lib/gan/data/store.js";
 import { CookieSealer } from "./auth/auth.js";
+import { ImportProcess } from "./datasets/importer.js";
+import { UploadArea } from "./datasets/uploads.js";
 import { DatasetService } from "./datasets/service.js";
 import { zipStored } from "./http/zip.js";
 import { databaseState, openDatabase } from "./db/client.js";
@@ -65,7 +67,9 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http, { path: "/api/socket", serveClient: false });
   const generators = new GeneratorPool();
   const broadcaster = socketBroadcaster(io);
-  const datasets = new DatasetService({ store, datasets: datasetStore, broadcaster, maxUploadBytes: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
+  const importer = new ImportProcess(datasetStore.dir);
+  const uploads = new UploadArea(path.join(env.dataDir, "uploads"), { maxBytes: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
+  const datasets = new DatasetService({ store, datasets: datasetStore, importer, broadcaster, maxUploadBytes: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
   const runs = new RunService({
     store,
     supervisor,
@@ -82,12 +86,13 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     store,
     runs,
     datasets,
+    uploads,
     sealer,
     presence,
     res,
     setCookies: [],
   });
-  // Calls are small JSON; only the data set upload may carry a large body (counted as it streams in, 413 past it).
+  // Calls are small JSON; only a data set upload may carry a large body (streamed to disk as it arrives, 413 past it).
   const trpc = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: 4 * 1024 * 1024, createContext });
   const trpcUpload = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024, createContext });
 
@@ -182,7 +187,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       if (!png) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `this session has no data set ${m[2]}` } });
       return sendPng(res, png, "private, max-age=3600");
     }
-    if (url.pathname === "/api/trpc/datasets.import") return trpcUpload(req, res);
+    if (url.pathname === "/api/trpc/datasets.upload") return trpcUpload(req, res);
     if (url.pathname.startsWith("/api/trpc/")) return trpc(req, res);
     if (url.pathname.startsWith("/api/")) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `no API at ${url.pathname}` } });
     if (opts.nextHandler) return opts.nextHandler(req, res);
@@ -205,6 +210,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       await runs.shutdown();
       await supervisor.shutdownAll(5_000);
       generators.closeAll();
+      importer.close();
+      uploads.close();
       // socket.io closes the HTTP server it is attached to.
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await prisma.$disconnect();

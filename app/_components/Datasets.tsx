@@ -87,34 +87,59 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
   const [resize, setResize] = useState<"reject" | "fit">("reject");
   const [size, setSize] = useState("");
   const [files, setFiles] = useState<File[]>([]);
-  const [upload, setUpload] = useState<{ sent: number; total: number } | null>(null);
+  const [progress, setUpload] = useState<{ sent: number; total: number } | null>(null);
+  const [sending, setSending] = useState(false);
+  const upload = useMutation(trpc.datasets.upload.mutationOptions());
   const mutation = useMutation(
     trpc.datasets.import.mutationOptions({
       onSuccess: (r) => onImported(r.dataset.id),
-      onSettled: () => setUpload(null),
     }),
   );
-  const submit = (e: FormEvent) => {
+  const busy = upload.isPending || mutation.isPending || sending;
+  const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (files.length === 0) return;
+    if (files.length === 0 || busy) return;
+    mutation.reset();
+    upload.reset();
     const importId = crypto.randomUUID();
     ownImports.add(importId);
-    const form = new FormData();
-    form.set("sessionId", sessionId);
-    form.set("importId", importId);
-    if (name.trim()) form.set("name", name.trim());
-    form.set("resize", resize);
-    if (resize === "fit" && size.trim()) form.set("size", size.trim().replace(/[×X*]/g, "x"));
-    for (const f of files) form.append("files", f);
+    // Each file is its own request body, streamed to the server's disk; the import then names them.
     const total = files.reduce((a, f) => a + f.size, 0);
+    let before = 0;
+    setSending(true);
     setUpload({ sent: 0, total });
-    const off = onUploadProgress(importId, (sent, t) => setUpload({ sent, total: t || total }));
-    mutation.mutate(form, { onSettled: off });
+    const uploaded: { uploadId: string; name: string }[] = [];
+    try {
+      for (const f of files) {
+        const off = onUploadProgress(f, (sent) => setUpload({ sent: before + sent, total }));
+        try {
+          uploaded.push({ uploadId: (await upload.mutateAsync(f)).uploadId, name: f.name });
+        } finally {
+          off();
+        }
+        before += f.size;
+      }
+    } catch {
+      return; // upload.error says why
+    } finally {
+      setSending(false);
+      setUpload(null);
+    }
+    const target = resize === "fit" && size.trim() ? size.trim().split(/[x×X*]/).map(Number) : null;
+    mutation.mutate({
+      sessionId,
+      importId,
+      files: uploaded,
+      resize,
+      ...(name.trim() ? { name: name.trim() } : {}),
+      ...(target && target.length === 2 ? { size: target as [number, number] } : {}),
+    });
   };
+  const failed = upload.error ?? mutation.error;
   const err = mutation.error as { data?: { dataset?: { code: string; file?: string; row?: number } | null } } | null;
   const where = err?.data?.dataset;
   return (
-    <form onSubmit={submit} className="flex flex-col gap-3" aria-label="Import a data set" data-testid="import-form">
+    <form onSubmit={(e) => void submit(e)} className="flex flex-col gap-3" aria-label="Import a data set" data-testid="import-form">
       <div className="flex flex-col gap-1">
         <label htmlFor="import-files" className="text-sm font-medium text-slate-300">
           Files
@@ -148,11 +173,16 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
           hint={resize === "fit" ? "e.g. 28x28 or 32x32; padded, never stretched" : "only when resizing"}
         />
       </div>
-      {upload ? <ProgressBar label={`Uploading ${bytes(upload.sent)} of ${bytes(upload.total)}`} done={upload.sent} total={upload.total} /> : null}
-      {mutation.isError ? (
+      {progress ? <ProgressBar label={`Uploading ${bytes(progress.sent)} of ${bytes(progress.total)}`} done={progress.sent} total={progress.total} /> : null}
+      {mutation.isPending ? (
+        <p className="text-xs text-slate-400" role="status">
+          Uploaded; importing (the progress is shown above for everyone in the session)…
+        </p>
+      ) : null}
+      {failed ? (
         <Notice tone="error" role="alert">
           {/* The import's own message as it is: it starts with a file name, whose case matters. */}
-          <span data-testid="import-error">{where ? mutation.error.message : errorMessage(mutation.error)}</span>
+          <span data-testid="import-error">{where ? failed.message : errorMessage(failed)}</span>
           {where ? (
             <span className="mt-1 block text-xs text-rose-200/80">
               {where.code}
@@ -172,8 +202,8 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
         </Notice>
       ) : null}
       <div>
-        <Button type="submit" tone="primary" disabled={files.length === 0 || mutation.isPending}>
-          {mutation.isPending ? "Importing…" : "Import"}
+        <Button type="submit" tone="primary" disabled={files.length === 0 || busy}>
+          {sending ? "Uploading…" : mutation.isPending ? "Importing…" : "Import"}
         </Button>
       </div>
     </form>

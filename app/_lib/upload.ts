@@ -1,16 +1,16 @@
 /**
- * Upload progress for tRPC calls that send FormData (the data set import). fetch cannot report how much of a
- * request body has been sent, XMLHttpRequest can: `xhrFetch` is a fetch for tRPC's httpLink that uses it and tells
- * the listener registered for the form's `importId` how many bytes went out.
+ * Upload progress for tRPC calls whose input is a file (datasets.upload sends one file's bytes as the body).
+ * fetch cannot report how much of a request body has been sent, XMLHttpRequest can: `xhrFetch` is a fetch for
+ * tRPC's httpLink that uses it and tells the listener registered for that very file how many bytes went out.
  */
 type Listener = (sent: number, total: number) => void;
-const listeners = new Map<string, Listener>();
+const listeners = new WeakMap<Blob, Listener>();
 
-/** Calls `fn` with (bytes sent, bytes total) while the FormData carrying this importId uploads. Returns an unsubscribe. */
-export function onUploadProgress(importId: string, fn: Listener): () => void {
-  listeners.set(importId, fn);
+/** Calls `fn` with (bytes sent, bytes total) while `file` uploads. Returns an unsubscribe. */
+export function onUploadProgress(file: Blob, fn: Listener): () => void {
+  listeners.set(file, fn);
   return () => {
-    if (listeners.get(importId) === fn) listeners.delete(importId);
+    if (listeners.get(file) === fn) listeners.delete(file);
   };
 }
 
@@ -30,8 +30,7 @@ export const xhrFetch = (input: RequestInfo | URL, init: RequestInit = {}): Prom
     xhr.responseType = "arraybuffer";
     new Headers(init.headers).forEach((value, key) => xhr.setRequestHeader(key, value));
     const body = init.body;
-    const importId = body instanceof FormData ? body.get("importId") : null;
-    const listener = typeof importId === "string" ? listeners.get(importId) : undefined;
+    const listener = body instanceof Blob ? listeners.get(body) : undefined;
     if (listener) xhr.upload.onprogress = (e) => listener(e.loaded, e.lengthComputable ? e.total : 0);
     xhr.onload = () => resolve(new Response(xhr.response as ArrayBuffer, { status: xhr.status, statusText: xhr.statusText, headers: parseHeaders(xhr.getAllResponseHeaders()) }));
     xhr.onerror = () => reject(new TypeError("the upload failed: the server could not be reached"));

@@ -6,11 +6,12 @@
  * The images live once in the content-addressed DatasetStore (lib/gan/data/store.ts) under DATA_DIR/datasets; the
  * database records which session shares which data set, under which name, imported by whom (SessionDataset).
  */
+import { readFileSync } from "node:fs";
 import type { Config } from "../../lib/gan/config.js";
 import { DatasetError, type ImageDataset } from "../../lib/gan/data/dataset.js";
 import { BUNDLED_MNIST } from "../../lib/gan/data/index.js";
 import { loadBundledMnist } from "../../lib/gan/data/mnist-bundled.js";
-import { DatasetStore, type StoredDatasetMeta } from "../../lib/gan/data/store.js";
+import { DatasetStore, type ImportOptions, type ImportResult, type StoredDatasetMeta } from "../../lib/gan/data/store.js";
 import { encodePng, tileGrid } from "../../lib/gan/image.js";
 import { adaptSpecToData, BUILTIN_SPECS, checkSpecFitsData, resolveSpec, SpecError, type BuiltinSpecName, type DataShape, type ResolvedSpec } from "../../lib/gan/spec.js";
 import type { ActivityPush, DatasetProgressPush } from "../../lib/protocol/socket.js";
@@ -71,7 +72,8 @@ export interface UploadInput {
   name?: string;
   resize: "reject" | "fit";
   size?: [number, number];
-  files: { name: string; bytes: Uint8Array }[];
+  /** Uploaded files on disk, with their names as uploaded (the name tells the format). */
+  files: { name: string; path: string; bytes: number }[];
 }
 
 /** Config's default share held out for validation. */
@@ -98,6 +100,8 @@ export class DatasetService {
     private readonly deps: {
       store: Store;
       datasets: DatasetStore;
+      /** Who decodes imports: an ImportProcess (off the event loop); the store itself, in this process, when absent. */
+      importer?: { importFiles(files: { name: string; path: string }[], options: ImportOptions): Promise<ImportResult> };
       broadcaster: DatasetBroadcaster;
       /** Upload limits for the web (bytes of the request body); the store applies its own limits to the contents. */
       maxUploadBytes: number;
@@ -192,11 +196,11 @@ export class DatasetService {
     const push = (p: Omit<DatasetProgressPush, "sessionId" | "importId" | "name" | "userName">) =>
       this.deps.broadcaster.progress(input.sessionId, { sessionId: input.sessionId, importId: input.importId, name, userName: input.user.name, ...p });
     try {
-      const total = input.files.reduce((a, f) => a + f.bytes.length, 0);
+      const total = input.files.reduce((a, f) => a + f.bytes, 0);
       push({ phase: "receiving", done: total, total });
       let result;
       try {
-        result = await this.deps.datasets.importFiles(input.files, {
+        const options: ImportOptions = {
           name,
           importedBy: input.user.name,
           resize: input.resize,
@@ -204,7 +208,13 @@ export class DatasetService {
           onProgress: (p) => {
             if (p.phase !== "done") push({ phase: p.phase, done: p.done, total: p.total });
           },
-        });
+        };
+        result = this.deps.importer
+          ? await this.deps.importer.importFiles(input.files, options)
+          : await this.deps.datasets.importFiles(
+              input.files.map((f) => ({ name: f.name, bytes: readFileSync(f.path) })),
+              options,
+            );
       } catch (e) {
         if (e instanceof DatasetError) {
           const error = { code: e.code, message: e.message, ...(e.file !== undefined ? { file: e.file } : {}), ...(e.row !== undefined ? { row: e.row } : {}) };

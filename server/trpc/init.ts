@@ -8,6 +8,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { CookieSealer } from "../auth/auth.js";
 import type { DatasetService } from "../datasets/service.js";
+import type { UploadArea } from "../datasets/uploads.js";
 import type { Store } from "../db/store.js";
 import type { Presence } from "../realtime/presence.js";
 import type { RunService } from "../runs/service.js";
@@ -17,6 +18,7 @@ export interface Context {
   store: Store;
   runs: RunService;
   datasets: DatasetService;
+  uploads: UploadArea;
   sealer: CookieSealer;
   presence: Presence;
   /** Present for HTTP calls (to set the session cookie); absent in createCaller tests. */

@@ -4,11 +4,13 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { TRPCError } from "@trpc/server";
+import { octetInputParser } from "@trpc/server/http";
 import { z } from "zod";
 import { parseConfig } from "../../lib/gan/config.js";
 import { TRAINING_NETWORKS } from "../../lib/gan/spec.js";
 import { CredentialsSchema, SignUpSchema, hashPassword, verifyPassword } from "../auth/auth.js";
 import { DatasetServiceError } from "../datasets/service.js";
+import { UploadError } from "../datasets/uploads.js";
 import { gridUrl, RunError } from "../runs/service.js";
 import { authedProcedure, publicProcedure, requireRole, router, type Context } from "./init.js";
 
@@ -356,19 +358,26 @@ const runsRouter = router({
 
 const DatasetIdSchema = z.string().regex(/^(mnist-bundled|ds-[0-9a-f]{20})$/, "not a data set id");
 
-/** The fields of an upload, sent as multipart form data with the files (tRPC carries FormData as it is). */
-const UploadFieldsSchema = z.object({
+/** An import of files uploaded before (datasets.upload), with the names they had (a name tells the format). */
+const ImportInputSchema = z.object({
   sessionId: id,
   importId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, "importId must be 8–64 letters, digits or dashes"),
+  files: z
+    .array(z.object({ uploadId: z.string().uuid(), name: z.string().trim().min(1).max(255) }))
+    .min(1, "choose a file to import: a .zip, or an IDX images and labels pair")
+    .max(4, "upload one zip, or an IDX images file with its labels file"),
   name: z.string().trim().max(80).optional(),
   resize: z.enum(["reject", "fit"]).default("reject"),
   size: z
-    .string()
-    .regex(/^\d{1,2}x\d{1,2}$/, "size is HxW, e.g. 28x28")
-    .transform((v) => v.split("x").map(Number) as [number, number])
-    .refine(([h, w]) => h >= 4 && w >= 4 && h <= 64 && w <= 64, "size must be 4–64 on each side")
+    .tuple([z.number().int().min(4).max(64), z.number().int().min(4).max(64)], { message: "size is [height, width], 4–64 each" })
     .optional(),
 });
+
+/** Upload errors as tRPC errors. */
+function uploadTrpc(e: unknown): never {
+  if (e instanceof UploadError) throw new TRPCError({ code: e.code, message: e.message, cause: e });
+  throw e;
+}
 
 const datasetsRouter = router({
   /** The bundled digits and the session's imported data sets, each with counts per label and shape. */
@@ -382,38 +391,46 @@ const datasetsRouter = router({
     return ctx.datasets.get(input.sessionId, input.datasetId).catch(toTrpc);
   }),
   /**
-   * Imports uploaded files (one zip: IDX files, an NNC dataset CSV with its images, or one folder per label; or an
-   * IDX images + labels pair) and shares the data set in the session. Progress is pushed on the socket.
+   * One file's bytes, as the request body (application/octet-stream), streamed to disk as they arrive. Returns the
+   * upload's id for `import`; only its uploader can use it, and it is kept half an hour.
    */
-  import: authedProcedure.input(z.instanceof(FormData, { message: "send the upload as multipart form data" })).mutation(async ({ ctx, input }) => {
-    const fields = UploadFieldsSchema.safeParse({
-      sessionId: input.get("sessionId") ?? undefined,
-      importId: input.get("importId") ?? undefined,
-      name: input.get("name") || undefined,
-      resize: input.get("resize") || undefined,
-      size: input.get("size") || undefined,
-    });
-    if (!fields.success) {
-      throw new TRPCError({ code: "BAD_REQUEST", message: fields.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), cause: fields.error });
+  upload: authedProcedure.input(octetInputParser).mutation(async ({ ctx, input }) => {
+    return ctx.uploads.save(ctx.userId, input).catch(uploadTrpc);
+  }),
+  /**
+   * Imports uploaded files (one zip: IDX files, an NNC dataset CSV with its images, or one folder per label; or an
+   * IDX images + labels pair) and shares the data set in the session. Progress is pushed on the socket; the
+   * uploads are deleted afterwards, imported or not.
+   */
+  import: authedProcedure.input(ImportInputSchema).mutation(async ({ ctx, input }) => {
+    const uploadIds = input.files.map((f) => f.uploadId);
+    try {
+      await requireRole(ctx, input.sessionId, "editor");
+      const files = input.files.map((f) => {
+        const taken = (() => {
+          try {
+            return ctx.uploads.take(ctx.userId, f.uploadId);
+          } catch (e) {
+            return uploadTrpc(e);
+          }
+        })();
+        return { name: f.name, path: taken.file, bytes: taken.bytes };
+      });
+      const user = await ctx.store.getUser(ctx.userId);
+      return await ctx.datasets
+        .importUpload({
+          sessionId: input.sessionId,
+          user: { id: ctx.userId, name: user?.name ?? "someone" },
+          importId: input.importId,
+          resize: input.resize,
+          files,
+          ...(input.name ? { name: input.name } : {}),
+          ...(input.size ? { size: input.size } : {}),
+        })
+        .catch(toTrpc);
+    } finally {
+      await ctx.uploads.release(ctx.userId, uploadIds);
     }
-    const f = fields.data;
-    await requireRole(ctx, f.sessionId, "editor");
-    const uploads = input.getAll("files").filter((v): v is File => typeof v !== "string");
-    if (uploads.length === 0) throw new TRPCError({ code: "BAD_REQUEST", message: "choose a file to import: a .zip, or an IDX images and labels pair" });
-    if (uploads.length > 4) throw new TRPCError({ code: "BAD_REQUEST", message: `${uploads.length} files: upload one zip, or an IDX images file with its labels file` });
-    const files = await Promise.all(uploads.map(async (u) => ({ name: u.name, bytes: new Uint8Array(await u.arrayBuffer()) })));
-    const user = await ctx.store.getUser(ctx.userId);
-    return ctx.datasets
-      .importUpload({
-        sessionId: f.sessionId,
-        user: { id: ctx.userId, name: user?.name ?? "someone" },
-        importId: f.importId,
-        resize: f.resize,
-        files,
-        ...(f.name ? { name: f.name } : {}),
-        ...(f.size ? { size: f.size } : {}),
-      })
-      .catch(toTrpc);
   }),
   /** Deletes a data set from the session; refused (CONFLICT) while any of its runs uses it. */
   remove: authedProcedure.input(z.object({ sessionId: id, datasetId: DatasetIdSchema })).mutation(async ({ ctx, input }) => {

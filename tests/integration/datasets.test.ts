@@ -3,16 +3,18 @@
  * everyone in the session, errors with file and row, limits, roles, delete only while unused, and the round trip
  * import → a run on it trains (its Config names the data set, the network adapted to 16×16 and 3 labels).
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCheckpoint } from "../../lib/gan/checkpoint.js";
+import { DatasetError } from "../../lib/gan/data/dataset.js";
 import { ZipArchive } from "../../lib/gan/data/zip.js";
 import type { DatasetProgressPush } from "../../lib/protocol/socket.js";
 import { startServer, type RunningServer } from "../../server/app.js";
+import { ImportProcess } from "../../server/datasets/importer.js";
 import { loadEnv } from "../../server/env.js";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
 import { idxPair, labelsOf } from "../helpers/idx-fixtures.js";
@@ -26,11 +28,11 @@ let sessionId: string;
 let socket: ClientSocket;
 let datasetId: string;
 
-function form(fields: Record<string, string>, files: { name: string; bytes: Uint8Array }[]): FormData {
-  const f = new FormData();
-  for (const [k, v] of Object.entries(fields)) f.set(k, v);
-  for (const file of files) f.append("files", new File([Buffer.from(file.bytes)], file.name));
-  return f;
+/** What the browser does: each file uploaded alone (its bytes as the body), then one import naming the uploads. */
+async function importVia(p: Person, fields: { sessionId: string; importId: string; name?: string }, files: { name: string; bytes: Uint8Array }[]) {
+  const uploaded = [];
+  for (const f of files) uploaded.push({ uploadId: (await p.api.datasets.upload.mutate(new Blob([Buffer.from(f.bytes)]))).uploadId, name: f.name });
+  return p.api.datasets.import.mutate({ ...fields, files: uploaded });
 }
 
 const objectsIn = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
@@ -73,12 +75,10 @@ describe("importing a data set into a session", () => {
     const pushes: DatasetProgressPush[] = [];
     socket.on("dataset:progress", (p) => pushes.push(p));
     const done = waitFor(socket, "dataset:progress", (p) => p.importId === "import-one-0001" && p.phase === "done");
-    const result = await owner.api.datasets.import.mutate(
-      form({ sessionId, importId: "import-one-0001", name: "squares" }, [
+    const result = await importVia(owner, { sessionId, importId: "import-one-0001", name: "squares" }, [
         { name: "train-images-idx3-ubyte.gz", bytes: gzipSync(pair.images) },
         { name: "train-labels-idx1-ubyte", bytes: pair.labels },
-      ]),
-    );
+      ]);
     expect(result.reused).toBe(false);
     expect(result.dataset).toMatchObject({ name: "squares", count: 36, numLabels: 3, perLabel: [12, 12, 12], imageShape: [16, 16, 1], importedBy: "Ada" });
     datasetId = result.dataset.id;
@@ -106,12 +106,10 @@ describe("importing a data set into a session", () => {
   it("a second import of the same files is reused: no new object, no second activity entry", async () => {
     const before = objectsIn(path.join(storeDir(), "objects"));
     const pair = idxPair(labelsOf([12, 12, 12]));
-    const again = await owner.api.datasets.import.mutate(
-      form({ sessionId, importId: "import-two-0002" }, [
+    const again = await importVia(owner, { sessionId, importId: "import-two-0002" }, [
         { name: "train-images-idx3-ubyte.gz", bytes: gzipSync(pair.images) },
         { name: "train-labels-idx1-ubyte", bytes: pair.labels },
-      ]),
-    );
+      ]);
     expect(again).toMatchObject({ reused: true, dataset: { id: datasetId, name: "squares" } });
     expect(objectsIn(path.join(storeDir(), "objects"))).toEqual(before);
     const activity = await owner.api.sessions.activity.query({ sessionId });
@@ -122,12 +120,10 @@ describe("importing a data set into a session", () => {
     const before = objectsIn(path.join(storeDir(), "objects"));
     const pair = idxPair([0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3]); // label 2 has no image
     const failedPush = waitFor(socket, "dataset:progress", (p) => p.importId === "import-bad-0003" && p.phase === "failed");
-    const call = owner.api.datasets.import.mutate(
-      form({ sessionId, importId: "import-bad-0003" }, [
+    const call = importVia(owner, { sessionId, importId: "import-bad-0003" }, [
         { name: "train-images-idx3-ubyte", bytes: pair.images },
         { name: "train-labels-idx1-ubyte", bytes: pair.labels },
-      ]),
-    );
+      ]);
     const err = (await call.catch((e: unknown) => e)) as { data: { code: string; dataset: { code: string } }; message: string };
     expect(err.data.code).toBe("BAD_REQUEST");
     expect(err.data.dataset.code).toBe("empty_class");
@@ -138,23 +134,29 @@ describe("importing a data set into a session", () => {
     expect((await owner.api.datasets.list.query({ sessionId })).map((d) => d.id)).toEqual(["mnist-bundled", datasetId]);
 
     // Not a data set at all: says what it expected.
-    const junk = owner.api.datasets.import.mutate(form({ sessionId, importId: "import-junk-0004" }, [{ name: "notes.txt", bytes: new TextEncoder().encode("hello") }]));
+    const junk = importVia(owner, { sessionId, importId: "import-junk-0004" }, [{ name: "notes.txt", bytes: new TextEncoder().encode("hello") }]);
     expect(await errorCode(junk)).toBe("BAD_REQUEST");
   });
 
   it("refuses an upload past the size limit, a viewer's import, a stranger's reads, and a form without files", async () => {
     const big = new Uint8Array(1.5 * 1024 * 1024);
-    expect(await errorCode(owner.api.datasets.import.mutate(form({ sessionId, importId: "import-big-0005" }, [{ name: "big.zip", bytes: big }])))).toBe("PAYLOAD_TOO_LARGE");
+    expect(await errorCode(importVia(owner, { sessionId, importId: "import-big-0005" }, [{ name: "big.zip", bytes: big }]))).toBe("PAYLOAD_TOO_LARGE");
     const pair = idxPair(labelsOf([12, 12, 12]));
     const files = [
       { name: "train-images-idx3-ubyte", bytes: pair.images },
       { name: "train-labels-idx1-ubyte", bytes: pair.labels },
     ];
-    expect(await errorCode(viewer.api.datasets.import.mutate(form({ sessionId, importId: "import-viewer-0006" }, files)))).toBe("FORBIDDEN");
+    expect(await errorCode(importVia(viewer, { sessionId, importId: "import-viewer-0006" }, files))).toBe("FORBIDDEN");
+    // Someone else's upload cannot be imported; refused imports leave no upload behind.
+    const { uploadId } = await viewer.api.datasets.upload.mutate(new Blob([Buffer.from(pair.images)]));
+    expect(await errorCode(owner.api.datasets.import.mutate({ sessionId, importId: "import-theft-0009", files: [{ uploadId, name: "train-images-idx3-ubyte" }] }))).toBe("NOT_FOUND");
+    expect(readdirSync(path.join(tmp, "uploads")).length).toBe(1); // the viewer's, still theirs
+    expect(await errorCode(viewer.api.datasets.import.mutate({ sessionId, importId: "import-viewer-0010", files: [{ uploadId, name: "train-images-idx3-ubyte" }] }))).toBe("FORBIDDEN");
+    expect(readdirSync(path.join(tmp, "uploads"))).toEqual([]);
     expect(await errorCode(stranger.api.datasets.list.query({ sessionId }))).toBe("FORBIDDEN");
     expect(await errorCode(stranger.api.datasets.get.query({ sessionId, datasetId }))).toBe("FORBIDDEN");
-    expect(await errorCode(owner.api.datasets.import.mutate(form({ sessionId, importId: "import-none-0007" }, [])))).toBe("BAD_REQUEST");
-    expect(await errorCode(owner.api.datasets.import.mutate(form({ sessionId, importId: "../../x" }, files)))).toBe("BAD_REQUEST");
+    expect(await errorCode(importVia(owner, { sessionId, importId: "import-none-0007" }, []))).toBe("BAD_REQUEST");
+    expect(await errorCode(importVia(owner, { sessionId, importId: "../../x" }, files))).toBe("BAD_REQUEST");
     const res = await stranger.fetch(`/api/sessions/${sessionId}/datasets/${datasetId}/examples.png`);
     expect(res.status).toBe(403);
   });
@@ -233,17 +235,39 @@ describe("runs on an imported data set", () => {
     expect(await errorCode(owner.api.datasets.remove.mutate({ sessionId, datasetId: "mnist-bundled" }))).toBe("BAD_REQUEST");
 
     const pair = idxPair(labelsOf([10, 10]), 12, 12);
-    const spare = await owner.api.datasets.import.mutate(
-      form({ sessionId, importId: "import-spare-0008", name: "spare" }, [
+    const spare = await importVia(owner, { sessionId, importId: "import-spare-0008", name: "spare" }, [
         { name: "t10k-images-idx3-ubyte", bytes: pair.images },
         { name: "t10k-labels-idx1-ubyte", bytes: pair.labels },
-      ]),
-    );
+      ]);
     expect(existsSync(path.join(storeDir(), "objects", spare.dataset.id))).toBe(true);
     await owner.api.datasets.remove.mutate({ sessionId, datasetId: spare.dataset.id });
     expect(existsSync(path.join(storeDir(), "objects", spare.dataset.id))).toBe(false);
     expect((await owner.api.datasets.list.query({ sessionId })).map((d) => d.id)).toEqual(["mnist-bundled", datasetId]);
     const kinds = (await owner.api.sessions.activity.query({ sessionId })).map((a) => a.kind);
     expect(kinds).toContain("dataset.deleted");
+  });
+});
+
+describe("the import process", () => {
+  it("an import whose process dies fails with the reason; the next import starts a new process and succeeds", async () => {
+    const dir = mkdtempSync(path.join(tmp, "import-process-"));
+    const importer = new ImportProcess(path.join(dir, "store"));
+    const onDisk = (name: string, bytes: Uint8Array) => {
+      writeFileSync(path.join(dir, name), bytes);
+      return { name, path: path.join(dir, name) };
+    };
+    const pair = idxPair(labelsOf([12, 12]));
+    const files = [onDisk("train-images-idx3-ubyte", pair.images), onDisk("train-labels-idx1-ubyte", pair.labels)];
+    const doomed = importer.importFiles(files, { name: "doomed" });
+    importer.close();
+    await expect(doomed).rejects.toThrow(/the import process was killed by SIGTERM/);
+    const ok = await importer.importFiles(files, { name: "fine" });
+    expect(ok.dataset).toMatchObject({ name: "fine", count: 24, perLabel: [12, 12] });
+    // A DatasetError in the process comes back as a DatasetError with its code and label.
+    const bad = idxPair([0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2]);
+    const err = await importer.importFiles([onDisk("t10k-images-idx3-ubyte", bad.images), onDisk("t10k-labels-idx1-ubyte", bad.labels)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatasetError);
+    expect(err).toMatchObject({ code: "empty_class", label: 1 });
+    importer.close();
   });
 });

@@ -92,6 +92,21 @@ export class DatasetError extends Error {
   }
 }
 
+/**
+ * A DatasetError as another process reported it: the message is kept as it was written (it already names the
+ * file and row), the fields are restored. Codes unknown here still come through, as strings.
+ */
+export function datasetErrorFrom(report: { code: string; message: string; file?: string; row?: number; image?: string; label?: number }): DatasetError {
+  const e = new DatasetError(report.code as DatasetErrorCode, "", {
+    ...(report.file !== undefined ? { file: report.file } : {}),
+    ...(report.row !== undefined ? { row: report.row } : {}),
+    ...(report.image !== undefined ? { image: report.image } : {}),
+    ...(report.label !== undefined ? { label: report.label } : {}),
+  });
+  e.message = report.message;
+  return e;
+}
+
 /** Values per image: height*width*channels. */
 export function imageSize(ds: Pick<ImageDataset, "height" | "width" | "channels">): number {
   return ds.height * ds.width * ds.channels;

@@ -69,7 +69,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   const broadcaster = socketBroadcaster(io);
   const importer = new ImportProcess(datasetStore.dir);
   const uploads = new UploadArea(path.join(env.dataDir, "uploads"), { maxBytes: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
-  const datasets = new DatasetService({ store, datasets: datasetStore, importer, broadcaster, maxUploadBytes: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
+  const datasets = new DatasetService({ store, datasets: datasetStore, importer, broadcaster });
   const runs = new RunService({
     store,
     supervisor,

@@ -16,7 +16,7 @@ import { bytes, timeAgo } from "../_lib/format";
 import { useSessionLive } from "../_lib/live";
 import { useTRPC, type RouterOutputs } from "../_lib/trpc";
 import { onUploadProgress } from "../_lib/upload";
-import { Button, Field, Notice, Panel, Select, Skeleton } from "./ui";
+import { Breadcrumb, Button, Field, Notice, Panel, Select, Skeleton } from "./ui";
 
 type DatasetView = RouterOutputs["datasets"]["list"][number];
 
@@ -258,11 +258,7 @@ export function DatasetsPage({ sessionId }: { sessionId: string }) {
 
   return (
     <main className="mx-auto flex max-w-[1100px] flex-col gap-5 px-3 py-6 sm:px-5">
-      <nav aria-label="Breadcrumb" className="text-sm text-slate-400">
-        <Link href={`/sessions/${sessionId}`} className="hover:text-white">
-          ← {session.data?.session.name ?? "Session"}
-        </Link>
-      </nav>
+      <Breadcrumb sessionId={sessionId} sessionName={session.data?.session.name} />
       <div>
         <h1 className="text-2xl font-semibold">Data sets</h1>
         <p className="text-sm text-slate-400">Shared by everyone in this session. A run trains on one of them; the network adapts to its image size and labels.</p>
@@ -341,15 +337,7 @@ export function DatasetDetailPage({ sessionId, datasetId }: { sessionId: string;
 
   return (
     <main className="mx-auto flex max-w-[1100px] flex-col gap-5 px-3 py-6 sm:px-5">
-      <nav aria-label="Breadcrumb" className="flex gap-2 text-sm text-slate-400">
-        <Link href={`/sessions/${sessionId}`} className="hover:text-white">
-          ← {session.data?.session.name ?? "Session"}
-        </Link>
-        <span aria-hidden>/</span>
-        <Link href={`/sessions/${sessionId}/datasets`} className="hover:text-white">
-          Data sets
-        </Link>
-      </nav>
+      <Breadcrumb sessionId={sessionId} sessionName={session.data?.session.name} trail={[{ href: `/sessions/${sessionId}/datasets`, label: "Data sets" }]} />
       {detail.isPending ? (
         <Skeleton className="h-96" />
       ) : detail.isError ? (

@@ -12,13 +12,16 @@ import { useState, type FormEvent } from "react";
 import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage, issuesByPath } from "../_lib/errors";
 import { useTRPC } from "../_lib/trpc";
-import { Button, Field, Notice, Panel, Select, Skeleton } from "./ui";
+import { Breadcrumb, Button, Field, Notice, Panel, Select, Skeleton } from "./ui";
 
 const NETWORKS = [
   { value: "nnc-dcgan-with-label", label: "nnc-dcgan-with-label — NNC's DCGAN with label (3.5 M parameters)" },
   { value: "small-dcgan", label: "small-dcgan — smaller conditional DCGAN, tanh output" },
 ];
 const OPTIMIZED = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
+/** NNC's solvers with their default α (the Config's defaults: Adam 0.0005 as NNC's sample, the others 0.001). */
+const SOLVERS = { Adam: "0.0005", Momentum: "0.001", Sgd: "0.001" } as const;
+type Solver = keyof typeof SOLVERS;
 
 interface FormState {
   name: string;
@@ -30,6 +33,7 @@ interface FormState {
   diagnostics: boolean;
   seed: string;
   alpha: Record<(typeof OPTIMIZED)[number], string>;
+  solver: Record<(typeof OPTIMIZED)[number], Solver>;
   limit: string;
   sampleColumns: string;
   checkpointEvery: string;
@@ -45,6 +49,7 @@ const DEFAULTS: FormState = {
   diagnostics: true,
   seed: "1",
   alpha: { Generator: "0.0005", DiscriminatorFake: "0.0005", DiscriminatorReal: "0.0005" },
+  solver: { Generator: "Adam", DiscriminatorFake: "Adam", DiscriminatorReal: "Adam" },
   limit: "0",
   sampleColumns: "10",
   checkpointEvery: "1",
@@ -67,7 +72,7 @@ function toConfig(f: FormState): Record<string, unknown> {
     optimizers: Object.fromEntries(
       OPTIMIZED.map((n) => {
         const alpha = numeric(f.alpha[n]);
-        return [n, { type: "Adam", ...(alpha !== undefined ? { alpha } : {}) }];
+        return [n, { type: f.solver[n], ...(alpha !== undefined ? { alpha } : {}) }];
       }),
     ),
   };
@@ -108,11 +113,7 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
 
   return (
     <main className="mx-auto flex max-w-3xl flex-col gap-5 px-3 py-6 sm:px-5">
-      <nav aria-label="Breadcrumb" className="text-sm text-slate-400">
-        <Link href={`/sessions/${sessionId}`} className="hover:text-white">
-          ← {session.data?.session.name ?? "Session"}
-        </Link>
-      </nav>
+      <Breadcrumb sessionId={sessionId} sessionName={session.data?.session.name} />
       <h1 className="text-2xl font-semibold">New run</h1>
       {session.isPending ? (
         <Skeleton className="h-96" />
@@ -181,24 +182,46 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
           <Panel
             title={
               <>
-                Optimizer (Adam) <span className="normal-case">α</span> per network
+                Optimizer and <span className="normal-case">α</span> per network
               </>
             }
           >
             <div className="grid gap-4 sm:grid-cols-3">
               {OPTIMIZED.map((n) => (
-                <Field
-                  key={n}
-                  id={`run-alpha-${n}`}
-                  label={n}
-                  inputMode="decimal"
-                  value={f.alpha[n]}
-                  onChange={(e) => setF((prev) => ({ ...prev, alpha: { ...prev.alpha, [n]: e.target.value } }))}
-                  error={errors[`optimizers.${n}.alpha`] ?? errors[`optimizers.${n}`]}
-                />
+                <div key={n} className="flex min-w-0 flex-col gap-2" data-testid={`optimizer-${n}`}>
+                  <Select
+                    id={`run-solver-${n}`}
+                    label={`${n} solver`}
+                    value={f.solver[n]}
+                    onChange={(e) => {
+                      const solver = e.target.value as Solver;
+                      // A new solver starts from its own default α unless α was edited.
+                      setF((prev) => ({
+                        ...prev,
+                        solver: { ...prev.solver, [n]: solver },
+                        alpha: { ...prev.alpha, [n]: prev.alpha[n] === SOLVERS[prev.solver[n]] ? SOLVERS[solver] : prev.alpha[n] },
+                      }));
+                    }}
+                    error={errors[`optimizers.${n}.type`]}
+                  >
+                    <option value="Adam">Adam</option>
+                    <option value="Momentum">Momentum (0.9)</option>
+                    <option value="Sgd">Sgd</option>
+                  </Select>
+                  <Field
+                    id={`run-alpha-${n}`}
+                    label={`${n} α`}
+                    inputMode="decimal"
+                    value={f.alpha[n]}
+                    onChange={(e) => setF((prev) => ({ ...prev, alpha: { ...prev.alpha, [n]: e.target.value } }))}
+                    error={errors[`optimizers.${n}.alpha`] ?? errors[`optimizers.${n}`]}
+                  />
+                </div>
               ))}
             </div>
-            <p className="mt-2 text-xs text-slate-500">β1 0.5, β2 0.999, ε 1e-8, as in NNC&apos;s sample. α can be changed while the run trains.</p>
+            <p className="mt-2 text-xs text-slate-500">
+              Adam with β1 0.5, β2 0.999, ε 1e-8, as in NNC&apos;s sample; Momentum 0.9. α can be changed while the run trains.
+            </p>
           </Panel>
           <details open={errors.limit || errors.sampleColumns || errors.checkpointEvery ? true : undefined} className="rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800">
             <summary className="cursor-pointer text-sm font-semibold uppercase tracking-wide text-slate-400">Advanced</summary>

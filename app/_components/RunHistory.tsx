@@ -6,7 +6,7 @@ import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage } from "../_lib/errors";
 import { bytes, num, timeAgo } from "../_lib/format";
 import { useTRPC } from "../_lib/trpc";
-import { Notice, Skeleton, StatusBadge } from "./ui";
+import { Breadcrumb, Notice, Skeleton, StatusBadge } from "./ui";
 
 export function RunHistory({ sessionId }: { sessionId: string }) {
   const me = useRequireUser();
@@ -16,11 +16,7 @@ export function RunHistory({ sessionId }: { sessionId: string }) {
 
   return (
     <main className="mx-auto flex max-w-[1400px] flex-col gap-5 px-3 py-6 sm:px-5">
-      <nav aria-label="Breadcrumb" className="text-sm text-slate-400">
-        <Link href={`/sessions/${sessionId}`} className="hover:text-white">
-          ← {session.data?.session.name ?? "Session"}
-        </Link>
-      </nav>
+      <Breadcrumb sessionId={sessionId} sessionName={session.data?.session.name} />
       <div>
         <h1 className="text-2xl font-semibold">Run history</h1>
         <p className="text-sm text-slate-400">Finished runs with their last sample grid and checkpoints. A stopped, failed or interrupted run can be resumed from its session view.</p>

@@ -100,7 +100,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           };
         });
       }
-      if (a.kind.startsWith("run.") || a.kind === "member.joined") {
+      if (a.kind.startsWith("run.") || a.kind.startsWith("session.") || a.kind === "member.joined") {
         void queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) });
         if (runId) void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
       }
@@ -274,7 +274,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
             className="order-2 min-w-0 lg:order-none lg:col-start-1 lg:row-start-2"
             actions={
               <PauseOnCollapse
-                value={data.session.pauseOnCollapse}
+                value={pauseOnCollapse.isPending && pauseOnCollapse.variables ? pauseOnCollapse.variables.value : data.session.pauseOnCollapse}
                 canChange={role === "owner"}
                 pending={pauseOnCollapse.isPending}
                 onChange={(value) => pauseOnCollapse.mutate({ sessionId, value })}

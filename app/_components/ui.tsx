@@ -1,6 +1,7 @@
 /**
  * Small building blocks with one look: buttons, fields, avatars, notices. No state, so they render anywhere.
  */
+import Link from "next/link";
 import type { ButtonHTMLAttributes, InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from "react";
 import { hueOf, initials } from "../_lib/format";
 
@@ -162,4 +163,23 @@ export function StatusBadge({ status, testId }: { status: string; testId?: strin
 
 export function Skeleton({ className = "" }: { className?: string }) {
   return <div aria-hidden className={`motion-safe:animate-pulse rounded-md bg-slate-800/80 ${className}`} />;
+}
+
+/** The way back: the session, then any pages between it and this one. */
+export function Breadcrumb({ sessionId, sessionName, trail = [] }: { sessionId: string; sessionName: string | undefined; trail?: { href: string; label: string }[] }) {
+  return (
+    <nav aria-label="Breadcrumb" className="flex gap-2 text-sm text-slate-400">
+      <Link href={`/sessions/${sessionId}`} className="hover:text-white">
+        ← {sessionName ?? "Session"}
+      </Link>
+      {trail.map((t) => (
+        <span key={t.href} className="flex gap-2">
+          <span aria-hidden>/</span>
+          <Link href={t.href} className="hover:text-white">
+            {t.label}
+          </Link>
+        </span>
+      ))}
+    </nav>
+  );
 }

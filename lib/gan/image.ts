@@ -203,3 +203,14 @@ export function upscaleNearest<T extends Float32Array | Uint8Array>(
   }
   return { width: outW, height: height * factor, channels, data: out };
 }
+
+/** Writes `count` gray pixels of `gray` into the RGB bytes `rgb` from pixel `at` on, as R = G = B. */
+export function grayIntoRgb(gray: ArrayLike<number>, count: number, rgb: Uint8Array, at = 0): void {
+  for (let p = 0; p < count; p++) {
+    const v = gray[p]!;
+    const o = (at + p) * 3;
+    rgb[o] = v;
+    rgb[o + 1] = v;
+    rgb[o + 2] = v;
+  }
+}

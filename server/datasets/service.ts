@@ -103,8 +103,6 @@ export class DatasetService {
       /** Who decodes imports: an ImportProcess (off the event loop); the store itself, in this process, when absent. */
       importer?: { importFiles(files: { name: string; path: string }[], options: ImportOptions): Promise<ImportResult> };
       broadcaster: DatasetBroadcaster;
-      /** Upload limits for the web (bytes of the request body); the store applies its own limits to the contents. */
-      maxUploadBytes: number;
     },
   ) {}
 

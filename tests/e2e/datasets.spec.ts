@@ -3,13 +3,13 @@
  * set's page with counts, examples, split and networks), a bad upload's error naming the problem, and a new run
  * on the imported data set that trains. Screenshots at desktop and phone widths.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { expect, test } from "@playwright/test";
 import { idxPair, labelsOf } from "../helpers/idx-fixtures";
-import { createSession, DESKTOP, PHONE, shot, signUp } from "./helpers";
+import { callTrpc, createSession, DESKTOP, PHONE, shot, signUp } from "./helpers";
 
 test.use({ reducedMotion: "reduce" });
 
@@ -69,13 +69,51 @@ test("import a data set, look at it, and train a run on it", async ({ page }) =>
   await page.getByLabel("MaxEpoch").fill("2");
   await page.getByLabel("BatchSize").fill("10");
   await page.getByLabel(/Measure label accuracy/).uncheck();
+  // NNC's Optimizer tab: one solver per network; a new solver brings its own default α.
+  await page.getByLabel("DiscriminatorReal solver").selectOption("Momentum");
+  await expect(page.getByLabel("DiscriminatorReal α")).toHaveValue("0.001");
   await shot(page, "new-run-on-dataset-desktop");
   await page.getByRole("button", { name: "Create run" }).click();
   await page.waitForURL(/\?run=/);
+  const runId = new URL(page.url()).searchParams.get("run")!;
+  const created = await callTrpc(page, "runs.get", { runId });
+  expect(created.body.result.data.run.config).toMatchObject({
+    dataset: datasetId,
+    diagnostics: false,
+    optimizers: { DiscriminatorReal: { type: "Momentum", alpha: 0.001, momentum: 0.9 }, Generator: { type: "Adam" } },
+  });
   await page.getByRole("button", { name: "Start", exact: true }).click();
   await expect(page.getByTestId("run-status")).toHaveText(/completed/, { timeout: 90_000 });
-  // The RuntimeGenerator's slider covers the three labels.
+  // The RuntimeGenerator's slider covers the three labels; an interpolation strip walks seed 42 → 43 and downloads.
   await expect(page.getByTestId("gen-label")).toHaveAttribute("max", "2");
+  await page.getByLabel("Interpolate to seed B").check();
+  await page.locator("#gen-count").selectOption("4");
+  const strip = page.getByRole("list", { name: "Interpolation from seed 42 to seed 43, label 0" });
+  await expect(strip.getByRole("img")).toHaveCount(4);
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "↓ Download PNG" }).click();
+  const png = await download;
+  expect(png.suggestedFilename()).toBe("gan-studio-label-0-seed-42-to-43.png");
+  const pngPath = await png.path();
+  expect([...readFileSync(pngPath).subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+  // The owner's session settings: pause on collapse (recorded in the activity feed) and invite links, revocable.
+  await page.getByTestId("pause-on-collapse").click();
+  await expect(page.getByTestId("pause-on-collapse")).toBeChecked();
+  await expect(page.getByText(/Ines turned pause on collapse on/)).toBeVisible();
+  await page.getByLabel("Role", { exact: true }).selectOption("editor");
+  await page.getByRole("button", { name: "Create invite link" }).click();
+  await expect(page.getByTestId("invite-list").getByRole("listitem")).toHaveCount(1);
+  await expect(page.getByTestId("invite-list")).toContainText("editor · by Ines");
+  await page.getByRole("button", { name: /Revoke the editor link/ }).click();
+  await expect(page.getByTestId("invite-list")).toHaveCount(0);
+
+  // Run history: the run's last checkpoint downloads as a zip.
+  await page.goto(`/sessions/${sessionId}/history`);
+  const zip = page.waitForEvent("download");
+  await page.getByTestId("download-latest").click();
+  expect((await zip).suggestedFilename()).toBe("on-squares-latest-epoch-2.zip");
+  await shot(page, "history-downloads-desktop");
 
   // The data set page now counts the run, and deleting it is refused while the run uses it.
   await page.goto(`/sessions/${sessionId}/datasets/${datasetId}`);

@@ -12,6 +12,7 @@
 import { DatasetError } from "./dataset";
 import { csvItems, defaultDatasetName, detectFormat, readIdx, type DatasetFormat, type ImageItem } from "./import-formats";
 import { decodeImage, MAX_SOURCE_PIXELS, sniffImage, type ImageHeader } from "./import-images";
+import { grayIntoRgb } from "../image";
 import type { SourceTree } from "./import-sources";
 import { fitImage, shrinkToFit } from "./resize";
 import { formatBytes } from "./zip";
@@ -405,12 +406,7 @@ async function decodeItems(
       // First colour image: the data set becomes RGB; widen what was decoded so far.
       checkDecodedBytes(n, th, tw, 3, limits, item.file.path);
       const rgb = new Uint8Array(n * plane * 3);
-      for (let p = 0; p < i * plane; p++) {
-        const v = out[p]!;
-        rgb[p * 3] = v;
-        rgb[p * 3 + 1] = v;
-        rgb[p * 3 + 2] = v;
-      }
+      grayIntoRgb(out, i * plane, rgb);
       out = rgb;
       channels = 3;
     }
@@ -418,12 +414,7 @@ async function decodeItems(
     if (img.channels === channels) {
       out.set(data, offset);
     } else {
-      for (let p = 0; p < plane; p++) {
-        const v = data[p]!;
-        out[offset + p * 3] = v;
-        out[offset + p * 3 + 1] = v;
-        out[offset + p * 3 + 2] = v;
-      }
+      grayIntoRgb(data, plane, out, i * plane);
     }
     await progress.step(i + 1);
   }

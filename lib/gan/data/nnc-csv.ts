@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { decodePngBytes } from "../image";
+import { decodePngBytes, grayIntoRgb } from "../image";
 import { DatasetError, type ImageDataset } from "./dataset";
 
 /** Labels are capped so that a typo (e.g. an id in the label column) fails clearly instead of making a huge one-hot. */
@@ -249,12 +249,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
     if (decoded.channels === 3 && channels === 1) {
       // First colour image: widen what was read so far to RGB.
       const rgb = new Uint8Array(count * plane * 3);
-      for (let p = 0; p < k * plane; p++) {
-        const v = pixels[p]!;
-        rgb[p * 3] = v;
-        rgb[p * 3 + 1] = v;
-        rgb[p * 3 + 2] = v;
-      }
+      grayIntoRgb(pixels, k * plane, rgb);
       pixels = rgb;
       channels = 3;
     }
@@ -263,12 +258,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
       pixels.set(decoded.data, offset);
     } else {
       // A gray image in an RGB set.
-      for (let p = 0; p < plane; p++) {
-        const v = decoded.data[p]!;
-        pixels[offset + p * 3] = v;
-        pixels[offset + p * 3 + 1] = v;
-        pixels[offset + p * 3 + 2] = v;
-      }
+      grayIntoRgb(decoded.data, plane, pixels, k * plane);
     }
   }
 

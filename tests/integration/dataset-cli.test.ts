@@ -3,7 +3,7 @@
  * error JSON with file and row, list --json, and the store taken from GAN_DATASETS_DIR.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -70,6 +70,38 @@ describe("npm run dataset", () => {
     expect(list[0]).toMatchObject({ name: "Shapes", count: 24, labelNames: ["circle", "square"], format: "folders", source: "shapes.zip" });
     const table = run(["list", "--store", store]);
     expect(table.stdout).toMatch(/ds-[0-9a-f]{20}\s+Shapes\s+24\s+6x6x1\s+2\s+folders/);
+  });
+
+  it("round trip: an imported data set trains two iterations with npm run train, whose Config names it", () => {
+    // 16×16 images of two labels (12 each): 10 of each train, 2 validate; at batch 8 that is 2 iterations.
+    const bars = (label: number, i: number) => {
+      const px = new Uint8Array(256);
+      for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) px[y * 16 + x] = (label === 0 ? x : y) % 4 < 2 ? 200 + i : 10;
+      return encodePng({ width: 16, height: 16, channels: 1, data: px });
+    };
+    const bzip = path.join(tmp, "bars.zip");
+    writeFileSync(bzip, makeZip(Array.from({ length: 24 }, (_, i) => ({ name: `${i % 2}/${i}.png`, data: bars(i % 2, i) }))));
+    const imported = JSON.parse(run(["import", bzip, "--store", store, "--json"]).stdout) as { id: string; imageShape: number[] };
+    expect(imported.imageShape).toEqual([16, 16, 1]);
+    const out = path.join(tmp, "run");
+    const train = (dataset: string) =>
+      spawnSync(
+        process.execPath,
+        ["--import", "tsx", path.join(root, "lib/gan/cli/train.ts"), "--dataset", dataset, "--network", "small-dcgan", "--epochs", "1", "--batch", "8", "--diagnostics", "off", "--out", out],
+        { cwd: root, encoding: "utf8", env: { ...process.env, GAN_DATASETS_DIR: store, GAN_BACKEND: "wasm" }, timeout: 240_000 },
+      );
+    const r = train(imported.id);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.status).toBe(0);
+    const config = JSON.parse(readFileSync(path.join(out, "config.json"), "utf8")) as { dataset: string };
+    expect(config.dataset).toBe(imported.id);
+    expect(readFileSync(path.join(out, "losses.csv"), "utf8").trim().split("\n")).toHaveLength(1 + 2); // header + 2 iterations
+
+    // The 6×6 shapes cannot feed a network that upsamples ×4: the run is refused with the sizes that would work.
+    const shapes = JSON.parse(run(["list", "--store", store, "--json"]).stdout) as { id: string; name: string }[];
+    const refused = train(shapes.find((d) => d.name === "Shapes")!.id);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/multiples of 4; 6×6 is not: import the data set resized to 4×4 or 8×8/);
   });
 
   it("refuses bad usage with exit 2", () => {

@@ -15,7 +15,7 @@ const OPTIONS = {
   batch: { type: "string", help: "BatchSize (overrides the config)" },
   limit: { type: "string", help: "train on the first N training images only" },
   network: { type: "string", help: "nnc-dcgan-with-label (default) or small-dcgan" },
-  dataset: { type: "string", help: "mnist-bundled (default), an NNC dataset .csv, or a folder of IDX files" },
+  dataset: { type: "string", help: "mnist-bundled (default), an imported data set id (ds-…, see npm run dataset -- list), an NNC dataset .csv, or a folder of IDX files" },
   seed: { type: "string", help: "seed for weights, batches and noise" },
   out: { type: "string", help: "output folder (default runs/<date-time>)" },
   resume: { type: "string", help: "continue the run saved in this checkpoint folder" },

@@ -79,7 +79,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     dataDir: env.dataDir,
     ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}),
   });
-  attachRealtime(io, { store, runs, sealer, presence });
+  const realtime = attachRealtime(io, { store, runs, sealer, presence });
 
   const createContext = async ({ req, res }: { req: IncomingMessage; res: ServerResponse }): Promise<Context> => ({
     userId: (await sealer.read(req.headers.cookie))?.userId ?? null,
@@ -89,6 +89,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     uploads,
     sealer,
     presence,
+    realtime,
     res,
     setCookies: [],
   });

@@ -1,7 +1,8 @@
 "use client";
 /**
- * The owner makes invite links (viewer or editor); each link is shown once, to copy and send. Links already made
- * are listed (role, who made it, when) and can be revoked; a revoked link stops working at once.
+ * The owner's members and invites: each member's role (editor ⇄ viewer) and removal; invite links (viewer or
+ * editor), each shown once to copy and send; links already made are listed (role, who made it, when) and can be
+ * revoked, after which they stop working at once.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -10,7 +11,14 @@ import { timeAgo } from "../_lib/format";
 import { useTRPC } from "../_lib/trpc";
 import { Button, Notice } from "./ui";
 
-export function InvitePanel({ sessionId }: { sessionId: string }) {
+interface Member {
+  userId: string;
+  name: string;
+  email: string;
+  role: string;
+}
+
+export function InvitePanel({ sessionId, members }: { sessionId: string; members: Member[] }) {
   const trpc = useTRPC();
   const [role, setRole] = useState<"viewer" | "editor">("viewer");
   const [copied, setCopied] = useState(false);
@@ -26,10 +34,49 @@ export function InvitePanel({ sessionId }: { sessionId: string }) {
     }),
   );
   const revoke = useMutation(trpc.sessions.revokeInvite.mutationOptions({ onSuccess: () => void refresh() }));
+  const refreshSession = () => queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) });
+  const changeRole = useMutation(trpc.sessions.setRole.mutationOptions({ onSuccess: () => refreshSession() }));
+  const removeMember = useMutation(trpc.sessions.removeMember.mutationOptions({ onSuccess: () => refreshSession() }));
   const active = invites.data?.filter((i) => !i.revokedAt) ?? [];
   const link = create.data ? `${window.location.origin}${create.data.path}` : null;
   return (
     <div className="flex flex-col gap-3">
+      <ul className="flex flex-col divide-y divide-slate-800 text-sm" aria-label="Members" data-testid="member-list">
+        {members.map((m) => (
+          <li key={m.userId} className="flex items-center justify-between gap-2 py-1">
+            <span className="min-w-0 truncate text-slate-200" title={m.email}>
+              {m.name}
+            </span>
+            {m.role === "owner" ? (
+              <span className="text-xs text-slate-400">owner</span>
+            ) : (
+              <span className="flex items-center gap-1">
+                <select
+                  aria-label={`Role of ${m.name}`}
+                  value={m.role}
+                  disabled={changeRole.isPending}
+                  onChange={(e) => changeRole.mutate({ sessionId, userId: m.userId, role: e.target.value as "editor" | "viewer" })}
+                  className="min-h-8 rounded-md bg-slate-900 px-1 text-xs ring-1 ring-inset ring-slate-700"
+                >
+                  <option value="editor">editor</option>
+                  <option value="viewer">viewer</option>
+                </select>
+                <Button
+                  tone="ghost"
+                  className="text-rose-300"
+                  disabled={removeMember.isPending}
+                  aria-label={`Remove ${m.name} from the session`}
+                  onClick={() => {
+                    if (window.confirm(`Remove ${m.name} from this session? Their open pages lose access at once.`)) removeMember.mutate({ sessionId, userId: m.userId });
+                  }}
+                >
+                  Remove
+                </Button>
+              </span>
+            )}
+          </li>
+        ))}
+      </ul>
       <div className="flex flex-wrap items-end gap-2">
         <div className="flex flex-col gap-1">
           <label htmlFor="invite-role" className="text-sm font-medium text-slate-300">
@@ -61,9 +108,9 @@ export function InvitePanel({ sessionId }: { sessionId: string }) {
           </div>
         </div>
       ) : null}
-      {create.error || revoke.error ? (
+      {create.error || revoke.error || changeRole.error || removeMember.error ? (
         <Notice tone="error" role="alert">
-          {errorMessage(create.error ?? revoke.error)}
+          {errorMessage(create.error ?? revoke.error ?? changeRole.error ?? removeMember.error)}
         </Notice>
       ) : null}
       {active.length > 0 ? (

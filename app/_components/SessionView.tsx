@@ -100,7 +100,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           };
         });
       }
-      if (a.kind.startsWith("run.") || a.kind.startsWith("session.") || a.kind === "member.joined") {
+      if (a.kind.startsWith("run.") || a.kind.startsWith("session.") || a.kind.startsWith("member.")) {
         void queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) });
         if (runId) void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
       }
@@ -150,7 +150,8 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
   const collapse = useMemo(() => latestCollapseAlarm(live.diagnostics, live.activity.filter((a) => a.runId === runId)), [live.diagnostics, live.activity, runId]);
   const [dismissedAlarm, setDismissedAlarm] = useState<string | null>(null);
 
-  const role = live.role ?? data.role;
+  // The session query is refetched when a member's role changes; the join's role is only as fresh as the last join.
+  const role = data.role ?? live.role;
   const canEdit = role === "editor" || role === "owner";
   const runRecord = runDetail.data?.run ?? data.runs.find((r) => r.id === runId) ?? null;
   const config = (runRecord?.config ?? {}) as { batchSize?: number; maxEpoch?: number };
@@ -243,8 +244,8 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           </div>
           <aside className="flex flex-col gap-4">
             {role === "owner" ? (
-              <Panel title="Invite" id="invite">
-                <InvitePanel sessionId={sessionId} />
+              <Panel title="Members and invites" id="invite">
+                <InvitePanel sessionId={sessionId} members={data.members} />
               </Panel>
             ) : null}
             <Panel title="Activity" id="activity">
@@ -313,8 +314,8 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
               <ActivityFeed entries={feedEntries} runNames={runNames} />
             </Panel>
             {role === "owner" ? (
-              <Panel title="Invite" id="invite" className="order-7 min-w-0 lg:order-none">
-                <InvitePanel sessionId={sessionId} />
+              <Panel title="Members and invites" id="invite" className="order-7 min-w-0 lg:order-none">
+                <InvitePanel sessionId={sessionId} members={data.members} />
               </Panel>
             ) : null}
           </div>

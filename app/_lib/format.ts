@@ -90,6 +90,10 @@ export function describeActivity(a: { kind: string; userName: string | null; det
     }
     case "member.joined":
       return `${who} joined as ${String(d.role ?? "member")}`;
+    case "member.role":
+      return `${who} made ${String(d.member ?? "a member")} ${String(d.to ?? "?")} (was ${String(d.from ?? "?")})`;
+    case "member.removed":
+      return `${who} removed ${String(d.member ?? "a member")} from the session`;
     case "dataset.imported":
       return `${who} imported data set “${String(d.name ?? "")}” (${Number(d.count ?? 0).toLocaleString()} images${Array.isArray(d.imageShape) ? `, ${d.imageShape.join("×")}` : ""})`;
     case "dataset.deleted":

@@ -448,6 +448,31 @@ export class Store {
     }
   }
 
+  /**
+   * Sets a member's role (editor or viewer; up or down). The owner's role cannot change (CONFLICT); NOT_FOUND when
+   * the user is not a member. Returns the role before.
+   */
+  async setMemberRole(sessionId: string, userId: string, role: "editor" | "viewer"): Promise<{ from: Role }> {
+    return this.prisma.$transaction(async (tx) => {
+      const m = await tx.membership.findUnique({ where: { userId_sessionId: { userId, sessionId } }, select: { role: true } });
+      if (!m) throw new StoreError("NOT_FOUND", `user ${userId} is not a member of session ${sessionId}`);
+      if (m.role === "owner") throw new StoreError("CONFLICT", "the owner's role cannot change");
+      await tx.membership.update({ where: { userId_sessionId: { userId, sessionId } }, data: { role } });
+      return { from: asRole(m.role) };
+    });
+  }
+
+  /** Removes a member (not the owner: CONFLICT; NOT_FOUND when not a member). Returns the role they had. */
+  async removeMember(sessionId: string, userId: string): Promise<{ role: Role }> {
+    return this.prisma.$transaction(async (tx) => {
+      const m = await tx.membership.findUnique({ where: { userId_sessionId: { userId, sessionId } }, select: { role: true } });
+      if (!m) throw new StoreError("NOT_FOUND", `user ${userId} is not a member of session ${sessionId}`);
+      if (m.role === "owner") throw new StoreError("CONFLICT", "the owner cannot be removed from their session");
+      await tx.membership.delete({ where: { userId_sessionId: { userId, sessionId } } });
+      return { role: asRole(m.role) };
+    });
+  }
+
   /** The session's members in the order they joined (the owner first). */
   async listMembers(sessionId: string): Promise<MemberRecord[]> {
     const rows = await this.prisma.membership.findMany({

@@ -32,6 +32,12 @@ export class Presence {
     return true;
   }
 
+  /** A present user's new role (after the owner changed it). */
+  setRole(sessionId: string, userId: string, role: string): void {
+    const entry = this.rooms.get(sessionId)?.get(userId);
+    if (entry) entry.user = { ...entry.user, role };
+  }
+
   users(sessionId: string): PresenceUser[] {
     return [...(this.rooms.get(sessionId)?.values() ?? [])].map((e) => e.user);
   }

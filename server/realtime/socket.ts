@@ -27,7 +27,17 @@ export function socketBroadcaster(io: IO): Broadcaster & DatasetBroadcaster {
   };
 }
 
-export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; sealer: CookieSealer; presence: Presence }): void {
+/** What the API tells the realtime layer. */
+export interface Realtime {
+  /**
+   * A member's role changed (role) or they were removed (null): their open connections follow at once, so a removed
+   * member stops receiving the session's pushes and presence shows the new role.
+   */
+  membershipChanged(sessionId: string, userId: string, role: string | null): Promise<void>;
+}
+
+export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; sealer: CookieSealer; presence: Presence }): Realtime {
+  const broadcastPresenceOf = (sessionId: string) => io.to(roomOf(sessionId)).emit("presence", { sessionId, users: deps.presence.users(sessionId) });
   io.use(async (socket, next) => {
     const user = await deps.sealer.read(socket.handshake.headers.cookie);
     const record = user ? await deps.store.getUser(user.userId) : null;
@@ -38,7 +48,7 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
 
   io.on("connection", (raw) => {
     const socket = raw as unknown as Sock;
-    const broadcastPresence = (sessionId: string) => io.to(roomOf(sessionId)).emit("presence", { sessionId, users: deps.presence.users(sessionId) });
+    const broadcastPresence = broadcastPresenceOf;
 
     socket.on("join", async (request, ack) => {
       const reply = typeof ack === "function" ? ack : () => undefined;
@@ -81,4 +91,22 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
       }
     });
   });
+
+  return {
+    async membershipChanged(sessionId, userId, role) {
+      const sockets = (await io.in(roomOf(sessionId)).fetchSockets()).filter((x) => (x.data as { userId?: string }).userId === userId);
+      for (const remote of sockets) {
+        const local = io.sockets.sockets.get(remote.id) as unknown as Sock | undefined;
+        if (role === null) {
+          local?.data.sessions.delete(sessionId);
+          remote.leave(roomOf(sessionId));
+          deps.presence.leave(sessionId, remote.id, userId);
+        } else {
+          local?.data.sessions.set(sessionId, role);
+        }
+      }
+      if (role !== null) deps.presence.setRole(sessionId, userId, role);
+      broadcastPresenceOf(sessionId);
+    },
+  };
 }

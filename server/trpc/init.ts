@@ -11,6 +11,7 @@ import type { DatasetService } from "../datasets/service.js";
 import type { UploadArea } from "../datasets/uploads.js";
 import type { Store } from "../db/store.js";
 import type { Presence } from "../realtime/presence.js";
+import type { Realtime } from "../realtime/socket.js";
 import type { RunService } from "../runs/service.js";
 
 export interface Context {
@@ -21,6 +22,8 @@ export interface Context {
   uploads: UploadArea;
   sealer: CookieSealer;
   presence: Presence;
+  /** Absent in createCaller tests without sockets. */
+  realtime?: Realtime;
   /** Present for HTTP calls (to set the session cookie); absent in createCaller tests. */
   res?: ServerResponse;
   /** Cookies set during the call (tests read them here). */

@@ -10,6 +10,7 @@ import { parseConfig } from "../../lib/gan/config.js";
 import { TRAINING_NETWORKS } from "../../lib/gan/spec.js";
 import { CredentialsSchema, SignUpSchema, hashPassword, verifyPassword } from "../auth/auth.js";
 import { DatasetServiceError } from "../datasets/service.js";
+import { StoreError } from "../db/store.js";
 import { UploadError } from "../datasets/uploads.js";
 import { gridUrl, RunError } from "../runs/service.js";
 import { authedProcedure, publicProcedure, requireRole, router, type Context } from "./init.js";
@@ -27,6 +28,7 @@ function toTrpc(e: unknown): never {
     const code = e.code === "UNAVAILABLE" ? "PRECONDITION_FAILED" : e.code;
     throw new TRPCError({ code, message: e.message, cause: e });
   }
+  if (e instanceof StoreError) throw new TRPCError({ code: e.code, message: e.message, cause: e });
   if ((e as { code?: string }).code === "CONFLICT") throw new TRPCError({ code: "CONFLICT", message: (e as Error).message });
   throw e;
 }
@@ -114,6 +116,29 @@ const sessionsRouter = router({
     const invite = await ctx.store.createInvite({ sessionId: input.sessionId, role: input.role, createdById: ctx.userId, tokenHash: hashToken(token) });
     // The token is shown once, here; only its hash is stored.
     return { id: invite.id, role: input.role, token, path: `/invite/${token}` };
+  }),
+  /** The owner changes a member's role (editor ⇄ viewer); everyone sees it in the activity feed and presence. */
+  setRole: authedProcedure
+    .input(z.object({ sessionId: id, userId: id, role: z.enum(["editor", "viewer"]) }))
+    .mutation(async ({ ctx, input }) => {
+      await requireRole(ctx, input.sessionId, "owner");
+      const { from } = await ctx.store.setMemberRole(input.sessionId, input.userId, input.role).catch(toTrpc);
+      if (from !== input.role) {
+        const who = await ctx.store.getUser(input.userId);
+        await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "member.role", detail: { memberId: input.userId, member: who?.name ?? null, from, to: input.role } });
+        await ctx.realtime?.membershipChanged(input.sessionId, input.userId, input.role);
+      }
+      return { role: input.role };
+    }),
+  /** The owner removes a member: their access ends at once, open pages included. */
+  removeMember: authedProcedure.input(z.object({ sessionId: id, userId: id })).mutation(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "owner");
+    const who = await ctx.store.getUser(input.userId);
+    const { role } = await ctx.store.removeMember(input.sessionId, input.userId).catch(toTrpc);
+    // The entry first, so the removed member's open page hears of it (and finds itself forbidden), then the eviction.
+    await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "member.removed", detail: { memberId: input.userId, member: who?.name ?? null, role } });
+    await ctx.realtime?.membershipChanged(input.sessionId, input.userId, null);
+    return { ok: true };
   }),
   /** The session's invite links (never their tokens, which were shown once), newest first, revoked ones included. */
   invites: authedProcedure.input(z.object({ sessionId: id })).query(async ({ ctx, input }) => {

@@ -107,6 +107,8 @@ test("import a data set, look at it, and train a run on it", async ({ page }) =>
   await expect(page.getByTestId("invite-list")).toContainText("editor · by Ines");
   await page.getByRole("button", { name: /Revoke the editor link/ }).click();
   await expect(page.getByTestId("invite-list")).toHaveCount(0);
+  await expect(page.getByTestId("member-list")).toContainText("Ines");
+  await page.getByRole("region", { name: "Members and invites" }).screenshot({ path: "test-results/screenshots/members-and-invites.png" });
 
   // Run history: the run's last checkpoint downloads as a zip.
   await page.goto(`/sessions/${sessionId}/history`);

@@ -14,7 +14,10 @@ export interface BatchNormUpdate {
   scope: string;
   decayRate: number;
   mean: tf.Tensor;
+  /** The batch variance as normalisation uses it (biased: divided by `count`). */
   variance: tf.Tensor;
+  /** Values per channel the statistics were taken over (batch × height × width). */
+  count: number;
 }
 
 export interface ForwardOptions {
@@ -171,7 +174,8 @@ export class Graph {
     const axes = h.rank === 2 ? [0] : [0, 1, 2];
     const { mean, variance } = tf.moments(h, axes);
     if (opts.bnUpdates) {
-      opts.bnUpdates.push({ scope: layer.scope, decayRate: layer.decayRate, mean: tf.keep(mean), variance: tf.keep(variance) });
+      const count = axes.reduce((n, a) => n * h.shape[a]!, 1);
+      opts.bnUpdates.push({ scope: layer.scope, decayRate: layer.decayRate, mean: tf.keep(mean), variance: tf.keep(variance), count });
     }
     return tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, layer.epsilon))), gamma), beta);
   }

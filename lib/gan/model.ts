@@ -139,13 +139,7 @@ export class GanModel {
       loss = value;
     }
     for (const u of updates) {
-      // Running statistics: r ← decay·r + (1 − decay)·batch
-      tf.tidy(() => {
-        const mean = this.store.variable(u.scope, "mean");
-        const variance = this.store.variable(u.scope, "var");
-        mean.assign(tf.add(tf.mul(mean, u.decayRate), tf.mul(u.mean, 1 - u.decayRate)));
-        variance.assign(tf.add(tf.mul(variance, u.decayRate), tf.mul(u.variance, 1 - u.decayRate)));
-      });
+      updateRunningStatistics(this.store, u);
       tf.dispose([u.mean, u.variance]);
     }
     return loss;
@@ -194,4 +188,19 @@ export class GanModel {
     this.store.dispose();
     for (const s of Object.values(this.solvers)) s.dispose();
   }
+}
+
+/**
+ * BatchNormalization's running statistics after one batch, as nnabla updates them: r ← decay·r + (1 − decay)·batch,
+ * with the variance made unbiased first (× count / (count − 1)), so the RuntimeGenerator normalises with the
+ * variance of the data rather than of the batch.
+ */
+export function updateRunningStatistics(store: ParameterStore, u: BatchNormUpdate): void {
+  tf.tidy(() => {
+    const mean = store.variable(u.scope, "mean");
+    const variance = store.variable(u.scope, "var");
+    const unbiased = u.count > 1 ? tf.mul(u.variance, u.count / (u.count - 1)) : u.variance;
+    mean.assign(tf.add(tf.mul(mean, u.decayRate), tf.mul(u.mean, 1 - u.decayRate)));
+    variance.assign(tf.add(tf.mul(variance, u.decayRate), tf.mul(unbiased, 1 - u.decayRate)));
+  });
 }

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/gan/backend";
 import { parseConfig } from "../../lib/gan/config";
 import { lossFrom } from "../../lib/gan/graph";
-import { GanModel } from "../../lib/gan/model";
+import { GanModel, updateRunningStatistics } from "../../lib/gan/model";
 import { ParameterStore, UnknownParameterError } from "../../lib/gan/params";
 import { resolveSpec, type NetworkSpecInput, type PartName } from "../../lib/gan/spec";
 
@@ -593,6 +593,22 @@ describe("GanModel.trainStep", () => {
     } finally {
       model.dispose();
     }
+  });
+
+  it("takes the unbiased batch variance into the running variance, as nnabla does", async () => {
+    const store = new ParameterStore(resolveSpec(TINY), 3);
+    const scope = "BatchNormalization";
+    store.variable(scope, "mean").assign(tf.tensor1d(new Array(store.variable(scope, "mean").size).fill(0.5)));
+    const channels = store.variable(scope, "var").size;
+    // A batch whose biased variance is 2 over 4 values per channel: the unbiased one is 2·4/3.
+    const u = { scope, decayRate: 0.9, mean: tf.fill([channels], 3), variance: tf.fill([channels], 2), count: 4 };
+    updateRunningStatistics(store, u);
+    const mean = await store.variable(scope, "mean").data();
+    const variance = await store.variable(scope, "var").data();
+    for (const m of mean) expect(m).toBeCloseTo(0.9 * 0.5 + 0.1 * 3, 6);
+    for (const v of variance) expect(v).toBeCloseTo(0.9 * 1 + 0.1 * ((2 * 4) / 3), 6);
+    tf.dispose([u.mean, u.variance]);
+    store.dispose();
   });
 
   it("leaks no tensors: as many after 20 steps as after the first", async () => {

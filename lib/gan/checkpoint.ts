@@ -41,6 +41,10 @@ export const CheckpointMetaSchema = z.object({
   runtimeGenerator: z.object({ scopes: z.array(z.string()) }),
   /** Generator validation loss when written, for Save Best. */
   monitor: z.number().nullable(),
+  /** The collapse detector's streaks (diagnostics on), so a resumed run neither repeats nor delays an alarm. */
+  collapse: z
+    .array(z.object({ rule: z.string(), epochs: z.array(z.number()), values: z.array(z.number()), raised: z.boolean() }))
+    .optional(),
 });
 export type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 
@@ -96,6 +100,7 @@ export interface CheckpointInput {
   dataset: CheckpointMeta["dataset"];
   backend: string;
   monitor: number | null;
+  collapse?: CheckpointMeta["collapse"];
 }
 
 /**
@@ -129,6 +134,7 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput, opts:
     createdAt: new Date().toISOString(),
     runtimeGenerator: { scopes: model.resolved.scopes.filter((s) => s.part === "generator").map((s) => s.scope) },
     monitor: input.monitor,
+    ...(input.collapse ? { collapse: input.collapse } : {}),
   };
   const modelJson = {
     format: CHECKPOINT_FORMAT,

@@ -13,6 +13,7 @@ import { readCheckpoint, restoreModel, writeCheckpoint } from "./checkpoint.js";
 import { OptimizerSchema, SPLIT_SEED, parseConfig, type Config, type ConfigInput, type Optimizer } from "./config.js";
 import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset, subsetDataset, validateDataset, type Batch, type ImageDataset } from "./data/dataset.js";
 import { loadDataset } from "./data/index.js";
+import type { CollapseDetectorState } from "./diagnostics/collapse.js";
 import { Diagnostics, type DiagnosticsReport } from "./diagnostics/index.js";
 import { encodePng, tileGrid } from "./image.js";
 import { GanModel, type Losses } from "./model.js";
@@ -123,6 +124,7 @@ export class Trainer {
         : null;
       const t = new Trainer(config, model, train, split.validation, backend, opts.outDir, ckpt?.meta.iteration ?? 0, diagnostics);
       if (ckpt && ckpt.meta.monitor !== null) t.bestMonitor = ckpt.meta.monitor;
+      if (ckpt?.meta.collapse && diagnostics) diagnostics.detector.restore(ckpt.meta.collapse as CollapseDetectorState);
       return t;
     } catch (e) {
       model.dispose();
@@ -334,6 +336,7 @@ export class Trainer {
       dataset: { ref: this.config.dataset, trainCount: this.train.count, numLabels: this.train.numLabels },
       backend: this.backend.name,
       monitor,
+      ...(this.diagnostics ? { collapse: this.diagnostics.detector.state() } : {}),
     };
   }
 

@@ -8,7 +8,10 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../lib/gan/backend.js";
-import { ModelJsonSchema, readCheckpoint } from "../../lib/gan/checkpoint.js";
+import { ModelJsonSchema, readCheckpoint, writeCheckpoint } from "../../lib/gan/checkpoint.js";
+import { parseConfig } from "../../lib/gan/config.js";
+import { GanModel } from "../../lib/gan/model.js";
+import { SMALL_DCGAN } from "../../lib/gan/spec.js";
 import type { ConfigInput } from "../../lib/gan/config.js";
 import { RuntimeGenerator } from "../../lib/gan/generator.js";
 import { Trainer, type TrainerEvent } from "../../lib/gan/trainer.js";
@@ -181,6 +184,15 @@ describe("checkpoints", () => {
       }
     }
     b.dispose();
+  });
+
+  it("keep the collapse detector's streaks, so a resumed run continues them", async () => {
+    const model = new GanModel(SMALL_DCGAN, 1, parseConfig({}).optimizers);
+    const dir = path.join(tmp, "with-collapse");
+    const collapse = [{ rule: "dFake", epochs: [3, 4], values: [0.01, 0.02], raised: false }];
+    await writeCheckpoint(dir, { model, config: parseConfig({}), iteration: 10, iterationsPerEpoch: 5, dataset: { ref: "mnist-bundled", trainCount: 40, numLabels: 10 }, backend: "wasm", monitor: null, collapse });
+    expect((await readCheckpoint(dir)).meta.collapse).toEqual(collapse);
+    model.dispose();
   });
 
   it("are in tf.io's weights layout: a browser can decode weights.bin with the manifest alone", async () => {

@@ -38,6 +38,32 @@ describe("CollapseDetector", () => {
     expect(d.observe(collapsed, 7).map((a) => a.rule).sort()).toEqual(["classDiversity", "coverage", "diversity"]);
   });
 
+  it("a detector restored from a saved state (a resumed run) neither repeats a raised alarm nor loses a streak", () => {
+    const lost = { ...healthy, dFakeMean: 0.01 };
+    const before = new CollapseDetector();
+    before.observe(healthy, 1);
+    before.observe(collapsed, 2);
+    expect(before.observe(collapsed, 3).length).toBe(3); // diversity, classDiversity, coverage raised
+    before.observe(lost, 4); // dFake streak 1 of 3 (the collapse rules' streaks end: lost is otherwise healthy)
+    const saved = JSON.parse(JSON.stringify(before.state())) as ReturnType<CollapseDetector["state"]>;
+
+    const resumed = new CollapseDetector();
+    resumed.restore(saved);
+    expect(resumed.observe(lost, 5)).toEqual([]); // dFake streak 2 of 3
+    expect(resumed.observe(lost, 6).map((a) => a.rule)).toEqual(["dFake"]); // on time, with the saved epochs
+    const fresh = new CollapseDetector();
+    fresh.observe(lost, 5);
+    expect(fresh.observe(lost, 6)).toEqual([]); // without the state it would be late
+
+    const raised = new CollapseDetector();
+    raised.observe(collapsed, 2);
+    raised.observe(collapsed, 3);
+    const again = new CollapseDetector();
+    again.restore(raised.state());
+    expect(again.observe(collapsed, 4)).toEqual([]); // already raised before the resume: not raised twice
+    expect(again.active().sort()).toEqual(["classDiversity", "coverage", "diversity"]);
+  });
+
   it("raises dFake only after three epochs of a discriminator that rejects every fake", () => {
     const d = new CollapseDetector();
     const lost = { ...healthy, dFakeMean: 0.01 };

@@ -96,6 +96,9 @@ export interface CollapseAlarm {
 
 const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(3));
 
+/** A detector's streaks, as a checkpoint keeps them. */
+export type CollapseDetectorState = { rule: CollapseRuleName; epochs: number[]; values: number[]; raised: boolean }[];
+
 export class CollapseDetector {
   readonly config: CollapseRules;
   private readonly streaks = new Map<CollapseRuleName, { epochs: number[]; values: number[]; raised: boolean }>();
@@ -161,6 +164,20 @@ export class CollapseDetector {
   /** Rules whose alarm is raised and still holds (their streak has not been broken since). */
   active(): CollapseRuleName[] {
     return [...this.streaks].filter(([, s]) => s.raised).map(([name]) => name);
+  }
+
+  /** The streaks so far, to keep in a checkpoint: a resumed run continues them instead of starting over. */
+  state(): CollapseDetectorState {
+    return [...this.streaks].map(([rule, s]) => ({ rule, epochs: [...s.epochs], values: [...s.values], raised: s.raised }));
+  }
+
+  /** Continues from a saved state (rules it does not know are ignored). */
+  restore(state: CollapseDetectorState): void {
+    this.streaks.clear();
+    const known = new Set(this.config.rules.map((r) => r.name));
+    for (const s of state) {
+      if (known.has(s.rule)) this.streaks.set(s.rule, { epochs: [...s.epochs], values: [...s.values], raised: s.raised });
+    }
   }
 
   /** Forgets every streak (e.g. after the user changed the run and wants fresh evidence). */

@@ -47,7 +47,7 @@ export function RunHistory({ sessionId }: { sessionId: string }) {
                   <StatusBadge status={r.status} />
                 </div>
                 <p className="text-xs text-slate-400">
-                  {r.network} · epoch {r.epoch}/{r.maxEpoch} · batch {r.batchSize} · {r.backend ?? "no backend"} · {timeAgo(r.updatedAt)}
+                  {r.network} on {r.datasetName} · epoch {r.epoch}/{r.maxEpoch} · batch {r.batchSize} · {r.backend ?? "no backend"} · {timeAgo(r.updatedAt)}
                 </p>
                 {r.failureReason ? <p className="text-xs text-rose-300">{r.failureReason}</p> : null}
                 {r.finalLosses ? (

@@ -301,6 +301,14 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
               ) : (
                 <Skeleton className="h-28" />
               )}
+              {runDetail.data ? (
+                <p className="mt-2 text-xs text-slate-400" data-testid="run-dataset">
+                  Data set:{" "}
+                  <Link href={`/sessions/${sessionId}/datasets/${runDetail.data.dataset.id}`} className="text-sky-300 hover:underline">
+                    {runDetail.data.dataset.name}
+                  </Link>
+                </p>
+              ) : null}
               {status === "failed" || status === "interrupted" ? (
                 <div className="mt-3">
                   <Notice tone={status === "failed" ? "error" : "warn"} role="alert">

@@ -256,7 +256,8 @@ const runsRouter = router({
   get: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
     const { run, role } = await runInSession(ctx, input.runId, "viewer");
     const checkpoints = (await ctx.store.listCheckpoints(input.runId)).map(({ dir: _dir, ...c }) => c);
-    return { run: withoutPaths(run), role, parameters: ctx.runs.parameters(input.runId), checkpoints };
+    const datasetName = (await ctx.datasets.names(run.sessionId)).get(run.datasetRef) ?? run.datasetRef;
+    return { run: withoutPaths(run), role, parameters: ctx.runs.parameters(input.runId), checkpoints, dataset: { id: run.datasetRef, name: datasetName } };
   }),
   history: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "viewer");
@@ -271,6 +272,7 @@ const runsRouter = router({
   finished: authedProcedure.input(z.object({ sessionId: id })).query(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "viewer");
     const runs = (await ctx.store.listRuns(input.sessionId)).filter((r) => FINISHED.has(r.status)).reverse();
+    const names = await ctx.datasets.names(input.sessionId);
     return Promise.all(
       runs.map(async (r) => {
         const config = parseConfig(r.config);
@@ -286,6 +288,7 @@ const runsRouter = router({
           iteration: r.iteration,
           backend: r.backend,
           network: typeof config.network === "string" ? config.network : config.network.name,
+          datasetName: names.get(r.datasetRef) ?? r.datasetRef,
           maxEpoch: config.maxEpoch,
           batchSize: config.batchSize,
           createdAt: r.createdAt.toISOString(),

@@ -82,6 +82,7 @@ test("import a data set, look at it, and train a run on it", async ({ page }) =>
     diagnostics: false,
     optimizers: { DiscriminatorReal: { type: "Momentum", alpha: 0.001, momentum: 0.9 }, Generator: { type: "Adam" } },
   });
+  await expect(page.getByTestId("run-dataset")).toHaveText("Data set: squares");
   await page.getByRole("button", { name: "Start", exact: true }).click();
   await expect(page.getByTestId("run-status")).toHaveText(/completed/, { timeout: 90_000 });
   // The RuntimeGenerator's slider covers the three labels; an interpolation strip walks seed 42 → 43 and downloads.
@@ -112,6 +113,7 @@ test("import a data set, look at it, and train a run on it", async ({ page }) =>
 
   // Run history: the run's last checkpoint downloads as a zip.
   await page.goto(`/sessions/${sessionId}/history`);
+  await expect(page.getByTestId("history-run")).toContainText("small-dcgan on squares");
   const zip = page.waitForEvent("download");
   await page.getByTestId("download-latest").click();
   expect((await zip).suggestedFilename()).toBe("on-squares-latest-epoch-2.zip");

@@ -273,11 +273,20 @@ export class DatasetService {
     if (datasetId !== BUNDLED_MNIST && !(await this.deps.store.getSessionDataset(sessionId, datasetId))) return null;
     const cached = this.examples.get(datasetId);
     if (cached) return cached;
-    let ds: ImageDataset;
-    if (datasetId === BUNDLED_MNIST) ds = loadBundledMnist();
-    else if (this.deps.datasets.has(datasetId)) ds = this.deps.datasets.load(datasetId);
-    else return null;
-    const png = examplesGrid(ds, EXAMPLES_PER_LABEL);
+    let png: Uint8Array;
+    if (datasetId === BUNDLED_MNIST) {
+      png = examplesGrid(loadBundledMnist(), EXAMPLES_PER_LABEL);
+    } else {
+      // Only the shown images are read from disk, whatever the data set's size.
+      const meta = this.deps.datasets.get(datasetId);
+      const picks = this.deps.datasets.examples(datasetId, EXAMPLES_PER_LABEL, 0);
+      if (!meta || !picks) return null;
+      const [height, width, channels] = meta.imageShape;
+      const size = height * width * channels;
+      const images = new Float32Array(meta.numLabels * EXAMPLES_PER_LABEL * size).fill(0.5);
+      picks.forEach((indices, label) => images.set(this.deps.datasets.readImages(datasetId, indices), label * EXAMPLES_PER_LABEL * size));
+      png = gridPng(images, { height, width, channels: channels as 1 | 3, rows: meta.numLabels, cols: EXAMPLES_PER_LABEL });
+    }
     this.examples.set(datasetId, png);
     if (this.examples.size > 32) this.examples.delete(this.examples.keys().next().value!);
     return png;
@@ -380,7 +389,11 @@ export function examplesGrid(ds: ImageDataset, perLabel: number): Uint8Array {
       images.set(ds.images.subarray(i * size, (i + 1) * size), (label * perLabel + k) * size);
     }
   });
-  const grid = tileGrid(images, { count, height: ds.height, width: ds.width, channels: ds.channels, rows: ds.numLabels, cols: perLabel, padding: 2, background: 0.25 });
-  return encodePng(grid);
+  return gridPng(images, { height: ds.height, width: ds.width, channels: ds.channels, rows: ds.numLabels, cols: perLabel });
+}
+
+/** rows × cols images as one PNG, 2-pixel dark gaps. */
+function gridPng(images: Float32Array, g: { height: number; width: number; channels: 1 | 3; rows: number; cols: number }): Uint8Array {
+  return encodePng(tileGrid(images, { count: g.rows * g.cols, height: g.height, width: g.width, channels: g.channels, rows: g.rows, cols: g.cols, padding: 2, background: 0.25 }));
 }
 

@@ -585,6 +585,10 @@ describe("store", () => {
     expect(store.examples(a.dataset.id, 5, 7)).toEqual(ex);
     expect(store.examples(a.dataset.id, 5, 8)).not.toEqual(ex);
     expect(store.examples(a.dataset.id, 50, 7)!.map((l) => l.length)).toEqual([12, 12]);
+    // readImages reads just the images asked for, in the order asked, as load() has them.
+    const picked = store.readImages(a.dataset.id, [13, 2]);
+    expect(Array.from(picked)).toEqual([...ds.images.subarray(13 * 64, 14 * 64), ...ds.images.subarray(2 * 64, 3 * 64)]);
+    expect(() => store.readImages(a.dataset.id, [24])).toThrow(RangeError);
     expect(store.remove(a.dataset.id)).toBe(true);
     expect(store.remove(a.dataset.id)).toBe(false);
     expect(store.has(a.dataset.id)).toBe(false);

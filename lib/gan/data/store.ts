@@ -19,7 +19,7 @@
  * Node-only (fs, crypto).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
 import { DatasetError, type ImageDataset } from "./dataset";
 import { decodeSource, ProgressReporter, resolveLimits, type DecodedDataset, type ImportLimits, type ImportProgress, type ResizeMode } from "./import";
@@ -410,6 +410,31 @@ export class DatasetStore {
       const order = new Rng(deriveSeed(seed, PREVIEW_STREAM, label)).permutation(members.length);
       return Array.from(order.subarray(0, Math.min(perLabel, members.length)), (k) => members[k]!);
     });
+  }
+
+  /**
+   * The images at `indices` (pixels in [0,1], NHWC, in that order), read from disk one by one: a preview of a large
+   * data set without loading all of it. Throws DatasetError 'missing_file' for an unknown id, RangeError for an
+   * index outside it.
+   */
+  readImages(id: string, indices: readonly number[]): Float32Array {
+    const meta = this.get(id);
+    if (!meta) throw new DatasetError("missing_file", `data set ${id} is not in the store ${this.dir}`, { file: id });
+    const size = meta.imageShape[0] * meta.imageShape[1] * meta.imageShape[2];
+    const out = new Float32Array(indices.length * size);
+    const buf = Buffer.alloc(size);
+    const inv = 1 / 255; // as load() scales
+    const fd = openSync(path.join(this.objectDir(id), "images.u8"), "r");
+    try {
+      indices.forEach((index, k) => {
+        if (!Number.isInteger(index) || index < 0 || index >= meta.count) throw new RangeError(`index ${index} is outside 0..${meta.count - 1} of data set ${id}`);
+        readSync(fd, buf, 0, size, index * size);
+        for (let p = 0; p < size; p++) out[k * size + p] = buf[p]! * inv;
+      });
+    } finally {
+      closeSync(fd);
+    }
+    return out;
   }
 
   /** Removes a data set and the source entries that point to it; false when the store did not hold it. */

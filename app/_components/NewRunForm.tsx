@@ -34,6 +34,8 @@ interface FormState {
   seed: string;
   alpha: Record<(typeof OPTIMIZED)[number], string>;
   solver: Record<(typeof OPTIMIZED)[number], Solver>;
+  /** Adam's β1, β2 and ε, for every network that uses Adam. */
+  adam: { beta1: string; beta2: string; eps: string };
   limit: string;
   sampleColumns: string;
   checkpointEvery: string;
@@ -50,6 +52,7 @@ const DEFAULTS: FormState = {
   seed: "1",
   alpha: { Generator: "0.0005", DiscriminatorFake: "0.0005", DiscriminatorReal: "0.0005" },
   solver: { Generator: "Adam", DiscriminatorFake: "Adam", DiscriminatorReal: "Adam" },
+  adam: { beta1: "0.5", beta2: "0.999", eps: "1e-8" },
   limit: "0",
   sampleColumns: "10",
   checkpointEvery: "1",
@@ -72,7 +75,11 @@ function toConfig(f: FormState): Record<string, unknown> {
     optimizers: Object.fromEntries(
       OPTIMIZED.map((n) => {
         const alpha = numeric(f.alpha[n]);
-        return [n, { type: f.solver[n], ...(alpha !== undefined ? { alpha } : {}) }];
+        const adam =
+          f.solver[n] === "Adam"
+            ? Object.fromEntries((["beta1", "beta2", "eps"] as const).flatMap((k) => (numeric(f.adam[k]) !== undefined ? [[k, numeric(f.adam[k])]] : [])))
+            : {};
+        return [n, { type: f.solver[n], ...(alpha !== undefined ? { alpha } : {}), ...adam }];
       }),
     ),
   };
@@ -107,6 +114,8 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
     create.mutate({ sessionId, name: f.name, config: toConfig(f) });
   };
   const viewer = session.data?.role === "viewer";
+  /** The first error about an Adam setting, whichever network it came from. */
+  const adamError = (k: "beta1" | "beta2" | "eps") => OPTIMIZED.map((n) => errors[`optimizers.${n}.${k}`]).find(Boolean);
   const otherErrors = Object.entries(errors).filter(
     ([path]) => !["name", "network", "dataset", "maxEpoch", "batchSize", "saveBest", "diagnostics", "seed", "limit", "sampleColumns", "checkpointEvery"].includes(path) && !path.startsWith("optimizers."),
   );
@@ -220,10 +229,10 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
               ))}
             </div>
             <p className="mt-2 text-xs text-slate-500">
-              Adam with β1 0.5, β2 0.999, ε 1e-8, as in NNC&apos;s sample; Momentum 0.9. α can be changed while the run trains.
+              Adam with β1 0.5, β2 0.999, ε 1e-8 as in NNC&apos;s sample (changed below); Momentum 0.9. α can be changed while the run trains.
             </p>
           </Panel>
-          <details open={errors.limit || errors.sampleColumns || errors.checkpointEvery ? true : undefined} className="rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800">
+          <details open={errors.limit || errors.sampleColumns || errors.checkpointEvery || adamError("beta1") || adamError("beta2") || adamError("eps") ? true : undefined} className="rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800">
             <summary className="cursor-pointer text-sm font-semibold uppercase tracking-wide text-slate-400">Advanced</summary>
             <div className="mt-4 grid gap-4 sm:grid-cols-3">
               <Field id="run-limit" label="Train on first N images" hint="0: all of them" inputMode="numeric" value={f.limit} onChange={(e) => set("limit", e.target.value)} error={errors.limit} />
@@ -243,6 +252,18 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
                 onChange={(e) => set("checkpointEvery", e.target.value)}
                 error={errors.checkpointEvery}
               />
+              {(["beta1", "beta2", "eps"] as const).map((k) => (
+                <Field
+                  key={k}
+                  id={`run-adam-${k}`}
+                  label={`Adam ${k === "eps" ? "ε" : k === "beta1" ? "β1" : "β2"}`}
+                  hint="every network on Adam"
+                  inputMode="decimal"
+                  value={f.adam[k]}
+                  onChange={(e) => setF((prev) => ({ ...prev, adam: { ...prev.adam, [k]: e.target.value } }))}
+                  error={adamError(k)}
+                />
+              ))}
             </div>
           </details>
           {create.error ? (

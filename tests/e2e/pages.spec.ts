@@ -54,12 +54,15 @@ test("the New run form shows the server's Config errors at their fields and crea
   await page.getByLabel("BatchSize").fill("0");
   await page.getByLabel("MaxEpoch").fill("many");
   await page.getByLabel("Generator α").fill("-1");
+  await page.getByText("Advanced").click();
+  await page.getByLabel("Adam β1").fill("1.5");
   const response = page.waitForResponse((r) => r.url().includes("/api/trpc/runs.create"));
   await page.getByRole("button", { name: "Create run" }).click();
   expect((await response).status()).toBe(400);
   await expect(page.locator("#run-batchSize-error")).toContainText(/>=\s*1/);
   await expect(page.locator("#run-maxEpoch-error")).toContainText(/number/i);
   await expect(page.locator("#run-alpha-Generator-error")).toBeVisible();
+  await expect(page.locator("#run-adam-beta1-error")).toContainText(/<\s*1/);
   await expect(page.locator("#run-batchSize")).toHaveAttribute("aria-invalid", "true");
   await expect(page).toHaveURL(/\/runs\/new$/);
   await page.setViewportSize(PHONE);

@@ -3,7 +3,7 @@
  * (plain and gzipped), NNC CSVs with PNGs in a zip and on disk, folder-per-label zips (integer and name
  * folders), gray and RGB, PNG and JPEG, and broken or hostile archives from tests/helpers/zip-writer.ts.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encode as encodeJpeg } from "jpeg-js";
@@ -478,17 +478,14 @@ describe("limits", () => {
     await rejects(() => newStore().importPath(linkedDir), "symlink");
   });
 
-  it("has documented defaults", () => {
-    expect(DEFAULT_IMPORT_LIMITS).toMatchObject({
-      maxUploadBytes: 512 * 2 ** 20,
-      maxFiles: 200_000,
-      maxEntryBytes: 64 * 2 ** 20,
-      maxTotalBytes: 2 * 2 ** 30,
-      maxRatio: 1000,
-      maxDecodedBytes: 2 ** 30,
-      maxSide: 64,
-      minImages: 20,
-    });
+  it("has the defaults docs/datasets.md documents, every one of them", () => {
+    const doc = readFileSync(join(__dirname, "../../docs/datasets.md"), "utf8");
+    const units: Record<string, number> = { "": 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 };
+    const documented: Record<string, number> = {};
+    for (const m of doc.matchAll(/^\| `(\w+)`[^|]*\| ([\d,]+) ?(KiB|MiB|GiB)? \|/gm)) {
+      documented[m[1]!] = Number(m[2]!.replace(/,/g, "")) * units[m[3] ?? ""]!;
+    }
+    expect(documented).toEqual({ ...DEFAULT_IMPORT_LIMITS });
   });
 });
 

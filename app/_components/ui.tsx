@@ -24,27 +24,14 @@ export function Button({ tone = "neutral", className = "", ...props }: ButtonHTM
   );
 }
 
-export function Field({
-  label,
-  error,
-  hint,
-  id,
-  className = "",
-  ...props
-}: InputHTMLAttributes<HTMLInputElement> & { label: string; error?: string | undefined; hint?: ReactNode; id: string }) {
-  const describedBy = [error ? `${id}-error` : null, hint ? `${id}-hint` : null].filter(Boolean).join(" ") || undefined;
+/** A form control with its label, its hint and its error (under it, tied to it by aria-describedby). */
+function Labelled({ id, label, error, hint, className, children }: { id: string; label: string; error?: string | undefined; hint?: ReactNode; className: string; children: ReactNode }) {
   return (
     <div className={`flex min-w-0 flex-col gap-1 ${className}`}>
       <label htmlFor={id} className="text-sm font-medium text-slate-300">
         {label}
       </label>
-      <input
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy}
-        {...props}
-        className={`min-h-9 w-full min-w-0 rounded-md bg-slate-900 px-3 py-1.5 text-slate-100 ring-1 ring-inset placeholder:text-slate-500 ${error ? "ring-rose-500" : "ring-slate-700 focus:ring-sky-500"}`}
-      />
+      {children}
       {hint && !error ? (
         <p id={`${id}-hint`} className="text-xs text-slate-500">
           {hint}
@@ -59,6 +46,30 @@ export function Field({
   );
 }
 
+const describedBy = (id: string, error: string | undefined, hint: ReactNode) =>
+  [error ? `${id}-error` : null, hint && !error ? `${id}-hint` : null].filter(Boolean).join(" ") || undefined;
+
+export function Field({
+  label,
+  error,
+  hint,
+  id,
+  className = "",
+  ...props
+}: InputHTMLAttributes<HTMLInputElement> & { label: string; error?: string | undefined; hint?: ReactNode; id: string }) {
+  return (
+    <Labelled id={id} label={label} error={error} hint={hint} className={className}>
+      <input
+        id={id}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy(id, error, hint)}
+        {...props}
+        className={`min-h-9 w-full min-w-0 rounded-md bg-slate-900 px-3 py-1.5 text-slate-100 ring-1 ring-inset placeholder:text-slate-500 ${error ? "ring-rose-500" : "ring-slate-700 focus:ring-sky-500"}`}
+      />
+    </Labelled>
+  );
+}
+
 export function Select({
   label,
   id,
@@ -68,25 +79,17 @@ export function Select({
   ...props
 }: SelectHTMLAttributes<HTMLSelectElement> & { label: string; id: string; error?: string | undefined }) {
   return (
-    <div className={`flex min-w-0 flex-col gap-1 ${className}`}>
-      <label htmlFor={id} className="text-sm font-medium text-slate-300">
-        {label}
-      </label>
+    <Labelled id={id} label={label} error={error} className={className}>
       <select
         id={id}
         aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
+        aria-describedby={describedBy(id, error, undefined)}
         {...props}
         className={`min-h-9 w-full min-w-0 truncate rounded-md bg-slate-900 px-2 py-1.5 text-slate-100 ring-1 ring-inset ${error ? "ring-rose-500" : "ring-slate-700"}`}
       >
         {children}
       </select>
-      {error ? (
-        <p id={`${id}-error`} className="text-xs text-rose-300 first-letter:uppercase" data-field-error={id}>
-          {error}
-        </p>
-      ) : null}
-    </div>
+    </Labelled>
   );
 }
 

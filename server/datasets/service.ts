@@ -158,7 +158,7 @@ export class DatasetService {
 
   /** The bundled digits first, then the session's imports, newest first. Records whose data went missing are left out. */
   async list(sessionId: string): Promise<DatasetView[]> {
-    const bundled = { ...this.bundled(), runCount: (await this.deps.store.listRuns(sessionId)).filter((r) => r.datasetRef === BUNDLED_MNIST).length };
+    const bundled = { ...this.bundled(), runCount: (await this.deps.store.runCountsByDataset(sessionId)).get(BUNDLED_MNIST) ?? 0 };
     const records = await this.deps.store.listSessionDatasets(sessionId);
     const views = records.flatMap((r) => {
       const meta = this.deps.datasets.get(r.datasetId);
@@ -283,8 +283,14 @@ export class DatasetService {
       if (!meta || !picks) return null;
       const [height, width, channels] = meta.imageShape;
       const size = height * width * channels;
+      // One read for all the picks; each label's row starts at label × EXAMPLES_PER_LABEL (short rows stay grey).
+      const picked = this.deps.datasets.readImages(datasetId, picks.flat());
       const images = new Float32Array(meta.numLabels * EXAMPLES_PER_LABEL * size).fill(0.5);
-      picks.forEach((indices, label) => images.set(this.deps.datasets.readImages(datasetId, indices), label * EXAMPLES_PER_LABEL * size));
+      let from = 0;
+      picks.forEach((indices, label) => {
+        images.set(picked.subarray(from * size, (from + indices.length) * size), label * EXAMPLES_PER_LABEL * size);
+        from += indices.length;
+      });
       png = gridPng(images, { height, width, channels: channels as 1 | 3, rows: meta.numLabels, cols: EXAMPLES_PER_LABEL });
     }
     this.examples.set(datasetId, png);
@@ -306,7 +312,7 @@ export class DatasetService {
       const meta = this.deps.datasets.get(ref);
       if (!meta) throw fieldError("dataset", `the images of "${record.name}" are missing from this server's data set store: import them again`);
       perLabel = meta.perLabel;
-      shape = { height: meta.imageShape[0], width: meta.imageShape[1], channels: meta.imageShape[2], numLabels: meta.numLabels };
+      shape = shapeOf(meta);
     }
     return { ...shape, trainCount: (fraction) => splitCounts(perLabel, fraction).train.reduce((a, b) => a + b, 0) };
   }
@@ -335,7 +341,7 @@ export class DatasetService {
     if (typeof config.network !== "string") return resolveSpec(config.network);
     let shape: DataShape = MNIST_SHAPE;
     const meta = config.dataset === BUNDLED_MNIST ? null : this.deps.datasets.get(config.dataset);
-    if (meta) shape = { height: meta.imageShape[0], width: meta.imageShape[1], channels: meta.imageShape[2], numLabels: meta.numLabels };
+    if (meta) shape = shapeOf(meta);
     return resolveSpec(adaptSpecToData(BUILTIN_SPECS[config.network], shape));
   }
 
@@ -366,8 +372,8 @@ function fieldError(path: string, message: string): DatasetFieldError {
   return new DatasetFieldError([{ path, message }], `${path}: ${message}`);
 }
 
-function shapeOf(view: DatasetView): DataShape {
-  return { height: view.imageShape[0], width: view.imageShape[1], channels: view.imageShape[2], numLabels: view.numLabels };
+function shapeOf(d: { imageShape: [number, number, number]; numLabels: number }): DataShape {
+  return { height: d.imageShape[0], width: d.imageShape[1], channels: d.imageShape[2], numLabels: d.numLabels };
 }
 
 function baseName(file: string): string {

@@ -563,9 +563,14 @@ export class Store {
       orderBy: { createdAt: "desc" },
       include: { importedBy: { select: { name: true } } },
     });
-    const counts = await this.prisma.run.groupBy({ by: ["datasetRef"], where: { sessionId }, _count: { _all: true } });
-    const byRef = new Map(counts.map((c) => [c.datasetRef, c._count._all]));
+    const byRef = await this.runCountsByDataset(sessionId);
     return rows.map((r) => toSessionDataset(r, byRef.get(r.datasetId) ?? 0));
+  }
+
+  /** How many of the session's runs name each data set (by Config `dataset`), in one query. */
+  async runCountsByDataset(sessionId: string): Promise<Map<string, number>> {
+    const counts = await this.prisma.run.groupBy({ by: ["datasetRef"], where: { sessionId }, _count: { _all: true } });
+    return new Map(counts.map((c) => [c.datasetRef, c._count._all]));
   }
 
   /**

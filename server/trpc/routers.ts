@@ -20,11 +20,7 @@ const NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as cons
 
 /** Maps the run service's errors to tRPC codes, keeping field issues for forms. */
 function toTrpc(e: unknown): never {
-  if (e instanceof RunError) {
-    const code = e.code === "UNAVAILABLE" ? "PRECONDITION_FAILED" : e.code;
-    throw new TRPCError({ code, message: e.message, cause: e });
-  }
-  if (e instanceof DatasetServiceError) {
+  if (e instanceof RunError || e instanceof DatasetServiceError) {
     const code = e.code === "UNAVAILABLE" ? "PRECONDITION_FAILED" : e.code;
     throw new TRPCError({ code, message: e.message, cause: e });
   }

@@ -406,11 +406,11 @@ function readEndOfCentralDirectory(r: Reader, lim: ZipLimits): { offset: number;
   return { offset, size, count };
 }
 
-/** One central directory entry at `pos` (which must end before `end`); its checks on names and links. */
 function corrupt(r: Reader, why: string): DatasetError {
   return new DatasetError("bad_archive", `${r.label} is corrupt: ${why}`, { file: r.label });
 }
 
+/** One central directory entry at `pos` (which must end before `end`); its checks on names and links. */
 function readCentralEntry(r: Reader, pos: number, end: number): { entry: ZipEntry; next: number } {
   if (pos + CENTRAL_SIZE > end || r.u32(pos) !== SIG_CENTRAL) throw corrupt(r, `no central directory entry at offset ${pos}`);
   const flags = r.u16(pos + 8);

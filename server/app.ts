@@ -68,7 +68,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   const generators = new GeneratorPool();
   const broadcaster = socketBroadcaster(io);
   const importer = new ImportProcess(datasetStore.dir);
-  const uploads = new UploadArea(path.join(env.dataDir, "uploads"), { maxBytes: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
+  const uploads = new UploadArea(path.join(env.dataDir, "uploads"), { maxBytes: env.limits.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
   const datasets = new DatasetService({ store, datasets: datasetStore, importer, broadcaster });
   const runs = new RunService({
     store,
@@ -92,10 +92,12 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     realtime,
     res,
     setCookies: [],
+    limits: env.limits,
+    ip: req.socket.remoteAddress ?? "unknown",
   });
   // Calls are small JSON; only a data set upload may carry a large body (streamed to disk as it arrives, 413 past it).
   const trpc = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: 4 * 1024 * 1024, createContext });
-  const trpcUpload = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: env.DATASET_MAX_UPLOAD_MB * 1024 * 1024, createContext });
+  const trpcUpload = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: env.limits.DATASET_MAX_UPLOAD_MB * 1024 * 1024, createContext });
 
   /** The signed-in member's access to a run, or an HTTP error already sent. */
   const runAccess = async (req: IncomingMessage, res: ServerResponse, runId: string) => {

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { loadLimits, LimitsError, type Limits } from "./limits.js";
 
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
@@ -21,8 +22,6 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default("./data"),
   /** Seals the session cookie (iron-session): at least 32 characters. Unset: one is made in DATA_DIR/session-secret. */
   SESSION_SECRET: z.string().min(32, "SESSION_SECRET must be at least 32 characters").optional(),
-  /** Largest data set upload accepted, in MiB (the request body is counted as it arrives; 413 past it). */
-  DATASET_MAX_UPLOAD_MB: z.coerce.number().int().min(1).max(4096).default(512),
   /** Serve the Next.js pages (off in API-only tests). */
   SERVE_APP: z
     .enum(["0", "1", "true", "false"])
@@ -30,7 +29,7 @@ const EnvSchema = z.object({
     .transform((v) => v === "1" || v === "true"),
 });
 
-export type ServerEnv = z.infer<typeof EnvSchema> & { SESSION_SECRET: string; dataDir: string };
+export type ServerEnv = z.infer<typeof EnvSchema> & { SESSION_SECRET: string; dataDir: string; limits: Limits };
 
 export class EnvError extends Error {}
 
@@ -57,6 +56,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): ServerEnv {
     throw new EnvError(`invalid environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
   const env = parsed.data;
+  let limits: Limits;
+  try {
+    limits = loadLimits(source);
+  } catch (e) {
+    if (e instanceof LimitsError) throw new EnvError(e.message);
+    throw e;
+  }
   const dataDir = path.resolve(env.DATA_DIR);
-  return { ...env, SESSION_SECRET: env.SESSION_SECRET ?? sessionSecretFile(dataDir), dataDir };
+  return { ...env, SESSION_SECRET: env.SESSION_SECRET ?? sessionSecretFile(dataDir), dataDir, limits };
 }

@@ -10,6 +10,7 @@ import type { CookieSealer } from "../auth/auth.js";
 import type { DatasetService } from "../datasets/service.js";
 import type { UploadArea } from "../datasets/uploads.js";
 import type { Store } from "../db/store.js";
+import { QuotaError, type Limits } from "../limits.js";
 import type { Presence } from "../realtime/presence.js";
 import type { Realtime } from "../realtime/socket.js";
 import type { RunService } from "../runs/service.js";
@@ -28,6 +29,15 @@ export interface Context {
   res?: ServerResponse;
   /** Cookies set during the call (tests read them here). */
   setCookies: string[];
+  /** Every limit and quota (server/limits.ts). */
+  limits: Limits;
+  /** The caller's address (rate limits); "local" in createCaller tests. */
+  ip: string;
+}
+
+/** A quota hit as a tRPC error: TOO_MANY_REQUESTS with the quota in `data.quota`. */
+export function quotaTrpc(e: QuotaError): TRPCError {
+  return new TRPCError({ code: "TOO_MANY_REQUESTS", message: e.message, cause: e });
 }
 
 const t = initTRPC.context<Context>().create({
@@ -39,7 +49,9 @@ const t = initTRPC.context<Context>().create({
         : ((cause as { issues?: { path: string; message: string }[] } | undefined)?.issues ?? null);
     // An import's own error (lib/gan/data DatasetError: code, file, row), so the page can point at the file and row.
     const dataset = (cause as { dataset?: { code: string; file?: string; row?: number } } | undefined)?.dataset ?? null;
-    return { ...shape, data: { ...shape.data, issues, dataset } };
+    // A quota or rate limit (server/limits.ts QuotaError): what was full, its limit and use, when to retry.
+    const quota = cause instanceof QuotaError ? cause.quota : null;
+    return { ...shape, data: { ...shape.data, issues, dataset, quota } };
   },
 });
 

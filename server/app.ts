@@ -3,7 +3,6 @@
  * health check and the PNG endpoints (sample grids, RuntimeGenerator), over one database and one trainer
  * supervisor. `startServer` is what `server/index.ts` runs and what the integration tests start on port 0.
  */
-import { readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -16,8 +15,10 @@ import { CookieSealer } from "./auth/auth.js";
 import { ImportProcess } from "./datasets/importer.js";
 import { UploadArea } from "./datasets/uploads.js";
 import { DatasetService } from "./datasets/service.js";
-import { zipStored } from "./http/zip.js";
+import { refuseBody, UPLOAD_PATH, type BodyRefusal } from "./http/bodies.js";
+import { zipStoredFiles } from "./http/zip.js";
 import { databaseState, openDatabase } from "./db/client.js";
+import { DiskGuard } from "./disk.js";
 import { Store } from "./db/store.js";
 import type { ServerEnv } from "./env.js";
 import { Presence } from "./realtime/presence.js";
@@ -50,6 +51,15 @@ function sendPng(res: ServerResponse, png: Uint8Array, cache: string): void {
   res.end(Buffer.from(png));
 }
 
+/** JSON-RPC codes of tRPC's error shape, so a tRPC client reads a refusal made before tRPC like one of its own. */
+const RPC_CODES: Record<BodyRefusal["code"], number> = { BAD_REQUEST: -32600, METHOD_NOT_SUPPORTED: -32005, PAYLOAD_TOO_LARGE: -32013, UNSUPPORTED_MEDIA_TYPE: -32015 };
+
+/** Answers a request whose body is refused unread, and closes the connection so the body is never received. */
+function refuse(res: ServerResponse, r: BodyRefusal, trpcShape: boolean): void {
+  res.setHeader("connection", "close");
+  sendJson(res, r.status, trpcShape ? { error: { message: r.message, code: RPC_CODES[r.code], data: { code: r.code, httpStatus: r.status } } } : { error: { code: r.code, message: r.message } });
+}
+
 export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler } = {}): Promise<RunningServer> {
   const { prisma } = openDatabase(env.DATABASE_URL);
   const store = new Store(prisma);
@@ -68,7 +78,17 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   const generators = new GeneratorPool();
   const broadcaster = socketBroadcaster(io);
   const importer = new ImportProcess(datasetStore.dir);
-  const uploads = new UploadArea(path.join(env.dataDir, "uploads"), { maxBytes: env.limits.DATASET_MAX_UPLOAD_MB * 1024 * 1024 });
+  const L = env.limits;
+  const uploads: UploadArea = new UploadArea(path.join(env.dataDir, "uploads"), {
+    maxBytes: L.DATASET_MAX_UPLOAD_MB * 2 ** 20,
+    maxPerUser: L.GAN_MAX_WAITING_UPLOADS_PER_USER,
+    maxInFlightPerUser: L.GAN_MAX_UPLOADS_IN_FLIGHT_PER_USER,
+    maxInFlight: L.GAN_MAX_UPLOADS_IN_FLIGHT,
+    maxBytesInFlight: L.GAN_MAX_UPLOAD_BYTES_IN_FLIGHT_MB * 2 ** 20,
+    // An upload and the data set made of it are about the same size: room for both.
+    checkRoom: (userId, bytes) => disk.checkRoom(userId, 2 * bytes, "upload this file"),
+  });
+  const disk = new DiskGuard({ store, datasets: datasetStore, waitingUploadBytes: (userId) => uploads.waitingBytes(userId), limits: L, dataDir: env.dataDir });
   const datasets = new DatasetService({ store, datasets: datasetStore, importer, broadcaster });
   const runs = new RunService({
     store,
@@ -94,10 +114,13 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     setCookies: [],
     limits: env.limits,
     ip: req.socket.remoteAddress ?? "unknown",
+    contentLength: req.headers["content-length"] === undefined ? null : Number(req.headers["content-length"]),
   });
-  // Calls are small JSON; only a data set upload may carry a large body (streamed to disk as it arrives, 413 past it).
-  const trpc = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: 4 * 1024 * 1024, createContext });
-  const trpcUpload = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: env.limits.DATASET_MAX_UPLOAD_MB * 1024 * 1024, createContext });
+  // Calls are small JSON (counted as they stream, PAYLOAD_TOO_LARGE past the cap) in bounded batches; only a data set
+  // upload carries a large body, as octet-stream, streamed to disk as it arrives (server/http/bodies.ts checks both first).
+  const bodyLimits = { jsonMaxBytes: env.limits.GAN_MAX_JSON_BODY_KB * 1024, uploadMaxBytes: env.limits.DATASET_MAX_UPLOAD_MB * 2 ** 20 };
+  const trpc = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: bodyLimits.jsonMaxBytes, maxBatchSize: env.limits.GAN_MAX_TRPC_BATCH, createContext });
+  const trpcUpload = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: bodyLimits.uploadMaxBytes, allowBatching: false, createContext });
 
   /** The signed-in member's access to a run, or an HTTP error already sent. */
   const runAccess = async (req: IncomingMessage, res: ServerResponse, runId: string) => {
@@ -112,7 +135,14 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   };
 
   const api: Handler = async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://localhost");
+    } catch {
+      return refuse(res, { status: 400, code: "BAD_REQUEST", message: "the request's URL cannot be read" }, false);
+    }
+    const refusal = refuseBody(req, url.pathname, bodyLimits);
+    if (refusal) return refuse(res, refusal, url.pathname.startsWith("/api/trpc/"));
     // socket.io (engine.io) answers its own requests, long-polling included, on the same server.
     if (url.pathname.startsWith("/api/socket/")) return;
     if (url.pathname === "/api/health") {
@@ -161,14 +191,15 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       if (!run) return;
       const checkpoint = await store.latestCheckpoint(run.id, m[2]!);
       if (!checkpoint) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${run.id} has no ${m[2]} checkpoint` } });
-      // The folder holds the newest checkpoint of this kind: model.json, weights.bin, optimizer.bin (tf.io layout).
-      let files: { name: string; bytes: Uint8Array }[];
+      // The folder holds the newest checkpoint of this kind: model.json, weights.bin, optimizer.bin (tf.io layout),
+      // streamed from files opened once (a checkpoint written meanwhile does not tear the download).
+      let zip: Awaited<ReturnType<typeof zipStoredFiles>>;
       try {
-        files = (await readdir(checkpoint.dir)).sort().map((name) => ({ name: `${m![2]}/${name}`, bytes: readFileSync(path.join(checkpoint.dir, name)) }));
+        const names = (await readdir(checkpoint.dir)).sort();
+        zip = await zipStoredFiles(names.map((name) => ({ name: `${m![2]}/${name}`, path: path.join(checkpoint.dir, name) })));
       } catch {
         return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `the ${m[2]} checkpoint's files of run ${run.id} are gone from the server` } });
       }
-      const zip = zipStored(files);
       const fileName = `${run.name.replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 60) || "run"}-${m[2]}-epoch-${Math.round(checkpoint.epoch)}.zip`;
       res.writeHead(200, {
         "content-type": "application/zip",
@@ -176,7 +207,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
         "content-disposition": `attachment; filename="${fileName}"`,
         "cache-control": "no-store",
       });
-      res.end(zip);
+      // A client that goes away mid-download ends the pipeline; nothing more to answer then.
+      await zip.writeTo(res).catch(() => undefined);
       return;
     }
     m = /^\/api\/sessions\/([^/]+)\/datasets\/([^/]+)\/examples\.png$/.exec(url.pathname);
@@ -190,7 +222,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       if (!png) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `this session has no data set ${m[2]}` } });
       return sendPng(res, png, "private, max-age=3600");
     }
-    if (url.pathname === "/api/trpc/datasets.upload") return trpcUpload(req, res);
+    if (url.pathname === UPLOAD_PATH) return trpcUpload(req, res);
     if (url.pathname.startsWith("/api/trpc/")) return trpc(req, res);
     if (url.pathname.startsWith("/api/")) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `no API at ${url.pathname}` } });
     if (opts.nextHandler) return opts.nextHandler(req, res);

@@ -33,6 +33,8 @@ export interface Context {
   limits: Limits;
   /** The caller's address (rate limits); "local" in createCaller tests. */
   ip: string;
+  /** The request's declared Content-Length (null when it declared none). */
+  contentLength: number | null;
 }
 
 /** A quota hit as a tRPC error: TOO_MANY_REQUESTS with the quota in `data.quota`. */

@@ -32,10 +32,9 @@ export type OptimizerInput = z.input<typeof OptimizerSchema>;
 const defaultAdam = (): Optimizer => ({ type: "Adam", alpha: 0.0005, beta1: 0.5, beta2: 0.999, eps: 1e-8 });
 
 /** Per parameter LRateMultiplier: { Affine: { W: 0 } } freezes Affine's W. 1 when not given. */
-export const LrMultipliersSchema = z.record(
-  z.string(),
-  z.partialRecord(z.enum(["W", "b", "beta", "gamma"]), z.number().min(0).max(100)),
-);
+export const LrMultipliersSchema = z
+  .record(z.string().max(100), z.partialRecord(z.enum(["W", "b", "beta", "gamma"]), z.number().min(0).max(100)))
+  .refine((m) => Object.keys(m).length <= 1000, { message: "at most 1,000 ParameterScopes" });
 
 export const ConfigSchema = z
   .object({
@@ -53,11 +52,11 @@ export const ConfigSchema = z
     /** A built-in network spec by name, or a whole spec. */
     network: z.union([z.enum(Object.keys(BUILTIN_SPECS) as [keyof typeof BUILTIN_SPECS]), NetworkSpecSchema]).default("nnc-dcgan-with-label"),
     /** The data set: the bundled 10,000 MNIST digits, or an imported one by id. */
-    dataset: z.string().min(1).default("mnist-bundled"),
+    dataset: z.string().min(1).max(4096).default("mnist-bundled"),
     /** Share of the data set held out for validation (and the evaluator), split per label with SPLIT_SEED. */
     validationFraction: z.number().min(0).max(0.5).default(1 / 6),
     /** Train on the first N training images only (0: all of them). For quick runs and tests. */
-    limit: z.number().int().min(0).default(0),
+    limit: z.number().int().min(0).max(100_000_000).default(0),
     /** One optimizer per training network, as NNC's Optimizer tab. */
     optimizers: z
       .object({
@@ -77,7 +76,7 @@ export const ConfigSchema = z
      */
     diagnostics: z.boolean().default(true),
     /** Checkpoint every N epochs (the last epoch always). */
-    checkpointEvery: z.number().int().min(1).default(1),
+    checkpointEvery: z.number().int().min(1).max(100_000).default(1),
   })
   .strict();
 

@@ -14,10 +14,51 @@
  */
 import { z } from "zod";
 
-const positiveInt = z.number().int().positive();
+/**
+ * Bounds the schema itself enforces, so that parsing a spec (and walking its shapes) stays cheap whatever a Config
+ * carries. They are generous: what a server allows is lower and set by its environment (lib/gan/limits.ts checks
+ * layers, parameters, activation memory and grid size before anything allocates).
+ */
+export const SPEC_BOUNDS = {
+  /** Layers in one part (generator or discriminator); a server's own limit for both together is lower (GAN_MAX_LAYERS). */
+  maxPartLayers: 10_000,
+  /** Entries of `networks` (four are needed; a few more leave room for the "defined twice" message). */
+  maxNetworks: 16,
+  /** Entries of a network's `parts` and `trains`. */
+  maxNetworkParts: 4,
+  /** Any one value of an outShape (units, H, W or C): 2^22, a 1024×1024×3 image flattened fits. */
+  maxShapeValue: 4_194_304,
+  /** Output maps of a Convolution or Deconvolution. */
+  maxOutMaps: 16_384,
+  /** Kernel, stride and pad along one axis. */
+  maxKernel: 256,
+  maxStride: 256,
+  maxPad: 256,
+  /** The noise vector z. */
+  maxZSize: 10_000,
+  /** Image height and width. */
+  maxImageSide: 1024,
+  /** Characters of a spec's name, its description and a ParameterScope name. */
+  maxNameLength: 200,
+  maxDescriptionLength: 4_000,
+  maxScopeLength: 100,
+} as const;
+
+/** 85000 → "85,000" (locale-free). */
+const thousands = (n: number) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+/** The length of what a too_big issue was about, for messages that name it. */
+const sizeOf = (input: unknown) => (typeof input === "string" || Array.isArray(input) ? thousands(input.length) : "too many");
+
+/** A positive (or, with min 0, non-negative) integer at most `max`; the message names the bound. */
+const boundedInt = (max: number, min: 0 | 1 = 1) =>
+  (min === 1 ? z.number().int().positive() : z.number().int().min(0))
+    .max(max, { error: (iss) => `${typeof iss.input === "number" ? thousands(iss.input) : String(iss.input)} is over the largest allowed value, ${thousands(max)}` });
 const scopeName = z
   .string()
+  .max(SPEC_BOUNDS.maxScopeLength, { error: (iss) => `a ParameterScope name has at most ${SPEC_BOUNDS.maxScopeLength} characters, this one ${sizeOf(iss.input)}` })
   .regex(/^[A-Za-z][A-Za-z0-9_]*$/, "a ParameterScope is a name of letters, digits and _ starting with a letter");
+const shapeValue = boundedInt(SPEC_BOUNDS.maxShapeValue);
+const outShape = z.array(shapeValue).min(1).max(3);
 
 /** Concatenates the one-hot label: to a vector as 10 more features, to a feature map as 10 label planes. */
 const ConcatLabel = z.object({ type: z.literal("ConcatLabel") }).strict();
@@ -26,17 +67,17 @@ const Affine = z
     type: z.literal("Affine"),
     scope: scopeName,
     /** Output shape: [units] or a map [H, W, C] (NNC's OutShape, reordered). */
-    outShape: z.array(positiveInt).min(1).max(3),
+    outShape,
   })
   .strict();
 const Convolution = z
   .object({
     type: z.literal("Convolution"),
     scope: scopeName,
-    outMaps: positiveInt,
-    kernel: z.tuple([positiveInt, positiveInt]),
-    stride: z.tuple([positiveInt, positiveInt]).default([1, 1]),
-    pad: z.tuple([z.number().int().min(0), z.number().int().min(0)]).default([0, 0]),
+    outMaps: boundedInt(SPEC_BOUNDS.maxOutMaps),
+    kernel: z.tuple([boundedInt(SPEC_BOUNDS.maxKernel), boundedInt(SPEC_BOUNDS.maxKernel)]),
+    stride: z.tuple([boundedInt(SPEC_BOUNDS.maxStride), boundedInt(SPEC_BOUNDS.maxStride)]).default([1, 1]),
+    pad: z.tuple([boundedInt(SPEC_BOUNDS.maxPad, 0), boundedInt(SPEC_BOUNDS.maxPad, 0)]).default([0, 0]),
   })
   .strict();
 const Deconvolution = Convolution.extend({ type: z.literal("Deconvolution") }).strict();
@@ -53,7 +94,7 @@ const ReLU = z.object({ type: z.literal("ReLU") }).strict();
 const LeakyReLU = z.object({ type: z.literal("LeakyReLU"), alpha: z.number().min(0).max(1).default(0.1) }).strict();
 const Sigmoid = z.object({ type: z.literal("Sigmoid") }).strict();
 const Tanh = z.object({ type: z.literal("Tanh") }).strict();
-const Reshape = z.object({ type: z.literal("Reshape"), outShape: z.array(positiveInt).min(1).max(3) }).strict();
+const Reshape = z.object({ type: z.literal("Reshape"), outShape }).strict();
 
 export const LayerSchema = z.discriminatedUnion("type", [
   ConcatLabel,
@@ -92,30 +133,65 @@ const NetworkSchema = z
     /** What feeds the network: noise (z and a label) or a real image from the data set. */
     input: z.enum(["noise", "data"]),
     /** Parts in order, e.g. ["generator", "discriminator"]. */
-    parts: z.array(z.enum(["generator", "discriminator"])).min(1),
+    parts: z.array(z.enum(["generator", "discriminator"])).min(1).max(SPEC_BOUNDS.maxNetworkParts),
     /** Parts whose parameters this network updates; the others are frozen in it (LRateMultiplier 0). */
-    trains: z.array(z.enum(["generator", "discriminator"])),
+    trains: z.array(z.enum(["generator", "discriminator"])).max(SPEC_BOUNDS.maxNetworkParts),
     loss: LossSchema.nullable(),
   })
   .strict();
 export type NetworkDef = z.infer<typeof NetworkSchema>;
 
-export const NetworkSpecSchema = z
+/** A part's layers: the length is checked before any layer is parsed, and the message names it. */
+const partLayers = (part: PartName) =>
+  z
+    .array(LayerSchema)
+    .min(1)
+    .max(SPEC_BOUNDS.maxPartLayers, {
+      error: (iss) => `the ${part} has ${sizeOf(iss.input)} layers; a network spec allows at most ${thousands(SPEC_BOUNDS.maxPartLayers)} per part`,
+    });
+
+const NetworkSpecObject = z
   .object({
-    name: z.string().min(1),
-    description: z.string().default(""),
+    name: z.string().min(1).max(SPEC_BOUNDS.maxNameLength, { error: (iss) => `a spec's name has at most ${SPEC_BOUNDS.maxNameLength} characters, this one ${sizeOf(iss.input)}` }),
+    description: z
+      .string()
+      .max(SPEC_BOUNDS.maxDescriptionLength, { error: (iss) => `a spec's description has at most ${thousands(SPEC_BOUNDS.maxDescriptionLength)} characters, this one ${sizeOf(iss.input)}` })
+      .default(""),
     /** Size and distribution of the generator's noise input z (NNC: Input z, Uniform -1..1). */
-    z: z.object({ size: positiveInt, distribution: z.enum(["uniform", "normal"]) }).strict(),
+    z: z.object({ size: boundedInt(SPEC_BOUNDS.maxZSize), distribution: z.enum(["uniform", "normal"]) }).strict(),
     /** The image and label space the spec was built for; validated against the data set. */
-    image: z.object({ height: positiveInt, width: positiveInt, channels: z.union([z.literal(1), z.literal(3)]) }).strict(),
+    image: z
+      .object({ height: boundedInt(SPEC_BOUNDS.maxImageSide), width: boundedInt(SPEC_BOUNDS.maxImageSide), channels: z.union([z.literal(1), z.literal(3)]) })
+      .strict(),
     numLabels: z.number().int().min(2).max(1000),
-    generator: z.array(LayerSchema).min(1),
-    discriminator: z.array(LayerSchema).min(1),
-    networks: z.array(NetworkSchema).min(1),
+    generator: partLayers("generator"),
+    discriminator: partLayers("discriminator"),
+    networks: z
+      .array(NetworkSchema)
+      .min(1)
+      .max(SPEC_BOUNDS.maxNetworks, { error: (iss) => `a network spec lists at most ${SPEC_BOUNDS.maxNetworks} networks, this one ${sizeOf(iss.input)}` }),
   })
   .strict();
-export type NetworkSpecInput = z.input<typeof NetworkSpecSchema>;
-export type NetworkSpec = z.infer<typeof NetworkSpecSchema>;
+export type NetworkSpecInput = z.input<typeof NetworkSpecObject>;
+export type NetworkSpec = z.infer<typeof NetworkSpecObject>;
+
+/**
+ * zod reports a too-long array or string without parsing what it holds (cheap, which is why the bounds are
+ * there), but as an issue that aborts, and a union around the spec (Config's `network`: a built-in name or a whole
+ * spec) then says only "Invalid input". Parsed through here, the issues of an object keep their paths and
+ * messages ("network.generator: the generator has 85,000 layers; …"); what is not an object fails as before.
+ */
+function keepingIssues<Out, In>(schema: z.ZodType<Out, In>): z.ZodType<Out, In> {
+  return z.transform((input: unknown, ctx) => {
+    const parsed = schema.safeParse(input);
+    if (parsed.success) return parsed.data;
+    const isObject = typeof input === "object" && input !== null && !Array.isArray(input);
+    for (const issue of parsed.error.issues) ctx.issues.push({ ...issue, input, ...(isObject ? { continue: true } : {}) } as never);
+    return input as Out;
+  }) as unknown as z.ZodType<Out, In>;
+}
+
+export const NetworkSpecSchema = keepingIssues<NetworkSpec, NetworkSpecInput>(NetworkSpecObject);
 
 /** A spec that does not fit: the message names the part and layer where it went wrong. */
 export class SpecError extends Error {
@@ -177,7 +253,14 @@ export function deconvOutSize(size: number, kernel: number, stride: number, pad:
   return (size - 1) * stride - 2 * pad + kernel;
 }
 
-function walkPart(part: PartName, layers: Layer[], inShape: number[], numLabels: number, params: ParameterDef[]) {
+function walkPart(
+  part: PartName,
+  layers: Layer[],
+  inShape: number[],
+  numLabels: number,
+  params: ParameterDef[],
+  byKey: Map<string, ParameterDef> = new Map(),
+) {
   const infos: LayerInfo[] = [];
   let shape = inShape;
   layers.forEach((layer, index) => {
@@ -187,7 +270,9 @@ function walkPart(part: PartName, layers: Layer[], inShape: number[], numLabels:
     };
     const addParam = (name: ParameterDef["name"], pshape: number[], trainable: boolean, fan?: [number, number]) => {
       if (!("scope" in layer)) return;
-      const existing = params.find((p) => p.scope === layer.scope && p.name === name);
+      // By key, not a scan: the walk stays linear in the number of layers.
+      const key = `${layer.scope}/${name}`;
+      const existing = byKey.get(key);
       if (existing && existing.part !== part) {
         // Sharing across generator and discriminator would let each side's network train the other's layer.
         fail(`uses ParameterScope "${layer.scope}", which belongs to the ${existing.part}; a scope is shared within one part only`);
@@ -198,7 +283,9 @@ function walkPart(part: PartName, layers: Layer[], inShape: number[], numLabels:
         }
         return;
       }
-      params.push({ scope: layer.scope, name, shape: pshape, trainable, part, ...(fan ? { fan } : {}) });
+      const def: ParameterDef = { scope: layer.scope, name, shape: pshape, trainable, part, ...(fan ? { fan } : {}) };
+      params.push(def);
+      byKey.set(key, def);
     };
     let out: number[];
     let labelPlanes: boolean | undefined;
@@ -274,8 +361,9 @@ export function resolveSpec(input: NetworkSpecInput | NetworkSpec): ResolvedSpec
   }
   const spec = parsed.data;
   const params: ParameterDef[] = [];
+  const byKey = new Map<string, ParameterDef>();
   const { height, width, channels } = spec.image;
-  const gen = walkPart("generator", spec.generator, [spec.z.size], spec.numLabels, params);
+  const gen = walkPart("generator", spec.generator, [spec.z.size], spec.numLabels, params, byKey);
   if (fmt(gen.outShape) !== fmt([height, width, channels])) {
     // Name the layer that made the final shape (the last one that changed it), not a trailing activation.
     let culprit = gen.infos.length - 1;
@@ -285,7 +373,7 @@ export function resolveSpec(input: NetworkSpecInput | NetworkSpec): ResolvedSpec
       { part: "generator", layer: culprit, ...("scope" in spec.generator[culprit]! ? { scope: (spec.generator[culprit] as ParametricLayer).scope } : {}) },
     );
   }
-  const dis = walkPart("discriminator", spec.discriminator, [height, width, channels], spec.numLabels, params);
+  const dis = walkPart("discriminator", spec.discriminator, [height, width, channels], spec.numLabels, params, byKey);
   if (dis.outShape.reduce((a, b) => a * b, 1) !== 1) {
     const last = spec.discriminator.length - 1;
     throw new SpecError(
@@ -333,9 +421,11 @@ export function resolveSpec(input: NetworkSpecInput | NetworkSpec): ResolvedSpec
     });
   }
   const scopes: ResolvedSpec["scopes"] = [];
+  const seenScopes = new Set<string>();
   for (const part of ["generator", "discriminator"] as const) {
     for (const layer of spec[part]) {
-      if ("scope" in layer && !scopes.some((s) => s.scope === layer.scope)) {
+      if ("scope" in layer && !seenScopes.has(layer.scope)) {
+        seenScopes.add(layer.scope);
         scopes.push({ scope: layer.scope, part, layerType: layer.type });
       }
     }
@@ -392,7 +482,9 @@ export function adaptSpecToData(input: NetworkSpecInput | NetworkSpec, data: Dat
   const out: NetworkSpec = structuredClone(spec);
   out.image = { height: data.height, width: data.width, channels: data.channels as 1 | 3 };
   out.numLabels = data.numLabels;
-  out.description = `${spec.description}${spec.description ? "; " : ""}adapted to ${target} images and ${data.numLabels} labels`;
+  out.description = `${spec.description}${spec.description ? "; " : ""}adapted to ${target} images and ${data.numLabels} labels`.slice(
+    -SPEC_BOUNDS.maxDescriptionLength,
+  );
 
   // The generator: the last Affine that outputs a feature map seeds the upsampling stack after it.
   const seedIndex = out.generator.map((l, i) => (l.type === "Affine" && l.outShape.length === 3 ? i : -1)).filter((i) => i >= 0).pop();

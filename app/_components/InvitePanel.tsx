@@ -1,13 +1,15 @@
 "use client";
 /**
  * The owner's members and invites: each member's role (editor ⇄ viewer) and removal; invite links (viewer or
- * editor), each shown once to copy and send; links already made are listed (role, who made it, when) and can be
- * revoked, after which they stop working at once.
+ * editor, expiring after 1, 7 or 30 days, optionally good for a number of people), each shown once to copy and send;
+ * links still usable are listed (role, who made it, when, when it expires, uses) and can be revoked, after which
+ * they stop working at once.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { errorMessage } from "../_lib/errors";
 import { timeAgo } from "../_lib/format";
+import { expiresIn } from "../_lib/invites";
 import { useTRPC } from "../_lib/trpc";
 import { Button, Notice } from "./ui";
 
@@ -21,6 +23,8 @@ interface Member {
 export function InvitePanel({ sessionId, members }: { sessionId: string; members: Member[] }) {
   const trpc = useTRPC();
   const [role, setRole] = useState<"viewer" | "editor">("viewer");
+  const [days, setDays] = useState(7);
+  const [maxUses, setMaxUses] = useState("");
   const [copied, setCopied] = useState(false);
   const queryClient = useQueryClient();
   const invites = useQuery(trpc.sessions.invites.queryOptions({ sessionId }));
@@ -37,7 +41,11 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
   const refreshSession = () => queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) });
   const changeRole = useMutation(trpc.sessions.setRole.mutationOptions({ onSuccess: () => refreshSession() }));
   const removeMember = useMutation(trpc.sessions.removeMember.mutationOptions({ onSuccess: () => refreshSession() }));
-  const active = invites.data?.filter((i) => !i.revokedAt) ?? [];
+  const usable = (i: { revokedAt: string | null; expiresAt: string | null; maxUses: number | null; uses: number }) =>
+    !i.revokedAt && (i.expiresAt === null || new Date(i.expiresAt).getTime() > Date.now()) && (i.maxUses === null || i.uses < i.maxUses);
+  const active = invites.data?.filter(usable) ?? [];
+  const uses = Number(maxUses);
+  const usesValid = maxUses.trim() === "" || (Number.isInteger(uses) && uses >= 1 && uses <= 1000);
   const link = create.data ? `${window.location.origin}${create.data.path}` : null;
   return (
     <div className="flex flex-col gap-3">
@@ -87,14 +95,45 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
             <option value="editor">editor — also steers runs</option>
           </select>
         </div>
-        <Button onClick={() => create.mutate({ sessionId, role })} disabled={create.isPending}>
+        <div className="flex flex-col gap-1">
+          <label htmlFor="invite-expiry" className="text-sm font-medium text-slate-300">
+            Expires after
+          </label>
+          <select id="invite-expiry" value={days} onChange={(e) => setDays(Number(e.target.value))} className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700">
+            <option value={1}>1 day</option>
+            <option value={7}>7 days</option>
+            <option value={30}>30 days</option>
+          </select>
+        </div>
+        <div className="flex flex-col gap-1">
+          <label htmlFor="invite-uses" className="text-sm font-medium text-slate-300">
+            People (optional)
+          </label>
+          <input
+            id="invite-uses"
+            type="number"
+            min={1}
+            max={1000}
+            inputMode="numeric"
+            placeholder="any"
+            value={maxUses}
+            aria-invalid={usesValid ? undefined : true}
+            onChange={(e) => setMaxUses(e.target.value)}
+            className={`min-h-9 w-24 rounded-md bg-slate-900 px-2 ring-1 ring-inset ${usesValid ? "ring-slate-700" : "ring-rose-500"}`}
+          />
+        </div>
+        <Button
+          onClick={() => create.mutate({ sessionId, role, expiresInDays: days, ...(maxUses.trim() ? { maxUses: uses } : {}) })}
+          disabled={create.isPending || !usesValid}
+        >
           Create invite link
         </Button>
       </div>
       {link ? (
         <div className="flex flex-col gap-1">
           <label htmlFor="invite-url" className="text-xs text-slate-400">
-            {create.data!.role} link (shown once)
+            {create.data!.role} link (shown once) · {expiresIn(create.data!.expiresAt)}
+            {create.data!.maxUses ? ` · for ${create.data!.maxUses} ${create.data!.maxUses === 1 ? "person" : "people"}` : ""}
           </label>
           <div className="flex gap-1">
             <input id="invite-url" readOnly value={link} data-testid="invite-url" onFocus={(e) => e.target.select()} className="min-h-9 min-w-0 flex-1 rounded-md bg-slate-950 px-2 font-mono text-xs ring-1 ring-inset ring-slate-700" />
@@ -120,7 +159,7 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
             {active.map((i) => (
               <li key={i.id} className="flex items-center justify-between gap-2 py-1">
                 <span className="min-w-0 truncate text-slate-300">
-                  {i.role} · by {i.createdByName ?? "someone"} {timeAgo(i.createdAt)}
+                  {i.role} · by {i.createdByName ?? "someone"} {timeAgo(i.createdAt)} · {expiresIn(i.expiresAt)} · {i.maxUses === null ? `${i.uses} used` : `${i.uses} of ${i.maxUses} used`}
                 </span>
                 <Button tone="ghost" className="text-rose-300" disabled={revoke.isPending} onClick={() => revoke.mutate({ sessionId, inviteId: i.id })} aria-label={`Revoke the ${i.role} link made ${timeAgo(i.createdAt)}`}>
                   Revoke

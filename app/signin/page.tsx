@@ -1,11 +1,7 @@
 import { AuthForms } from "../_components/AuthForms";
+import { safeNext } from "../_lib/redirect";
 
-/** Only same-site paths are followed after signing in. */
-function safeNext(value: string | string[] | undefined): string {
-  const v = Array.isArray(value) ? value[0] : value;
-  return v && v.startsWith("/") && !v.startsWith("//") ? v : "/";
-}
-
+/** Only same-site paths are followed after signing in (app/_lib/redirect.ts). */
 export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const next = safeNext((await searchParams).next);
   return <AuthForms next={next} />;

@@ -51,12 +51,28 @@ export async function createRun(page: Page, sessionId: string, name: string, con
 }
 
 /** Creates an invite link in the session view's Invite panel (owner only) and returns it. */
-export async function createInvite(page: Page, role: "viewer" | "editor" = "viewer"): Promise<string> {
+export async function createInvite(page: Page, role: "viewer" | "editor" = "viewer", options: { days?: 1 | 7 | 30; people?: number } = {}): Promise<string> {
   await page.getByLabel("Role", { exact: true }).selectOption(role);
+  if (options.days) await page.getByLabel("Expires after").selectOption(String(options.days));
+  await page.getByLabel("People (optional)").fill(options.people ? String(options.people) : "");
   await page.getByRole("button", { name: "Create invite link" }).click();
   const input = page.getByTestId("invite-url");
   await expect(input).toHaveValue(/\/invite\//);
   return input.inputValue();
+}
+
+/**
+ * On an invite link's page (signed in): checks the invitation's words when given, presses "Join session" (opening
+ * the link joins nothing) and waits for the session to open. Returns the invitation as shown.
+ */
+export async function joinInvite(page: Page, expected?: RegExp | string): Promise<string> {
+  await page.waitForURL(/\/invite\//);
+  const summary = page.getByTestId("invite-summary");
+  if (expected) await expect(summary).toContainText(expected);
+  const text = (await summary.textContent()) ?? "";
+  await page.getByRole("button", { name: "Join session" }).click();
+  await page.waitForURL(/\/sessions\/[^/?]+/);
+  return text;
 }
 
 /** A tRPC query or mutation from inside the page (its cookie, its origin), with the HTTP status and body. */

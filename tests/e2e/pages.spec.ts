@@ -4,7 +4,7 @@
  * widths go to test-results/screenshots/.
  */
 import { expect, test } from "@playwright/test";
-import { createSession, DESKTOP, PHONE, shot, signUp, uniqueEmail } from "./helpers";
+import { createInvite, createSession, DESKTOP, joinInvite, PHONE, shot, signUp, uniqueEmail } from "./helpers";
 
 test.use({ reducedMotion: "reduce" });
 
@@ -70,6 +70,36 @@ test("the New run form shows the server's Config errors at their fields and crea
 
   await page.goto(`/sessions/${sessionId}`);
   await expect(page.getByText("No run yet")).toBeVisible();
+});
+
+test("an invite link says who invites you to which session, as what and until when, and joins only on a click", async ({ browser, page }) => {
+  await signUp(page, "Ines");
+  const sessionId = await createSession(page, "Digits");
+  const link = await createInvite(page, "editor", { days: 30, people: 2 });
+  await expect(page.getByText(/editor link \(shown once\) · expires in 30 days · for 2 people/)).toBeVisible();
+  await expect(page.getByTestId("invite-list")).toContainText(/editor · by Ines .* · expires in 30 days · 0 of 2 used/);
+
+  const other = await browser.newContext({ viewport: PHONE, reducedMotion: "reduce" });
+  const guest = await other.newPage();
+  try {
+    await guest.goto(link);
+    await signUp(guest, "Gil");
+    await expect(guest.getByTestId("invite-summary")).toHaveText('Ines invites you to the session "Digits" as an editor · expires in 30 days · 2 uses left');
+    await shot(guest, "invite-phone");
+    // Nothing was joined by opening the page.
+    const before = await guest.evaluate(async (id) => (await fetch(`/api/trpc/sessions.get?input=${encodeURIComponent(JSON.stringify({ sessionId: id }))}`)).status, sessionId);
+    expect(before).toBe(403);
+    await joinInvite(guest);
+    await expect(guest.getByTestId("my-role")).toHaveText("editor");
+    await page.reload();
+    await expect(page.getByTestId("invite-list")).toContainText("1 of 2 used");
+    // Back on the link as a member: it says so and offers the session, not a second join.
+    await guest.goto(link);
+    await expect(guest.getByRole("heading", { name: "You are already a member" })).toBeVisible();
+    await expect(guest.getByRole("button", { name: "Join session" })).toHaveCount(0);
+  } finally {
+    await other.close();
+  }
 });
 
 test("a stranger is told they are not a member, and a bad invite link says so", async ({ browser, page }) => {

@@ -5,7 +5,7 @@
  */
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { errorMessage } from "../_lib/errors";
+import { errorCode, errorMessage } from "../_lib/errors";
 import { useTRPC } from "../_lib/trpc";
 import { Button, Notice } from "./ui";
 
@@ -41,7 +41,10 @@ export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames =
       enabled: hasWeights && seedValid && (!interpolate || seedBValid),
       placeholderData: keepPreviousData,
       staleTime: 0,
-      retry: false,
+      // No weights yet (the trainer writes its first snapshot a few seconds in) or every generator busy: ask again
+      // by itself, so the panel shows images as soon as they can be drawn; other errors are shown at once.
+      retry: (failures, e) => failures < 90 && (errorCode(e) === "CONFLICT" || errorCode(e) === "TOO_MANY_REQUESTS"),
+      retryDelay: 2000,
     }),
   );
   const data = generated.data;
@@ -166,7 +169,10 @@ export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames =
           ) : null}
         </div>
       ) : (
-        <div aria-busy="true" className="h-14 motion-safe:animate-pulse rounded bg-slate-800/60" />
+        <div className="flex flex-col gap-1">
+          <div aria-busy="true" className="h-14 motion-safe:animate-pulse rounded bg-slate-800/60" />
+          {generated.failureReason ? <p className="text-xs text-slate-500">{errorMessage(generated.failureReason)}: trying again…</p> : null}
+        </div>
       )}
     </div>
   );

@@ -2,6 +2,7 @@
 /**
  * Start, pause, resume, stop, and resume-from-checkpoint (a stopped, failed or interrupted run continues from its
  * latest checkpoint); the backend in use, speed, ETA and progress. Viewers see the buttons disabled, and why.
+ * A run waiting for a trainer slot shows "queued, N ahead" (pushed as the queue moves) and can leave the queue.
  */
 import { useMutation } from "@tanstack/react-query";
 import { errorMessage } from "../_lib/errors";
@@ -55,12 +56,14 @@ export function RunControls({
   const resumable = ["stopped", "failed", "interrupted"].includes(status);
   const disabled = !canEdit || pending;
   const why = canEdit ? undefined : VIEWER_REASON;
+  const queuePosition = status === "queued" ? (run.queuePosition ?? null) : null;
+  const queuedLabel = status === "queued" ? `queued, ${queuePosition === null ? "waiting" : queuePosition === 0 ? "next in line" : `${queuePosition} ahead`}` : undefined;
 
   return (
     <div className="flex flex-col gap-3" data-testid="run-controls">
       <div className="flex flex-wrap items-center justify-between gap-2">
         <div className="flex items-center gap-2">
-          <StatusBadge status={status} testId="run-status" />
+          <StatusBadge status={status} testId="run-status" {...(queuedLabel ? { label: queuedLabel } : {})} />
           <span className="text-xs text-slate-400">
             backend <strong className="font-medium text-slate-200" data-testid="run-backend">{run.backend ?? "—"}</strong>
           </span>
@@ -106,6 +109,16 @@ export function RunControls({
           <Button tone="danger" disabled={disabled} title={why} onClick={() => (reset(), stop.mutate({ runId }))}>
             <span aria-hidden>■</span> Stop
           </Button>
+        ) : null}
+        {status === "queued" ? (
+          <>
+            <Button tone="danger" disabled={disabled} title={why ?? "leave the queue: the run gets back the status it had"} onClick={() => (reset(), stop.mutate({ runId }))}>
+              <span aria-hidden>■</span> Leave the queue
+            </Button>
+            <p className="text-sm text-slate-400" data-testid="queue-note">
+              Every trainer slot of the server is busy: this run starts by itself when one frees{queuePosition ? `, after the ${queuePosition} run${queuePosition === 1 ? "" : "s"} ahead of it` : ""}.
+            </p>
+          </>
         ) : null}
         {resumable ? (
           <Button tone="primary" disabled={disabled || !hasCheckpoint} title={why ?? (hasCheckpoint ? undefined : "no checkpoint yet")} onClick={() => (reset(), start.mutate({ runId }))}>

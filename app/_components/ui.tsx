@@ -146,20 +146,22 @@ const STATUS_TONES: Record<string, string> = {
   running: "bg-emerald-500/15 text-emerald-300 ring-emerald-500/40",
   paused: "bg-amber-500/15 text-amber-200 ring-amber-500/40",
   idle: "bg-slate-700/40 text-slate-300 ring-slate-600",
+  queued: "bg-violet-500/15 text-violet-200 ring-violet-500/40",
   completed: "bg-sky-500/15 text-sky-200 ring-sky-500/40",
   stopped: "bg-slate-700/40 text-slate-200 ring-slate-500",
   failed: "bg-rose-500/15 text-rose-200 ring-rose-500/40",
   interrupted: "bg-orange-500/15 text-orange-200 ring-orange-500/40",
 };
 
-export function StatusBadge({ status, testId }: { status: string; testId?: string }) {
+/** A run's status as a badge; `label` replaces the status's name (e.g. "queued, 2 ahead"). */
+export function StatusBadge({ status, testId, label }: { status: string; testId?: string; label?: string }) {
   return (
     <span
       data-testid={testId}
       className={`inline-flex items-center gap-1.5 rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${STATUS_TONES[status] ?? STATUS_TONES.idle}`}
     >
       {status === "running" ? <span aria-hidden className="h-1.5 w-1.5 motion-safe:animate-pulse rounded-full bg-emerald-400" /> : null}
-      {status}
+      {label ?? status}
     </span>
   );
 }

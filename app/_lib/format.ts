@@ -61,9 +61,13 @@ export function describeActivity(a: { kind: string; userName: string | null; det
     case "run.created":
       return `${who} created run “${String(d.name ?? "")}”`;
     case "run.started":
-      return `${who} started the run`;
+      return `${who} started the run${d.fromQueue ? " (from the trainer queue: a slot freed)" : ""}`;
     case "run.resumedFromCheckpoint":
-      return `${who} resumed the run from its checkpoint (iteration ${String(d.checkpointIteration ?? "?")})`;
+      return `${who} resumed the run from its checkpoint (iteration ${String(d.checkpointIteration ?? "?")})${d.fromQueue ? ": a trainer slot freed" : ""}`;
+    case "run.queued":
+      return `${who} started the run: every trainer slot is busy, so it waits in the queue (${Number(d.ahead ?? 0) === 0 ? "next in line" : `${String(d.ahead)} ahead`})`;
+    case "run.unqueued":
+      return `${who} took the run out of the trainer queue`;
     case "run.pause":
       return `${who} paused the run${at}`;
     case "run.resume":

@@ -4,11 +4,17 @@
  * chart takes them with `setData` at most once per animation frame, so thousands of points stream smoothly.
  * Every control action is a vertical marker at its iteration: hover or focus it for who did what, and when.
  * Drag to zoom in (the zoom holds while points stream), double-click to see everything again.
+ *
+ * A long run arrives as an overview (each point the mean of a bucket of iterations, shaded between the bucket's min
+ * and max so spikes stay visible) plus its last points at full resolution. Zooming into a range of at most
+ * DETAIL_SPAN iterations that the chart holds only as overview reads it at full resolution (`loadRange`, debounced)
+ * and draws it.
  */
 import "uplot/dist/uPlot.min.css";
 import type uPlot from "uplot";
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { createPortal } from "react-dom";
+import type { LossPoint } from "../../lib/protocol/socket";
 import { clockTime, describeActivity, markerColor } from "../_lib/format";
 import type { LossSeries } from "../_lib/series";
 
@@ -24,10 +30,15 @@ export interface MarkerEntry {
 }
 
 const SERIES = [
-  { label: "GReal", stroke: "#38bdf8" },
-  { label: "Fake", stroke: "#f472b6" },
-  { label: "Real", stroke: "#34d399" },
+  { label: "GReal", stroke: "#38bdf8", band: "rgb(56 189 248 / 0.18)" },
+  { label: "Fake", stroke: "#f472b6", band: "rgb(244 114 182 / 0.18)" },
+  { label: "Real", stroke: "#34d399", band: "rgb(52 211 153 / 0.18)" },
 ];
+
+/** The widest zoom (in iterations) read at full resolution; wider ones show the overview. */
+export const DETAIL_SPAN = 20_000;
+/** Wait this long after the last zoom before reading its range. */
+const DETAIL_DEBOUNCE_MS = 250;
 
 /** Puts each marker at its iteration's x (CSS pixels in the plotting area); hides those outside the x range. */
 function placeMarkers(u: uPlot, hasData: boolean): void {
@@ -41,8 +52,23 @@ function placeMarkers(u: uPlot, hasData: boolean): void {
   });
 }
 
-export function LossChart({ series, markers, height = 260 }: { series: LossSeries; markers: MarkerEntry[]; height?: number }) {
+export function LossChart({
+  series,
+  markers,
+  height = 260,
+  loadRange,
+}: {
+  series: LossSeries;
+  markers: MarkerEntry[];
+  height?: number;
+  /** Reads [from, to] at full resolution (runs.historyRange, page by page): the points and the last iteration they account for. */
+  loadRange?: (from: number, to: number) => Promise<{ points: LossPoint[]; to: number }>;
+}) {
   const wrapRef = useRef<HTMLDivElement>(null);
+  const loadRef = useRef(loadRange);
+  loadRef.current = loadRange;
+  const [coarse, setCoarse] = useState(0);
+  const [loading, setLoading] = useState(false);
   const plotRef = useRef<uPlot | null>(null);
   const [over, setOver] = useState<HTMLDivElement | null>(null);
   const [hovered, setHovered] = useState<number | null>(null);
@@ -69,7 +95,39 @@ export function LossChart({ series, markers, height = 260 }: { series: LossSerie
     let zoomed = false;
     let unsubscribe = () => {};
     let resize: ResizeObserver | null = null;
-    const data = (): uPlot.AlignedData => [series.x, series.gReal, series.fake, series.real];
+    let detailTimer: ReturnType<typeof setTimeout> | undefined;
+    let detailSeq = 0;
+    /** The range waiting for its debounce (a redraw of the same zoom must not restart it). */
+    let pending: { from: number; to: number } | null = null;
+    // Three lines, then each one's band edges (min, max): the overview's spread, flat where points are exact.
+    const data = (): uPlot.AlignedData => [series.x, series.gReal, series.fake, series.real, series.gRealMin, series.gRealMax, series.fakeMin, series.fakeMax, series.realMin, series.realMax];
+    /** A zoom into iterations the chart holds only as overview: read them at full resolution, once the zooming stops. */
+    const wantDetail = (u: uPlot) => {
+      const load = loadRef.current;
+      if (!load || series.length === 0) return;
+      const from = Math.max(series.x[0]!, Math.floor(u.scales.x?.min ?? 0));
+      const to = Math.min(series.x[series.length - 1]!, Math.ceil(u.scales.x?.max ?? 0));
+      if (pending && pending.from === from && pending.to === to) return;
+      clearTimeout(detailTimer);
+      pending = null;
+      if (to < from || to - from + 1 > DETAIL_SPAN || series.covers(from, to)) return;
+      pending = { from, to };
+      detailTimer = setTimeout(() => {
+        pending = null;
+        const seq = ++detailSeq;
+        setLoading(true);
+        load(from, to)
+          .then((got) => {
+            if (disposed || seq !== detailSeq) return;
+            series.setDetail(from, got.to, got.points);
+            wantDetail(u); // the view may have moved on meanwhile
+          })
+          .catch(() => undefined) // the overview stays; the next zoom tries again
+          .finally(() => {
+            if (!disposed && seq === detailSeq) setLoading(false);
+          });
+      }, DETAIL_DEBOUNCE_MS);
+    };
 
     void import("uplot").then(({ default: UPlot }) => {
       if (disposed) return;
@@ -80,7 +138,13 @@ export function LossChart({ series, markers, height = 260 }: { series: LossSerie
         height,
         scales: { x: { time: false } },
         axes: [{ ...axis, label: "iteration", labelSize: 18, labelFont: "11px ui-sans-serif, system-ui, sans-serif" }, { ...axis, size: 44 }],
-        series: [{ label: "iteration" }, ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.25, points: { show: false } }))],
+        series: [
+          { label: "iteration" },
+          ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.25, points: { show: false } })),
+          // Band edges: no line, no legend entry, no hover point (app/globals.css hides .loss-band).
+          ...SERIES.flatMap((s) => ["min", "max"].map((edge) => ({ label: `${s.label} ${edge}`, class: "loss-band", stroke: "transparent", width: 0, points: { show: false } }))),
+        ],
+        bands: SERIES.map((s, i) => ({ series: [5 + 2 * i, 4 + 2 * i] as [number, number], fill: s.band })),
         legend: { show: true, live: true },
         cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 6 } },
         hooks: {
@@ -92,6 +156,15 @@ export function LossChart({ series, markers, height = 260 }: { series: LossSerie
               const x = u.scales.x;
               const full = (x?.min ?? 0) <= series.x[0]! && (x?.max ?? 0) >= series.x[series.length - 1]!;
               if (full) zoomed = false;
+              else wantDetail(u);
+            },
+          ],
+          // Hiding a loss from the legend hides its band too.
+          setSeries: [
+            (u, i, opts) => {
+              if (i === null || i < 1 || i > 3 || opts.show === undefined) return;
+              u.setSeries(2 + 2 * i, { show: opts.show });
+              u.setSeries(3 + 2 * i, { show: opts.show });
             },
           ],
         },
@@ -101,8 +174,18 @@ export function LossChart({ series, markers, height = 260 }: { series: LossSerie
       setOver(u.over);
       const update = () => {
         raf = 0;
-        if (zoomed || series.length === 0) u.setData(data(), !zoomed);
-        else {
+        if (series.length === 0) {
+          zoomed = false;
+          u.setData(data(), true);
+        } else if (zoomed) {
+          // Keep the zoom; setScale redraws (setData without resetting scales does not) and fits y to what is visible.
+          const min = u.scales.x?.min ?? series.x[0]!;
+          const max = u.scales.x?.max ?? series.x[series.length - 1]!;
+          u.batch(() => {
+            u.setData(data(), false);
+            u.setScale("x", { min, max });
+          });
+        } else {
           // The whole run, and the markers past its last point (a pause is reported at the next iteration).
           const min = series.x[0]!;
           const max = Math.max(series.x[series.length - 1]!, markerMax.current, min + 1);
@@ -112,8 +195,11 @@ export function LossChart({ series, markers, height = 260 }: { series: LossSerie
           });
         }
         wrap.dataset.points = String(series.length);
+        wrap.dataset.overviewPoints = String(series.overviewPoints);
+        wrap.dataset.bucket = String(series.bucket);
         wrap.setAttribute("aria-label", `Losses per iteration: ${series.length} points`);
         setEmpty(series.length === 0);
+        setCoarse(series.overviewPoints > 0 ? series.bucket : 0);
       };
       update();
       const schedule = () => {
@@ -131,6 +217,7 @@ export function LossChart({ series, markers, height = 260 }: { series: LossSerie
       disposed = true;
       unsubscribe();
       if (raf) cancelAnimationFrame(raf);
+      clearTimeout(detailTimer);
       resize?.disconnect();
       requestRedraw.current = () => {};
       plotRef.current?.destroy();
@@ -161,6 +248,13 @@ export function LossChart({ series, markers, height = 260 }: { series: LossSerie
       <div ref={wrapRef} data-testid="loss-chart" data-markers={grouped.length} className="loss-chart w-full" />
       {empty ? (
         <div className="pointer-events-none absolute inset-x-0 top-8 flex justify-center text-sm text-slate-500">No losses yet: they stream here once the run trains.</div>
+      ) : null}
+      {coarse > 0 ? (
+        <p data-testid="loss-resolution" className="mt-1 text-xs text-slate-500">
+          {loading
+            ? "Reading every point of this range…"
+            : `Long run: older points are means of ${coarse.toLocaleString("en-US")} iterations, shaded from their min to max. Zoom in (under ${DETAIL_SPAN.toLocaleString("en-US")} iterations) for every point.`}
+        </p>
       ) : null}
       {over
         ? createPortal(

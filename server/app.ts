@@ -11,7 +11,9 @@ import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { Server as SocketServer } from "socket.io";
 import type { ClientToServerEvents, ServerToClientEvents } from "../lib/protocol/socket.js";
 import { DatasetStore } from "../lib/gan/data/store.js";
+import { configLimitsFrom } from "../lib/gan/limits.js";
 import { CookieSealer } from "./auth/auth.js";
+import { RateLimits } from "./auth/rate-limits.js";
 import { ImportProcess } from "./datasets/importer.js";
 import { UploadArea } from "./datasets/uploads.js";
 import { DatasetService } from "./datasets/service.js";
@@ -21,8 +23,10 @@ import { databaseState, openDatabase } from "./db/client.js";
 import { DiskGuard } from "./disk.js";
 import { Store } from "./db/store.js";
 import type { ServerEnv } from "./env.js";
+import { allowOrigins } from "./realtime/origin.js";
 import { Presence } from "./realtime/presence.js";
 import { attachRealtime, socketBroadcaster } from "./realtime/socket.js";
+import { QuotaError } from "./limits.js";
 import { RunError, RunService } from "./runs/service.js";
 import { GeneratorPool } from "./trainer/generator-pool.js";
 import { TrainerSupervisor } from "./trainer/supervisor.js";
@@ -65,8 +69,13 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   const store = new Store(prisma);
   const interrupted = await store.markInterrupted();
   if (interrupted > 0) console.log(`${interrupted} run(s) were training when the server last stopped: marked interrupted, resumable from their last checkpoint`);
+  // The trainer queue lived in memory: a run left "queued" can be started again (idle, or interrupted with a checkpoint).
+  const requeued = await store.resetQueued();
+  if (requeued.idle + requeued.interrupted > 0) console.log(`${requeued.idle + requeued.interrupted} run(s) waited in the trainer queue when the server last stopped: back to idle (${requeued.idle}) or interrupted (${requeued.interrupted}), to be started again`);
 
-  const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production");
+  // Every cookie read checks the user's current sessionVersion (sign-out and a password change end older cookies).
+  const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production", (userId) => store.sessionVersion(userId));
+  const rateLimits = new RateLimits(env.limits);
   const presence = new Presence();
   const datasetStore = new DatasetStore(path.join(env.dataDir, "datasets"));
   // Trainer processes read imported data sets ("ds-…" in a Config) from the same store.
@@ -74,8 +83,13 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     env: { ...process.env, GAN_DATASETS_DIR: datasetStore.dir, ...(env.GAN_BACKEND ? { GAN_BACKEND: env.GAN_BACKEND } : {}) },
   });
   const http = createServer();
-  const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http, { path: "/api/socket", serveClient: false });
-  const generators = new GeneratorPool();
+  const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http, {
+    path: "/api/socket",
+    serveClient: false,
+    // Pages of other origins may not open a connection (GAN_ALLOWED_ORIGINS; empty: this server's own origin).
+    allowRequest: allowOrigins(env.limits.GAN_ALLOWED_ORIGINS),
+  });
+  const generators = new GeneratorPool({ maxProcesses: env.limits.GAN_MAX_GENERATORS, maxPendingPerRun: env.limits.GAN_MAX_GENERATOR_QUEUE });
   const broadcaster = socketBroadcaster(io);
   const importer = new ImportProcess(datasetStore.dir);
   const L = env.limits;
@@ -97,6 +111,10 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     broadcaster,
     datasets,
     dataDir: env.dataDir,
+    limits: env.limits,
+    configLimits: configLimitsFrom(env.limits),
+    history: { pagePoints: env.limits.GAN_HISTORY_PAGE_POINTS, overviewPoints: env.limits.GAN_HISTORY_OVERVIEW_POINTS },
+    disk,
     ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}),
   });
   const realtime = attachRealtime(io, { store, runs, sealer, presence });
@@ -114,6 +132,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     setCookies: [],
     limits: env.limits,
     ip: req.socket.remoteAddress ?? "unknown",
+    rateLimits,
     contentLength: req.headers["content-length"] === undefined ? null : Number(req.headers["content-length"]),
   });
   // Calls are small JSON (counted as they stream, PAYLOAD_TOO_LARGE past the cap) in bounded batches; only a data set
@@ -155,6 +174,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
         backend: env.GAN_BACKEND || "auto",
         trainerBackend: runs.lastBackend,
         liveRuns: runs.liveCount(),
+        queuedRuns: runs.queuedCount(),
+        generators: generators.alive,
       });
     }
     let m = /^\/api\/runs\/([^/]+)\/grids\/(\d+)\.png$/.exec(url.pathname);
@@ -180,6 +201,10 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
         const out = await runs.generate(run.id, { label, seed, count });
         return sendPng(res, out.count === 1 ? out.png[0]! : out.stripPng, "no-store");
       } catch (e) {
+        if (e instanceof QuotaError) {
+          if (e.quota.retryAfterSeconds !== undefined) res.setHeader("retry-after", String(e.quota.retryAfterSeconds));
+          return sendJson(res, 429, { error: { code: "TOO_MANY_REQUESTS", message: e.message, quota: e.quota } });
+        }
         const code = e instanceof RunError ? e.code : "INTERNAL";
         const status = { BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409, UNAVAILABLE: 503, INTERNAL: 500 }[code];
         return sendJson(res, status, { error: { code, message: (e as Error).message } });

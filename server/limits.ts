@@ -140,3 +140,23 @@ export class QuotaError extends Error {
     this.name = "QuotaError";
   }
 }
+
+const serialised = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` once every earlier call with the same `key` has settled, so a quota's count and the write it allows
+ * happen together: two calls at once cannot both pass a check that only one of them should (one server process).
+ */
+export function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const before = serialised.get(key) ?? Promise.resolve();
+  const run = before.then(fn, fn);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  serialised.set(key, settled);
+  void settled.then(() => {
+    if (serialised.get(key) === settled) serialised.delete(key);
+  });
+  return run;
+}

@@ -12,6 +12,7 @@ import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage } from "../_lib/errors";
 import { MARKER_KINDS } from "../_lib/format";
 import { useSessionLive } from "../_lib/live";
+import { readRange } from "../_lib/series";
 import { useTRPC, type RouterOutputs } from "../_lib/trpc";
 import { ActivityFeed, PresenceBar } from "./Activity";
 import { CollapseAlarmBanner, DiagnosticsPanel, latestCollapseAlarm, PauseOnCollapse } from "./DiagnosticsPanel";
@@ -116,6 +117,17 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
     [queryClient, sessionId, trpc],
   );
   const live = useSessionLive(sessionId, runId, { onActivity, onStatus });
+  // A zoom into a long run's overview reads that range at full resolution, page by page (past points never change).
+  const loadRange = useCallback(
+    (from: number, to: number) =>
+      readRange(
+        (fromIteration, toIteration) =>
+          queryClient.fetchQuery(trpc.runs.historyRange.queryOptions({ runId: runId ?? "", fromIteration, toIteration }, { staleTime: 5 * 60_000 })),
+        from,
+        to,
+      ),
+    [queryClient, trpc, runId],
+  );
 
   const runDetail = useQuery(trpc.runs.get.queryOptions({ runId: runId ?? "" }, { enabled: !!runId }));
   const params = useQuery(trpc.runs.parameters.queryOptions({ runId: runId ?? "" }, { enabled: !!runId }));
@@ -265,7 +277,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
             </div>
             <div className="flex min-w-0 flex-col gap-2">
               <h2 className="text-sm font-semibold uppercase tracking-wide text-slate-400">Losses</h2>
-              <LossChart series={live.series} markers={markers} height={280} />
+              <LossChart series={live.series} markers={markers} height={280} loadRange={runId ? loadRange : undefined} />
             </div>
           </section>
 
@@ -329,7 +341,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           </div>
 
           <Panel title="RuntimeGenerator" id="generator" className="order-4 min-w-0 lg:order-none lg:col-start-1 lg:row-start-3">
-            <GeneratorPanel runId={runId} hasWeights={status !== "idle"} numLabels={params.data?.numLabels ?? 10} labelNames={params.data?.labelNames ?? null} />
+            <GeneratorPanel runId={runId} hasWeights={status !== "idle" && (status !== "queued" || (runDetail.data?.checkpoints.length ?? 0) > 0)} numLabels={params.data?.numLabels ?? 10} labelNames={params.data?.labelNames ?? null} />
           </Panel>
 
           <Panel title="Parameters" id="parameters" className="order-5 min-w-0 lg:order-none lg:col-start-1 lg:row-start-4">

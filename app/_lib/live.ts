@@ -80,7 +80,7 @@ export function useSessionLive(
       setRole(r);
       setPresence(p);
       if (history) {
-        series.mergeHistory(history.losses, history.lastIteration);
+        series.mergeHistory(history);
         setRun(history.run);
         setGrids((prev) => mergeGrids(history.grids, prev.filter((g) => g.epoch > (history.grids.at(-1)?.epoch ?? 0))));
         const stored = history.diagnostics ?? [];
@@ -113,10 +113,12 @@ export function useSessionLive(
       if (!socket.active) setTimeout(() => socket.connect(), 2_000);
     });
     socket.on("run:losses", (push) => {
+      // Live points at or before the history's lastIteration are dropped there (series.ts): no gap, no duplicate.
       if (push.runId === runRef.current) series.append(push.points);
     });
     socket.on("run:status", (push) => {
-      if (push.runId === runRef.current) setRun((prev) => (prev ? { ...prev, ...push } : prev));
+      // A queue position holds only while the run is queued: a later status without one clears it.
+      if (push.runId === runRef.current) setRun((prev) => (prev ? { ...prev, queuePosition: undefined, ...push } : prev));
       handlersRef.current.onStatus?.(push);
     });
     socket.on("run:grid", (push) => {

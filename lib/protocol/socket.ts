@@ -17,14 +17,23 @@ export interface LossPoint {
   at?: number;
 }
 
+/** Every status a run can have (server/db/store.ts RUN_STATUSES); "queued": waiting for a trainer slot. */
+export type RunStatusName = "idle" | "queued" | "running" | "paused" | "stopped" | "completed" | "failed" | "interrupted";
+
 export interface RunStatusPush {
   runId: string;
+  /** One of {@link RunStatusName}. */
   status: string;
   iteration: number;
   epoch: number;
   backend: string | null;
   reason: string | null;
   imagesPerSec?: number;
+  /**
+   * While the run is "queued": how many runs are ahead of it in the server's trainer queue (0: it starts next).
+   * Pushed again to the run's session each time the queue moves; absent in every other status.
+   */
+  queuePosition?: number;
 }
 
 export interface GridPush {
@@ -79,12 +88,53 @@ export interface DatasetProgressPush {
   error?: { code: string; message: string; file?: string; row?: number };
 }
 
+/** GReal, Fake and Real of one downsampled bucket (its lowest or highest of each). */
+export interface LossExtremes {
+  gReal: number;
+  fake: number;
+  real: number;
+}
+
+/**
+ * One bucket of a run's downsampled overview: the points with iteration in [iteration, last], `count` of them. The
+ * losses are their means, `min` and `max` their extremes (so a spike stays visible as a band); `epoch` is the first
+ * point's. Never a full-resolution point: the chart draws full-resolution points wherever it holds them.
+ */
+export interface LossOverviewPoint extends LossPoint {
+  last: number;
+  count: number;
+  min: LossExtremes;
+  max: LossExtremes;
+}
+
+/** A run's whole shape: buckets of `bucket` iterations each (a power of two), from iteration 0 on. */
+export interface LossOverview {
+  bucket: number;
+  points: LossOverviewPoint[];
+}
+
+/** One page of full-resolution points of an iteration range (`runs.historyRange`); `nextFrom` continues it. */
+export interface LossPage {
+  points: LossPoint[];
+  /** Where the next page starts (pass it as fromIteration), or null when the range has no more points. */
+  nextFrom: number | null;
+}
+
+/**
+ * What a joiner gets (the socket `join` reply and `runs.history`). A run of at most GAN_HISTORY_PAGE_POINTS points
+ * comes whole in `losses` (`overview` null); a longer one comes as an overview of the whole run (at most
+ * GAN_HISTORY_OVERVIEW_POINTS buckets) plus its last GAN_HISTORY_PAGE_POINTS points at full resolution in `losses`;
+ * other ranges at full resolution come from `runs.historyRange`.
+ */
 export interface RunHistory {
   run: RunStatusPush & { name: string; totalIterations: number | null; iterationsPerEpoch: number | null };
+  /** The whole run downsampled, up to `lastIteration`; null when `losses` holds every point. */
+  overview: LossOverview | null;
+  /** Full resolution: every point of a short run, the last GAN_HISTORY_PAGE_POINTS points (the tail) of a long one. */
   losses: LossPoint[];
   grids: { epoch: number; iteration: number; url: string }[];
   diagnostics: DiagnosticsPush[];
-  /** The last iteration in `losses`; live points at or before it are duplicates. */
+  /** The last iteration in `losses`: the live stream continues after it (live points at or before it are duplicates). */
   lastIteration: number | null;
 }
 

@@ -6,11 +6,13 @@ import { Prisma } from "./generated/client";
 import type { Invite, PrismaClient } from "./generated/client";
 
 export type Role = "owner" | "editor" | "viewer";
-export type RunStatus = "idle" | "running" | "paused" | "stopped" | "completed" | "failed" | "interrupted";
+/** "queued": waiting for a trainer slot (server/runs/trainer-slots.ts); it starts by itself when one frees. */
+export type RunStatus = "idle" | "queued" | "running" | "paused" | "stopped" | "completed" | "failed" | "interrupted";
 
 export const ROLES: readonly Role[] = ["viewer", "editor", "owner"];
-export const RUN_STATUSES: readonly RunStatus[] = ["idle", "running", "paused", "stopped", "completed", "failed", "interrupted"];
+export const RUN_STATUSES: readonly RunStatus[] = ["idle", "queued", "running", "paused", "stopped", "completed", "failed", "interrupted"];
 export const INTERRUPTED_REASON = "the server stopped while the run was training";
+export const QUEUED_INTERRUPTED_REASON = "the server stopped while the run waited in the trainer queue";
 
 export type StoreErrorCode = "CONFLICT" | "NOT_FOUND";
 
@@ -30,6 +32,8 @@ export interface UserRecord {
   email: string;
   name: string;
   passwordHash: string;
+  /** Sealed into the session cookie; a cookie with an older version no longer signs anyone in. */
+  sessionVersion: number;
   createdAt: Date;
 }
 
@@ -78,7 +82,34 @@ export interface InviteRecord {
   createdById: string;
   createdAt: Date;
   revokedAt: Date | null;
+  /** Refused from this time on; null only for links made before invites expired. */
+  expiresAt: Date | null;
+  /** Members it may add or raise; null: no limit. */
+  maxUses: number | null;
+  uses: number;
 }
+
+/** Why an invite link does not let this user in. */
+export type InviteRefusal = "unknown" | "revoked" | "expired" | "usedUp" | "removed";
+
+export interface InviteDetails extends InviteRecord {
+  sessionName: string;
+  createdByName: string;
+}
+
+/**
+ * Where a user stands with an invite link: refused (and why), or the role they would have after accepting it
+ * (`joinsAs`, never above the owner's last decision about them) and the one they have now (`memberRole`).
+ */
+export type InviteStanding =
+  | { ok: false; reason: "unknown" }
+  | { ok: false; reason: Exclude<InviteRefusal, "unknown">; invite: InviteDetails }
+  | { ok: true; invite: InviteDetails; memberRole: Role | null; joinsAs: Role; ceiling: "viewer" | null };
+
+/** The result of accepting: refused, or the member's role now (`changed`: the link added them or raised them). */
+export type InviteAcceptance =
+  | { ok: false; reason: InviteRefusal }
+  | { ok: true; sessionId: string; role: Role; from: Role | null; changed: boolean };
 
 export interface RunRecord {
   id: string;
@@ -119,6 +150,69 @@ export interface MetricInput {
   msPerIter: number;
 }
 export type MetricRecord = MetricInput;
+
+/** GReal, Fake and Real together (a bucket's sums, minima or maxima). */
+export interface LossTriple {
+  gReal: number;
+  fake: number;
+  real: number;
+}
+
+/**
+ * The points of one overview bucket (iterations [index·width, (index+1)·width)) as SQL aggregated them: sums (not
+ * means, so two partial aggregates of the same bucket add up exactly), minima and maxima, the first and last
+ * iteration present and the first point's epoch.
+ */
+export interface MetricBucket {
+  index: number;
+  first: number;
+  last: number;
+  epoch: number;
+  count: number;
+  sum: LossTriple;
+  min: LossTriple;
+  max: LossTriple;
+}
+
+/** A bucket for the chart: means instead of sums. */
+export interface MetricOverviewPoint {
+  iteration: number;
+  last: number;
+  epoch: number;
+  count: number;
+  gReal: number;
+  fake: number;
+  real: number;
+  min: LossTriple;
+  max: LossTriple;
+}
+
+/**
+ * The bucket width of a run's overview when its points reach `lastIteration`: the smallest power of two that fits
+ * iterations 0…lastIteration into at most `maxPoints` buckets (so between maxPoints/2 and maxPoints of them once
+ * the run is long). A power of two, so when the run doubles, two buckets merge into one exactly.
+ */
+export function overviewWidth(lastIteration: number, maxPoints: number): number {
+  const need = Math.ceil((lastIteration + 1) / Math.max(1, maxPoints));
+  let width = 1;
+  while (width < need) width *= 2;
+  return width;
+}
+
+/** Means for the chart from a bucket's sums. */
+export function overviewPoint(b: MetricBucket): MetricOverviewPoint {
+  return {
+    iteration: b.first,
+    last: b.last,
+    epoch: b.epoch,
+    count: b.count,
+    gReal: b.sum.gReal / b.count,
+    fake: b.sum.fake / b.count,
+    real: b.sum.real / b.count,
+    min: b.min,
+    max: b.max,
+  };
+}
 
 export interface GridInput {
   epoch: number;
@@ -277,6 +371,30 @@ function toInvite(row: Invite): InviteRecord {
   return { ...row, role: asRole(row.role) };
 }
 
+/**
+ * The invite rules, in one place: a revoked or expired link is refused; for a removed member ("none") a link made
+ * before the removal does nothing (refused, or, once they are back through a newer link, no change); a demoted one
+ * ("viewer") is viewer at most; a member the link would not raise changes nothing (and uses nothing); otherwise a
+ * link with no uses left is refused.
+ */
+function judgeInvite(
+  invite: InviteRecord,
+  ceiling: { role: "viewer" | "none"; createdAt: Date } | null,
+  memberRole: Role | null,
+  now: Date,
+): { ok: false; reason: Exclude<InviteRefusal, "unknown"> } | { ok: true; joinsAs: Role; changes: boolean } {
+  if (invite.revokedAt !== null) return { ok: false, reason: "revoked" };
+  if (invite.expiresAt !== null && invite.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: "expired" };
+  if (ceiling?.role === "none" && invite.createdAt.getTime() <= ceiling.createdAt.getTime()) {
+    return memberRole === null ? { ok: false, reason: "removed" } : { ok: true, joinsAs: memberRole, changes: false };
+  }
+  let joinsAs: Role = ceiling?.role === "viewer" ? "viewer" : invite.role;
+  if (memberRole !== null && ROLE_RANK[memberRole] >= ROLE_RANK[joinsAs]) joinsAs = memberRole;
+  const changes = joinsAs !== memberRole;
+  if (changes && invite.maxUses !== null && invite.uses >= invite.maxUses) return { ok: false, reason: "usedUp" };
+  return { ok: true, joinsAs, changes };
+}
+
 function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -326,6 +444,32 @@ export class Store {
 
   async getUser(id: string): Promise<UserRecord | null> {
     return this.prisma.user.findUnique({ where: { id } });
+  }
+
+  /** The user's sessionVersion (checked on every cookie read), or null when there is no such user. */
+  async sessionVersion(id: string): Promise<number | null> {
+    const row = await this.prisma.user.findUnique({ where: { id }, select: { sessionVersion: true } });
+    return row?.sessionVersion ?? null;
+  }
+
+  /** Ends every cookie of the user (sign-out): adds one to their sessionVersion and returns the new one. */
+  async bumpSessionVersion(id: string): Promise<number> {
+    try {
+      const row = await this.prisma.user.update({ where: { id }, data: { sessionVersion: { increment: 1 } }, select: { sessionVersion: true } });
+      return row.sessionVersion;
+    } catch (e) {
+      throw storeError(e, { notFound: `no user ${id}` });
+    }
+  }
+
+  /** A new password hash; ends every cookie of the user in the same write. Returns the new sessionVersion. */
+  async setPassword(id: string, passwordHash: string): Promise<number> {
+    try {
+      const row = await this.prisma.user.update({ where: { id }, data: { passwordHash, sessionVersion: { increment: 1 } }, select: { sessionVersion: true } });
+      return row.sessionVersion;
+    } catch (e) {
+      throw storeError(e, { notFound: `no user ${id}` });
+    }
   }
 
   // ---- sessions and members ----
@@ -450,27 +594,52 @@ export class Store {
 
   /**
    * Sets a member's role (editor or viewer; up or down). The owner's role cannot change (CONFLICT); NOT_FOUND when
-   * the user is not a member. Returns the role before.
+   * the user is not a member. Returns the role before. Also records the decision as the member's ceiling: "viewer"
+   * keeps every later invite from raising them; "editor" lifts the ceiling. `setById`: who decided (default: the
+   * session's owner).
    */
-  async setMemberRole(sessionId: string, userId: string, role: "editor" | "viewer"): Promise<{ from: Role }> {
+  async setMemberRole(sessionId: string, userId: string, role: "editor" | "viewer", setById?: string): Promise<{ from: Role }> {
     return this.prisma.$transaction(async (tx) => {
       const m = await tx.membership.findUnique({ where: { userId_sessionId: { userId, sessionId } }, select: { role: true } });
       if (!m) throw new StoreError("NOT_FOUND", `user ${userId} is not a member of session ${sessionId}`);
       if (m.role === "owner") throw new StoreError("CONFLICT", "the owner's role cannot change");
       await tx.membership.update({ where: { userId_sessionId: { userId, sessionId } }, data: { role } });
+      await this.writeCeiling(tx, sessionId, userId, role === "viewer" ? "viewer" : null, setById);
       return { from: asRole(m.role) };
     });
   }
 
-  /** Removes a member (not the owner: CONFLICT; NOT_FOUND when not a member). Returns the role they had. */
-  async removeMember(sessionId: string, userId: string): Promise<{ role: Role }> {
+  /**
+   * Removes a member (not the owner: CONFLICT; NOT_FOUND when not a member). Returns the role they had. Records the
+   * ceiling "none": invite links made before this moment no longer let them in.
+   */
+  async removeMember(sessionId: string, userId: string, setById?: string): Promise<{ role: Role }> {
     return this.prisma.$transaction(async (tx) => {
       const m = await tx.membership.findUnique({ where: { userId_sessionId: { userId, sessionId } }, select: { role: true } });
       if (!m) throw new StoreError("NOT_FOUND", `user ${userId} is not a member of session ${sessionId}`);
       if (m.role === "owner") throw new StoreError("CONFLICT", "the owner cannot be removed from their session");
       await tx.membership.delete({ where: { userId_sessionId: { userId, sessionId } } });
+      await this.writeCeiling(tx, sessionId, userId, "none", setById);
       return { role: asRole(m.role) };
     });
+  }
+
+  /** The owner's last decision about a demoted ("viewer") or removed ("none") member, or null. */
+  async getCeiling(sessionId: string, userId: string): Promise<{ role: "viewer" | "none"; setById: string; createdAt: Date } | null> {
+    const row = await this.prisma.memberCeiling.findUnique({ where: { sessionId_userId: { sessionId, userId } } });
+    return row ? { role: row.role === "viewer" ? "viewer" : "none", setById: row.setById, createdAt: row.createdAt } : null;
+  }
+
+  private async writeCeiling(tx: Prisma.TransactionClient, sessionId: string, userId: string, role: "viewer" | "none" | null, setById?: string): Promise<void> {
+    const where = { sessionId_userId: { sessionId, userId } };
+    if (role === null) {
+      await tx.memberCeiling.deleteMany({ where: { sessionId, userId } });
+      return;
+    }
+    const by = setById ?? (await tx.trainingSession.findUnique({ where: { id: sessionId }, select: { ownerId: true } }))?.ownerId;
+    if (!by) throw new StoreError("NOT_FOUND", `no session ${sessionId}`);
+    const createdAt = this.now();
+    await tx.memberCeiling.upsert({ where, create: { sessionId, userId, role, setById: by, createdAt }, update: { role, setById: by, createdAt } });
   }
 
   /** The session's members in the order they joined (the owner first). */
@@ -485,7 +654,7 @@ export class Store {
 
   // ---- invites ----
 
-  async createInvite(input: { sessionId: string; role: Role; createdById: string; tokenHash: string }): Promise<InviteRecord> {
+  async createInvite(input: { sessionId: string; role: Role; createdById: string; tokenHash: string; expiresAt?: Date | null; maxUses?: number | null }): Promise<InviteRecord> {
     try {
       const row = await this.prisma.invite.create({
         data: {
@@ -495,6 +664,8 @@ export class Store {
           createdById: input.createdById,
           tokenHash: input.tokenHash,
           createdAt: this.now(),
+          expiresAt: input.expiresAt ?? null,
+          maxUses: input.maxUses ?? null,
         },
       });
       return toInvite(row);
@@ -518,6 +689,61 @@ export class Store {
     const row = await this.prisma.invite.findUnique({ where: { id } });
     if (!row) throw new StoreError("NOT_FOUND", `no invite ${id}`);
     return toInvite(row);
+  }
+
+  /**
+   * What an invite link would do for this user, without changing anything (the invite page shows it before the
+   * user chooses to join). The same rules as {@link acceptInvite}.
+   */
+  async inviteStanding(tokenHash: string, userId: string, now: Date = new Date()): Promise<InviteStanding> {
+    const row = await this.prisma.invite.findUnique({
+      where: { tokenHash },
+      include: { session: { select: { name: true } }, createdBy: { select: { name: true } } },
+    });
+    if (!row) return { ok: false, reason: "unknown" };
+    const { session, createdBy, ...bare } = row;
+    const invite: InviteDetails = { ...toInvite(bare), sessionName: session.name, createdByName: createdBy.name };
+    const [ceiling, member] = await Promise.all([this.getCeiling(invite.sessionId, userId), this.getMembership(userId, invite.sessionId)]);
+    const verdict = judgeInvite(invite, ceiling, member?.role ?? null, now);
+    if (!verdict.ok) return { ok: false, reason: verdict.reason, invite };
+    return { ok: true, invite, memberRole: member?.role ?? null, joinsAs: verdict.joinsAs, ceiling: ceiling?.role === "viewer" ? "viewer" : null };
+  }
+
+  /**
+   * Accepts an invite link in one transaction: checks it (revoked, expired, used up), applies the owner's last
+   * decision about the user (removed: only a link made after the removal lets them back in; demoted: never above
+   * viewer), counts the use and makes the membership, so two accepts of a last use cannot both win. A member the link
+   * would not raise keeps their role and uses nothing.
+   */
+  async acceptInvite(tokenHash: string, userId: string, now: Date = new Date()): Promise<InviteAcceptance> {
+    try {
+      return await this.prisma.$transaction(async (tx): Promise<InviteAcceptance> => {
+        const row = await tx.invite.findUnique({ where: { tokenHash } });
+        if (!row) return { ok: false, reason: "unknown" };
+        const invite = toInvite(row);
+        const { sessionId } = invite;
+        const key = { userId_sessionId: { userId, sessionId } };
+        const ceilingRow = await tx.memberCeiling.findUnique({ where: { sessionId_userId: { sessionId, userId } } });
+        const ceiling = ceilingRow ? { role: ceilingRow.role === "viewer" ? ("viewer" as const) : ("none" as const), createdAt: ceilingRow.createdAt } : null;
+        const member = await tx.membership.findUnique({ where: key, select: { role: true } });
+        const from = member ? asRole(member.role) : null;
+        const verdict = judgeInvite(invite, ceiling, from, now);
+        if (!verdict.ok) return { ok: false, reason: verdict.reason };
+        if (!verdict.changes) return { ok: true, sessionId, role: from!, from, changed: false };
+        // The use is taken by a conditional update, so the last use goes to exactly one caller.
+        const taken = await tx.invite.updateMany({
+          where: { id: invite.id, revokedAt: null, ...(invite.maxUses !== null ? { uses: { lt: invite.maxUses } } : {}) },
+          data: { uses: { increment: 1 } },
+        });
+        if (taken.count === 0) return { ok: false, reason: "usedUp" };
+        if (member) await tx.membership.update({ where: key, data: { role: verdict.joinsAs } });
+        else await tx.membership.create({ data: { userId, sessionId, role: verdict.joinsAs, createdAt: this.now() } });
+        // A "none" ceiling stays after a rejoin: links made before the removal still do nothing for them.
+        return { ok: true, sessionId, role: verdict.joinsAs, from, changed: true };
+      });
+    } catch (e) {
+      throw storeError(e, { notFound: `no user ${userId}` });
+    }
   }
 
   /** All the session's invites, revoked ones included, oldest first. */
@@ -671,6 +897,36 @@ export class Store {
     return count;
   }
 
+  /**
+   * At server start: the trainer queue lived in memory, so a run still marked "queued" goes back to where it can be
+   * started again: "interrupted" (resumable) when it has a latest checkpoint, else "idle" (a queued run is one of
+   * the two: a run without a checkpoint can only be started from the beginning). Returns how many of each.
+   */
+  async resetQueued(): Promise<{ idle: number; interrupted: number }> {
+    const queued = await this.prisma.run.findMany({
+      where: { status: "queued" },
+      select: { id: true, checkpoints: { where: { kind: "latest" }, take: 1, select: { id: true } } },
+    });
+    const resumable = queued.filter((r) => r.checkpoints.length > 0).map((r) => r.id);
+    const fresh = queued.filter((r) => r.checkpoints.length === 0).map((r) => r.id);
+    const updatedAt = this.now();
+    const interrupted = resumable.length
+      ? (await this.prisma.run.updateMany({ where: { id: { in: resumable }, status: "queued" }, data: { status: "interrupted", failureReason: QUEUED_INTERRUPTED_REASON, updatedAt } })).count
+      : 0;
+    const idle = fresh.length ? (await this.prisma.run.updateMany({ where: { id: { in: fresh }, status: "queued" }, data: { status: "idle", failureReason: null, updatedAt } })).count : 0;
+    return { idle, interrupted };
+  }
+
+  /** Sessions the user owns (the sessions quota). */
+  async countOwnedSessions(userId: string): Promise<number> {
+    return this.prisma.trainingSession.count({ where: { ownerId: userId } });
+  }
+
+  /** Runs of a session, or runs a user created in all sessions (the runs quotas), any status. */
+  async countRuns(where: { sessionId: string } | { createdById: string }): Promise<number> {
+    return this.prisma.run.count({ where: "sessionId" in where ? { sessionId: where.sessionId } : { createdById: where.createdById } });
+  }
+
   // ---- metrics ----
 
   /**
@@ -719,6 +975,80 @@ export class Store {
       select: { iteration: true },
     });
     return row?.iteration ?? null;
+  }
+
+  /**
+   * The run's points in [fromIteration, toIteration] (both inclusive) aggregated in SQL into buckets of `width`
+   * iterations (bucket index = iteration / width), in bucket order. One pass over the range through the primary
+   * key; only the buckets come back to JS. Empty buckets are absent.
+   */
+  async metricBuckets(runId: string, options: { width: number; fromIteration: number; toIteration: number }): Promise<MetricBucket[]> {
+    const { width, fromIteration, toIteration } = options;
+    if (!Number.isSafeInteger(width) || width < 1) throw new RangeError(`bucket width must be a positive integer (got ${String(width)})`);
+    const rows = await this.prisma.$queryRaw<Record<string, number | bigint>[]>`
+      SELECT CAST("iteration" / ${width} AS INTEGER) AS "b", MIN("iteration") AS "first", MAX("iteration") AS "last",
+             MIN("epoch") AS "epoch", COUNT(*) AS "n",
+             SUM("gReal") AS "gs", MIN("gReal") AS "gmin", MAX("gReal") AS "gmax",
+             SUM("fake") AS "fs", MIN("fake") AS "fmin", MAX("fake") AS "fmax",
+             SUM("real") AS "rs", MIN("real") AS "rmin", MAX("real") AS "rmax"
+      FROM "MetricPoint"
+      WHERE "runId" = ${runId} AND "iteration" >= ${fromIteration} AND "iteration" <= ${toIteration}
+      GROUP BY "b" ORDER BY "b"`;
+    const n = (v: number | bigint | undefined) => Number(v ?? 0);
+    return rows.map((r) => ({
+      index: n(r.b),
+      first: n(r.first),
+      last: n(r.last),
+      epoch: n(r.epoch),
+      count: n(r.n),
+      sum: { gReal: n(r.gs), fake: n(r.fs), real: n(r.rs) },
+      min: { gReal: n(r.gmin), fake: n(r.fmin), real: n(r.rmin) },
+      max: { gReal: n(r.gmax), fake: n(r.fmax), real: n(r.rmax) },
+    }));
+  }
+
+  /**
+   * About `maxPoints` points spread over the whole run (up to `toIteration` when given), computed in SQL: buckets of
+   * {@link overviewWidth} iterations, each with the mean of every loss and its min and max (a mean alone would hide a
+   * one-iteration spike; min/max keep it visible as a band; a sample per bucket would miss it). `bucket` is the
+   * width (1: every point is its own bucket). One pass over the run's rows in SQLite, about 1 s per million points
+   * on the 2-core machine: the service keeps an incremental cache on top of it (server/runs/overview.ts).
+   */
+  async metricsOverview(runId: string, maxPoints: number, options: { toIteration?: number } = {}): Promise<{ bucket: number; points: MetricOverviewPoint[] }> {
+    const last = options.toIteration ?? (await this.lastIteration(runId));
+    if (last === null || last < 0) return { bucket: 1, points: [] };
+    const width = overviewWidth(last, maxPoints);
+    const buckets = await this.metricBuckets(runId, { width, fromIteration: 0, toIteration: last });
+    return { bucket: width, points: buckets.map(overviewPoint) };
+  }
+
+  /**
+   * At most `limit` points with fromIteration ≤ iteration ≤ toIteration, in iteration order (a primary-key range
+   * read), and where the next page starts when more remain (null when none).
+   */
+  async metricsRange(runId: string, options: { fromIteration: number; toIteration: number; limit: number }): Promise<{ points: MetricRecord[]; nextFrom: number | null }> {
+    const { fromIteration, toIteration, limit } = options;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer (got ${String(limit)})`);
+    if (toIteration < fromIteration) return { points: [], nextFrom: null };
+    const rows = await this.prisma.metricPoint.findMany({
+      where: { runId, iteration: { gte: fromIteration, lte: toIteration } },
+      orderBy: { iteration: "asc" },
+      take: limit + 1,
+      select: { iteration: true, epoch: true, gReal: true, fake: true, real: true, msPerIter: true },
+    });
+    const more = rows.length > limit;
+    return { points: more ? rows.slice(0, limit) : rows, nextFrom: more ? rows[limit]!.iteration : null };
+  }
+
+  /** The run's last `limit` points, in iteration order (read backwards through the primary key). */
+  async metricsTail(runId: string, limit: number): Promise<MetricRecord[]> {
+    const rows = await this.prisma.metricPoint.findMany({
+      where: { runId },
+      orderBy: { iteration: "desc" },
+      take: limit,
+      select: { iteration: true, epoch: true, gReal: true, fake: true, real: true, msPerIter: true },
+    });
+    return rows.reverse();
   }
 
   // ---- sample grids ----

@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import type { CookieSealer } from "../auth/auth.js";
+import type { RateLimits } from "../auth/rate-limits.js";
 import type { DatasetService } from "../datasets/service.js";
 import type { UploadArea } from "../datasets/uploads.js";
 import type { Store } from "../db/store.js";
@@ -33,6 +34,8 @@ export interface Context {
   limits: Limits;
   /** The caller's address (rate limits); "local" in createCaller tests. */
   ip: string;
+  /** Sign-in, sign-up and invite rate limits: one set per server (server/auth/rate-limits.ts). */
+  rateLimits: RateLimits;
   /** The request's declared Content-Length (null when it declared none). */
   contentLength: number | null;
 }
@@ -53,7 +56,9 @@ const t = initTRPC.context<Context>().create({
     const dataset = (cause as { dataset?: { code: string; file?: string; row?: number } } | undefined)?.dataset ?? null;
     // A quota or rate limit (server/limits.ts QuotaError): what was full, its limit and use, when to retry.
     const quota = cause instanceof QuotaError ? cause.quota : null;
-    return { ...shape, data: { ...shape.data, issues, dataset, quota } };
+    // Why an invite link was refused ("unknown" | "revoked" | "expired" | "usedUp" | "removed"), for the invite page.
+    const invite = (cause as { invite?: { reason: string } } | undefined)?.invite ?? null;
+    return { ...shape, data: { ...shape.data, issues, dataset, quota, invite } };
   },
 });
 

@@ -8,18 +8,20 @@ import { octetInputParser } from "@trpc/server/http";
 import { z } from "zod";
 import { parseConfig } from "../../lib/gan/config.js";
 import { TRAINING_NETWORKS } from "../../lib/gan/spec.js";
-import { CredentialsSchema, SignUpSchema, hashPassword, verifyPassword } from "../auth/auth.js";
+import { ChangePasswordSchema, CredentialsSchema, SignUpSchema, hashPassword, verifyPassword, verifyPasswordOrDummy } from "../auth/auth.js";
 import { DatasetServiceError } from "../datasets/service.js";
-import { StoreError } from "../db/store.js";
+import { StoreError, type InviteRecord, type InviteRefusal } from "../db/store.js";
 import { UploadError } from "../datasets/uploads.js";
 import { gridUrl, RunError } from "../runs/service.js";
-import { authedProcedure, publicProcedure, requireRole, router, type Context } from "./init.js";
+import { oneAtATime, QuotaError } from "../limits.js";
+import { authedProcedure, publicProcedure, quotaTrpc, requireRole, router, type Context } from "./init.js";
 
 const id = z.string().min(1).max(100);
 const NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
 
 /** Maps the run service's errors to tRPC codes, keeping field issues for forms. */
 function toTrpc(e: unknown): never {
+  if (e instanceof QuotaError) throw quotaTrpc(e);
   if (e instanceof RunError || e instanceof DatasetServiceError) {
     const code = e.code === "UNAVAILABLE" ? "PRECONDITION_FAILED" : e.code;
     throw new TRPCError({ code, message: e.message, cause: e });
@@ -48,34 +50,77 @@ const authRouter = router({
     return user ? { id: user.id, name: user.name, email: user.email } : null;
   }),
   signUp: publicProcedure.input(SignUpSchema).mutation(async ({ ctx, input }) => {
+    await ctx.rateLimits.signUp(ctx.ip).catch(toTrpc);
     const existing = await ctx.store.findUserByEmail(input.email);
     if (existing) throw new TRPCError({ code: "CONFLICT", message: "an account with this email exists: sign in instead" });
     const user = await ctx.store.createUser({ email: input.email, name: input.name, passwordHash: await hashPassword(input.password) });
-    await setSession(ctx, user.id);
+    await setSession(ctx, user.id, user.sessionVersion);
     return { id: user.id, name: user.name, email: user.email };
   }),
   signIn: publicProcedure.input(CredentialsSchema).mutation(async ({ ctx, input }) => {
+    await ctx.rateLimits.signInAttempt(ctx.ip, input.email).catch(toTrpc);
     const user = await ctx.store.findUserByEmail(input.email);
-    // One message for both cases: the form must not tell which emails have accounts.
-    if (!user || !(await verifyPassword(user.passwordHash, input.password))) {
+    // One argon2 verification either way (a dummy hash without an account), and one message for both cases: neither
+    // the time nor the answer tells which emails have accounts. Failures count per email, account or not.
+    if (!(await verifyPasswordOrDummy(user?.passwordHash, input.password)) || !user) {
+      await ctx.rateLimits.signInFailed(input.email);
       throw new TRPCError({ code: "UNAUTHORIZED", message: "wrong email or password" });
     }
-    await setSession(ctx, user.id);
+    await ctx.rateLimits.signInSucceeded(input.email);
+    await setSession(ctx, user.id, user.sessionVersion);
     return { id: user.id, name: user.name, email: user.email };
   }),
-  signOut: publicProcedure.mutation(({ ctx }) => {
+  /** Ends this cookie and every other cookie of the account (every device), then clears it in this browser. */
+  signOut: publicProcedure.mutation(async ({ ctx }) => {
+    if (ctx.userId) await ctx.store.bumpSessionVersion(ctx.userId).catch(toTrpc);
     const cookie = ctx.sealer.clear();
     ctx.setCookies.push(cookie);
     ctx.res?.appendHeader("Set-Cookie", cookie);
     return { ok: true };
   }),
+  /**
+   * A new password: the current one is checked (wrong ones count as failed sign-ins of the account), every existing
+   * cookie of the account ends, and the caller gets a fresh one.
+   */
+  changePassword: authedProcedure.input(ChangePasswordSchema).mutation(async ({ ctx, input }) => {
+    const user = await ctx.store.getUser(ctx.userId);
+    if (!user) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
+    await ctx.rateLimits.signInAttempt(ctx.ip, user.email).catch(toTrpc);
+    if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
+      await ctx.rateLimits.signInFailed(user.email);
+      const issues = [{ path: "currentPassword", message: "this is not your current password" }];
+      throw new TRPCError({ code: "BAD_REQUEST", message: "the current password is wrong", cause: Object.assign(new Error("wrong current password"), { issues }) });
+    }
+    await ctx.rateLimits.signInSucceeded(user.email);
+    const version = await ctx.store.setPassword(user.id, await hashPassword(input.newPassword)).catch(toTrpc);
+    await setSession(ctx, user.id, version);
+    return { ok: true };
+  }),
 });
 
-async function setSession(ctx: Context, userId: string) {
-  const cookie = await ctx.sealer.seal({ userId });
+async function setSession(ctx: Context, userId: string, version: number) {
+  const cookie = await ctx.sealer.seal({ userId, v: version });
   ctx.setCookies.push(cookie);
   ctx.res?.appendHeader("Set-Cookie", cookie);
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** An invite link refused, in words, with `data.invite.reason` for the invite page. */
+function inviteRefused(reason: InviteRefusal, invite?: InviteRecord): TRPCError {
+  const when = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  const messages: Record<InviteRefusal, string> = {
+    unknown: "this invite link is not valid (revoked or mistyped)",
+    revoked: "this invite link is not valid: the session's owner revoked it",
+    expired: `this invite link expired${invite?.expiresAt ? ` on ${when(invite.expiresAt)}` : ""}: ask the session's owner for a new one`,
+    usedUp: `this invite link is used up${invite?.maxUses ? ` (${invite.maxUses} of ${invite.maxUses} uses)` : ""}: ask the session's owner for a new one`,
+    removed: "the session's owner removed you after this invite link was made: only an invite they create from now on lets you back in",
+  };
+  const message = messages[reason];
+  return new TRPCError({ code: reason === "removed" ? "FORBIDDEN" : "NOT_FOUND", message, cause: Object.assign(new Error(message), { invite: { reason } }) });
+}
+
+const InviteTokenSchema = z.object({ token: z.string().min(1).max(200) });
 
 const sessionsRouter = router({
   list: authedProcedure.query(async ({ ctx }) => {
@@ -83,7 +128,15 @@ const sessionsRouter = router({
     return sessions.map((s) => ({ ...s, watching: ctx.presence.users(s.id) }));
   }),
   create: authedProcedure.input(z.object({ name: z.string().trim().min(1, "name the session").max(80) })).mutation(async ({ ctx, input }) => {
-    return ctx.store.createSession({ name: input.name, ownerId: ctx.userId });
+    // The count and the insert it allows, one at a time per user.
+    return oneAtATime(`sessions.create:${ctx.userId}`, async () => {
+      const limit = ctx.limits.GAN_MAX_SESSIONS_PER_USER;
+      const used = await ctx.store.countOwnedSessions(ctx.userId);
+      if (used >= limit) {
+        throw quotaTrpc(new QuotaError(`you already own ${used} sessions, the most one person may own: use one of them`, { name: "sessions", limit, used }));
+      }
+      return ctx.store.createSession({ name: input.name, ownerId: ctx.userId });
+    });
   }),
   get: authedProcedure.input(z.object({ sessionId: id })).query(async ({ ctx, input }) => {
     const role = await requireRole(ctx, input.sessionId, "viewer");
@@ -106,19 +159,31 @@ const sessionsRouter = router({
     }
     return { ok: true };
   }),
-  createInvite: authedProcedure.input(z.object({ sessionId: id, role: z.enum(["editor", "viewer"]) })).mutation(async ({ ctx, input }) => {
-    await requireRole(ctx, input.sessionId, "owner");
-    const token = randomBytes(24).toString("base64url");
-    const invite = await ctx.store.createInvite({ sessionId: input.sessionId, role: input.role, createdById: ctx.userId, tokenHash: hashToken(token) });
-    // The token is shown once, here; only its hash is stored.
-    return { id: invite.id, role: input.role, token, path: `/invite/${token}` };
-  }),
+  /** An invite link: expires after `expiresInDays` (default GAN_INVITE_DEFAULT_DAYS), adds at most `maxUses` members (default: no limit). */
+  createInvite: authedProcedure
+    .input(
+      z.object({
+        sessionId: id,
+        role: z.enum(["editor", "viewer"]),
+        expiresInDays: z.number().int().min(1).max(365).optional(),
+        maxUses: z.number().int().min(1).max(1000).optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      await requireRole(ctx, input.sessionId, "owner");
+      const token = randomBytes(24).toString("base64url");
+      const expiresAt = new Date(Date.now() + (input.expiresInDays ?? ctx.limits.GAN_INVITE_DEFAULT_DAYS) * DAY_MS);
+      const invite = await ctx.store.createInvite({ sessionId: input.sessionId, role: input.role, createdById: ctx.userId, tokenHash: hashToken(token), expiresAt, maxUses: input.maxUses ?? null });
+      // The token is shown once, here; only its hash is stored.
+      return { id: invite.id, role: input.role, token, path: `/invite/${token}`, expiresAt: expiresAt.toISOString(), maxUses: invite.maxUses };
+    }),
   /** The owner changes a member's role (editor ⇄ viewer); everyone sees it in the activity feed and presence. */
   setRole: authedProcedure
     .input(z.object({ sessionId: id, userId: id, role: z.enum(["editor", "viewer"]) }))
     .mutation(async ({ ctx, input }) => {
       await requireRole(ctx, input.sessionId, "owner");
-      const { from } = await ctx.store.setMemberRole(input.sessionId, input.userId, input.role).catch(toTrpc);
+      // Also the member's ceiling: demoted to viewer, no invite raises them again until the owner promotes them here.
+      const { from } = await ctx.store.setMemberRole(input.sessionId, input.userId, input.role, ctx.userId).catch(toTrpc);
       if (from !== input.role) {
         const who = await ctx.store.getUser(input.userId);
         await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "member.role", detail: { memberId: input.userId, member: who?.name ?? null, from, to: input.role } });
@@ -130,7 +195,8 @@ const sessionsRouter = router({
   removeMember: authedProcedure.input(z.object({ sessionId: id, userId: id })).mutation(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "owner");
     const who = await ctx.store.getUser(input.userId);
-    const { role } = await ctx.store.removeMember(input.sessionId, input.userId).catch(toTrpc);
+    // Also the member's ceiling: links made before now no longer let them back in.
+    const { role } = await ctx.store.removeMember(input.sessionId, input.userId, ctx.userId).catch(toTrpc);
     // The entry first, so the removed member's open page hears of it (and finds itself forbidden), then the eviction.
     await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "member.removed", detail: { memberId: input.userId, member: who?.name ?? null, role } });
     await ctx.realtime?.membershipChanged(input.sessionId, input.userId, null);
@@ -142,7 +208,16 @@ const sessionsRouter = router({
     const members = await ctx.store.listMembers(input.sessionId);
     const names = new Map(members.map((m) => [m.userId, m.name]));
     return (await ctx.store.listInvites(input.sessionId))
-      .map((i) => ({ id: i.id, role: i.role, createdByName: names.get(i.createdById) ?? null, createdAt: i.createdAt.toISOString(), revokedAt: i.revokedAt?.toISOString() ?? null }))
+      .map((i) => ({
+        id: i.id,
+        role: i.role,
+        createdByName: names.get(i.createdById) ?? null,
+        createdAt: i.createdAt.toISOString(),
+        revokedAt: i.revokedAt?.toISOString() ?? null,
+        expiresAt: i.expiresAt?.toISOString() ?? null,
+        maxUses: i.maxUses,
+        uses: i.uses,
+      }))
       .reverse();
   }),
   revokeInvite: authedProcedure.input(z.object({ sessionId: id, inviteId: id })).mutation(async ({ ctx, input }) => {
@@ -152,13 +227,44 @@ const sessionsRouter = router({
     await ctx.store.revokeInvite(input.inviteId);
     return { ok: true };
   }),
-  acceptInvite: authedProcedure.input(z.object({ token: z.string().min(10).max(200) })).mutation(async ({ ctx, input }) => {
-    const invite = await ctx.store.findActiveInvite(hashToken(input.token));
-    if (!invite) throw new TRPCError({ code: "NOT_FOUND", message: "this invite link is not valid (revoked or mistyped)" });
-    await ctx.store.addMember(invite.sessionId, ctx.userId, invite.role);
-    const m = await ctx.store.getMembership(ctx.userId, invite.sessionId);
-    await ctx.store.addActivity({ sessionId: invite.sessionId, userId: ctx.userId, kind: "member.joined", detail: { role: m?.role ?? invite.role } });
-    return { sessionId: invite.sessionId, role: m?.role ?? invite.role };
+  /**
+   * What an invite link offers the signed-in user, before they choose to join: who invites them to which session, as
+   * what (and what they would be: never above the owner's last decision about them), until when, how many uses are
+   * left. Changes nothing; refused links are the same typed errors as acceptInvite's. Rate limited like acceptInvite.
+   */
+  inviteInfo: authedProcedure.input(InviteTokenSchema).query(async ({ ctx, input }) => {
+    await ctx.rateLimits.inviteAttempt(ctx.ip, ctx.userId).catch(toTrpc);
+    const standing = await ctx.store.inviteStanding(hashToken(input.token), ctx.userId);
+    if (!standing.ok) throw inviteRefused(standing.reason, "invite" in standing ? standing.invite : undefined);
+    const { invite } = standing;
+    return {
+      sessionName: invite.sessionName,
+      invitedBy: invite.createdByName,
+      role: invite.role,
+      joinsAs: standing.joinsAs,
+      /** The caller's role in the session now (null: not a member), and then the session's id. */
+      memberRole: standing.memberRole,
+      sessionId: standing.memberRole ? invite.sessionId : null,
+      /** "viewer" when the owner demoted the caller: the link does not raise them. */
+      ceiling: standing.ceiling,
+      expiresAt: invite.expiresAt?.toISOString() ?? null,
+      usesLeft: invite.maxUses === null ? null : Math.max(0, invite.maxUses - invite.uses),
+    };
+  }),
+  /** Joins the session through an invite link (one transaction: checks, the use, the membership). */
+  acceptInvite: authedProcedure.input(InviteTokenSchema).mutation(async ({ ctx, input }) => {
+    await ctx.rateLimits.inviteAttempt(ctx.ip, ctx.userId).catch(toTrpc);
+    const tokenHash = hashToken(input.token);
+    const result = await ctx.store.acceptInvite(tokenHash, ctx.userId).catch(toTrpc);
+    if (!result.ok) {
+      const standing = result.reason === "unknown" ? null : await ctx.store.inviteStanding(tokenHash, ctx.userId);
+      throw inviteRefused(result.reason, standing && "invite" in standing ? standing.invite : undefined);
+    }
+    if (result.changed) {
+      await ctx.store.addActivity({ sessionId: result.sessionId, userId: ctx.userId, kind: "member.joined", detail: { role: result.role, ...(result.from ? { from: result.from } : {}) } });
+      if (result.from) await ctx.realtime?.membershipChanged(result.sessionId, ctx.userId, result.role);
+    }
+    return { sessionId: result.sessionId, role: result.role };
   }),
 });
 
@@ -255,10 +361,22 @@ const runsRouter = router({
     const datasetName = (await ctx.datasets.names(run.sessionId)).get(run.datasetRef) ?? run.datasetRef;
     return { run: withoutPaths(run), role, parameters: ctx.runs.parameters(input.runId), checkpoints, dataset: { id: run.datasetRef, name: datasetName } };
   }),
+  /** A late joiner's history: bounded (a long run's overview and its last page at full resolution), as the socket `join` gives it. */
   history: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "viewer");
     return ctx.runs.history(input.runId);
   }),
+  /** Full-resolution points of an iteration range (both ends inclusive), one page (GAN_HISTORY_PAGE_POINTS) at a time; `nextFrom` continues. */
+  historyRange: authedProcedure
+    .input(
+      z
+        .object({ runId: id, fromIteration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), toIteration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
+        .refine((r) => r.toIteration >= r.fromIteration, { message: "toIteration must not be before fromIteration", path: ["toIteration"] }),
+    )
+    .query(async ({ ctx, input }) => {
+      await runInSession(ctx, input.runId, "viewer");
+      return ctx.runs.historyRange(input.runId, input.fromIteration, input.toIteration).catch(toTrpc);
+    }),
   /** ParameterScopes with their LRateMultipliers, optimizer α per network, layers: for the parameter table and network view. */
   parameters: authedProcedure.input(z.object({ runId: id })).query(async ({ ctx, input }) => {
     const { run } = await runInSession(ctx, input.runId, "viewer");
@@ -310,8 +428,9 @@ const runsRouter = router({
   }),
   start: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "editor");
-    await ctx.runs.start(input.runId, ctx.userId).catch(toTrpc);
-    return { ok: true };
+    // Queued when every trainer slot is taken: `queuePosition` runs are ahead of it (null: it is starting now).
+    const { queuePosition } = await ctx.runs.start(input.runId, ctx.userId).catch(toTrpc);
+    return { ok: true, queued: queuePosition !== null, queuePosition };
   }),
   pause: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "editor");
@@ -333,11 +452,8 @@ const runsRouter = router({
   }),
   stop: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
     await runInSession(ctx, input.runId, "editor");
-    try {
-      ctx.runs.stop(input.runId, ctx.userId);
-    } catch (e) {
-      toTrpc(e);
-    }
+    // A queued run leaves the queue (back to the status it had).
+    await ctx.runs.stop(input.runId, ctx.userId).catch(toTrpc);
     return { ok: true };
   }),
   setLrMultiplier: authedProcedure
@@ -400,6 +516,7 @@ const ImportInputSchema = z.object({
 /** Upload errors as tRPC errors. */
 function uploadTrpc(e: unknown): never {
   if (e instanceof UploadError) throw new TRPCError({ code: e.code, message: e.message, cause: e });
+  if (e instanceof QuotaError) throw quotaTrpc(e);
   throw e;
 }
 
@@ -419,7 +536,7 @@ const datasetsRouter = router({
    * upload's id for `import`; only its uploader can use it, and it is kept half an hour.
    */
   upload: authedProcedure.input(octetInputParser).mutation(async ({ ctx, input }) => {
-    return ctx.uploads.save(ctx.userId, input).catch(uploadTrpc);
+    return ctx.uploads.save(ctx.userId, input, ctx.contentLength).catch(uploadTrpc);
   }),
   /**
    * Imports uploaded files (one zip: IDX files, an NNC dataset CSV with its images, or one folder per label; or an

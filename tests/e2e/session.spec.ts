@@ -4,8 +4,9 @@
  * The tests run in order and share the session (one server, one training run).
  */
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
-import { restartServer } from "./server";
-import { callTrpc, chartPoints, createInvite, createRun, createSession, DESKTOP, PHONE, shot, signUp, TINY } from "./helpers";
+import Database from "better-sqlite3";
+import { readState, restartServer } from "./server";
+import { callTrpc, chartPoints, createInvite, createRun, createSession, DESKTOP, joinInvite, PHONE, shot, signUp, TINY } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -41,10 +42,11 @@ test("two members in one session: the owner starts, pauses and freezes a paramet
   await expect(owner.getByTestId("run-status")).toHaveText("idle");
   const invite = await createInvite(owner, "viewer");
 
-  // The viewer opens the link signed out: sign up, then the invite is accepted and the session opens.
+  // The viewer opens the link signed out: sign up, back on the invitation, join, and the session opens.
   await viewer.goto(invite);
   await viewer.waitForURL(/\/signin\?next=/);
   await signUp(viewer, "Vic");
+  await joinInvite(viewer, 'Ada invites you to the session "Digits together" as a viewer');
   await viewer.waitForURL(new RegExp(`/sessions/${sessionId}`));
   await expect(viewer.getByTestId("my-role")).toHaveText("viewer");
   await expect(owner.getByTestId("presence").getByRole("img", { name: /Vic/ })).toBeVisible();
@@ -125,6 +127,7 @@ test("a late joiner sees the full loss history and every epoch's grid", async ({
   try {
     await late.goto(invite);
     await signUp(late, "Lin");
+    await joinInvite(late);
     await late.waitForURL(new RegExp(`/sessions/${sessionId}`));
     await expect(late.getByTestId("run-status")).toHaveText("paused");
 
@@ -221,4 +224,49 @@ test("when the server restarts, the pages show reconnecting…, then recover by 
   await shot(owner, "history-desktop");
   await owner.setViewportSize(PHONE);
   await shot(owner, "history-phone");
+});
+
+// Its own person and session, so it also runs alone (-g "million points").
+test("a run with a million points: the chart draws its overview and last points, and a zoom reads that range in full", async ({ browser }) => {
+  const [ctx, owner] = await newPage(browser);
+  await signUp(owner, "Mel");
+  const sessionId = await createSession(owner, "A long run");
+  const longRun = await createRun(owner, sessionId, "a million", TINY);
+  // Its points written straight into the server's database, as if it had trained for days: GAN-like losses that
+  // settle, with noise and a few one-iteration spikes in GReal.
+  const db = new Database(readState().env.DATABASE_URL!.replace(/^file:/, ""));
+  db.pragma("busy_timeout = 10000");
+  db.prepare(
+    `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+     INSERT INTO "MetricPoint" ("runId", "iteration", "epoch", "gReal", "fake", "real", "msPerIter")
+     SELECT ?, i, i / 1000,
+       0.8 + 1.5 / (1 + i / 60000.0) + 0.25 * ((i * 2654435761) % 1009) / 1009.0 + CASE WHEN i % 137117 = 0 THEN 3.0 ELSE 0.0 END,
+       0.35 + 0.3 / (1 + i / 80000.0) + 0.1 * ((i * 40503) % 997) / 997.0,
+       0.3 + 0.25 / (1 + i / 90000.0) + 0.1 * ((i * 69069) % 991) / 991.0,
+       12.0 FROM n`,
+  ).run(longRun);
+  db.close();
+
+  await owner.goto(`/sessions/${sessionId}?run=${longRun}`);
+  const chart = owner.getByTestId("loss-chart");
+  await expect(chart).toHaveAttribute("data-bucket", "512", { timeout: 60_000 });
+  const buckets = Number(await chart.getAttribute("data-overview-points"));
+  // 1,000,000 / 512 = 1954 buckets, less the ones the 5000-point tail reaches into; then the tail itself.
+  expect(buckets).toBeGreaterThan(1900);
+  expect(await chartPoints(owner)).toBe(buckets + 5000);
+  await expect(owner.getByTestId("loss-resolution")).toContainText("means of 512 iterations");
+  await shot(owner, "session-long-run-desktop");
+
+  // Drag across 1% of the x axis (about 10,000 iterations, all overview): that range is read at full resolution.
+  const over = (await chart.locator(".u-over").boundingBox())!;
+  const y = over.y + over.height / 2;
+  await owner.mouse.move(over.x + over.width * 0.3, y);
+  await owner.mouse.down();
+  await owner.mouse.move(over.x + over.width * 0.305, y, { steps: 4 });
+  await owner.mouse.move(over.x + over.width * 0.31, y, { steps: 4 });
+  await owner.mouse.up();
+  await expect.poll(() => chartPoints(owner), { timeout: 30_000 }).toBeGreaterThan(buckets + 5000 + 8000);
+  expect(Number(await chart.getAttribute("data-overview-points"))).toBeLessThan(buckets);
+  await shot(owner, "session-long-run-zoomed-desktop");
+  await ctx.close();
 });

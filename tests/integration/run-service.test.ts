@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ActivityPush, DiagnosticsPush } from "../../lib/protocol/socket.js";
+import type { ActivityPush, DiagnosticsPush, RunStatusPush } from "../../lib/protocol/socket.js";
 import type { TrainerEventMessage } from "../../lib/protocol/trainer.js";
 import { openDatabase } from "../../server/db/client.js";
 import { Store } from "../../server/db/store.js";
+import { DEFAULT_LIMITS } from "../../server/limits.js";
 import { RunService, type Broadcaster } from "../../server/runs/service.js";
 import type { GeneratorPool } from "../../server/trainer/generator-pool.js";
 import type { RunProcessEvent, TrainerSupervisor } from "../../server/trainer/supervisor.js";
@@ -37,7 +38,12 @@ function fakeProcess() {
       pause: () => commands.push("pause"),
       resume: () => commands.push("resume"),
       stop: () => commands.push("stop"),
-      shutdown: async () => ({ code: 0, signal: null, expected: true, reason: "stopped" }),
+      // Like a real process: the exit event follows a shutdown (the service must free the trainer's slot once).
+      shutdown: async () => {
+        const exit = { code: 0, signal: null, expected: true, reason: "stopped" };
+        for (const l of listeners) l({ type: "exit", exit });
+        return exit;
+      },
     },
   };
 }
@@ -107,5 +113,55 @@ describe("diagnostics through the run service", () => {
     await on.fake.emit(report(3, [alarm]));
     expect(on.pushed.activity.find((a) => a.kind === "collapse.alarm")?.detail).toMatchObject({ pausing: true });
     expect(on.fake.commands).toEqual(["pause"]);
+  });
+});
+
+describe("the trainer queue through the run service", () => {
+  it("queues past the server's slots, starts the head when a released trainer exits (its slot freed once), and a queued run can leave", async () => {
+    const started: ReturnType<typeof fakeProcess>[] = [];
+    const statuses: RunStatusPush[] = [];
+    const broadcaster: Broadcaster = { losses: () => undefined, status: (_s, p) => statuses.push(p), grid: () => undefined, diagnostics: () => undefined, activity: () => undefined };
+    const supervisor = {
+      start: () => {
+        const fake = fakeProcess();
+        started.push(fake);
+        return fake.process;
+      },
+    } as unknown as TrainerSupervisor;
+    const limits = { ...DEFAULT_LIMITS, GAN_MAX_LIVE_TRAINERS: 1, GAN_MAX_LIVE_TRAINERS_PER_SESSION: 3, GAN_MAX_QUEUED_RUNS: 2 };
+    const runs = new RunService({ store, supervisor, generators: {} as GeneratorPool, broadcaster, dataDir: tmp, limits });
+    const user = await store.createUser({ email: `q${Math.random()}@example.com`, name: "Ada", passwordHash: "x" });
+    const session = await store.createSession({ name: "q", ownerId: user.id });
+    const make = (name: string) => runs.createRun({ sessionId: session.id, userId: user.id, name, config: { network: "small-dcgan" } });
+    const [a, b, c] = [await make("a"), await make("b"), await make("c")];
+
+    expect(await runs.start(a.id, user.id)).toEqual({ queuePosition: null });
+    expect(await runs.start(b.id, user.id)).toEqual({ queuePosition: 0 });
+    expect(await runs.start(c.id, user.id)).toEqual({ queuePosition: 1 });
+    expect(started).toHaveLength(1);
+    expect(statuses.filter((s) => s.status === "queued").map((s) => [s.runId, s.queuePosition])).toEqual([
+      [b.id, 0],
+      [c.id, 1],
+    ]);
+    expect((await store.getRun(b.id))?.status).toBe("queued");
+    expect((await runs.history(c.id)).run).toMatchObject({ status: "queued", queuePosition: 1 });
+    await expect(runs.start(b.id, user.id)).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(() => runs.pause(b.id, user.id)).toThrow(/waits in the trainer queue/);
+
+    // a's loop ends: the service releases its trainer, which then exits too; the slot frees once and b starts.
+    statuses.length = 0;
+    await started[0]!.emit({ type: "status", status: "stopped", iteration: 3, epoch: 0, backend: "wasm" } as TrainerEventMessage);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(started).toHaveLength(2);
+    expect(runs.liveCount()).toBe(1);
+    expect(statuses.filter((s) => s.runId === c.id).map((s) => s.queuePosition)).toEqual([0]);
+    expect((await store.getRun(b.id))?.status).toBe("idle"); // until its trainer says "running"
+
+    // c leaves the queue: back to idle, pushed without a position.
+    await runs.stop(c.id, user.id);
+    expect((await store.getRun(c.id))?.status).toBe("idle");
+    expect(statuses.at(-1)).toMatchObject({ runId: c.id, status: "idle" });
+    expect(statuses.at(-1)).not.toHaveProperty("queuePosition");
+    expect(runs.queuedCount()).toBe(0);
   });
 });

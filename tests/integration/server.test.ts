@@ -131,6 +131,8 @@ describe("the live session server", () => {
     const reply = await late.emitWithAck("join", { sessionId, runId });
     if (!("data" in reply)) throw new Error(reply.error.message);
     const history = reply.data.history!;
+    // A short run (≤ GAN_HISTORY_PAGE_POINTS points) comes whole, without an overview (tests/integration/history.test.ts: a long one).
+    expect(history.overview).toBeNull();
     expect(history.losses.map((x) => x.iteration)).toEqual(Array.from({ length: history.losses.length }, (_, i) => i));
     expect(history.grids.length).toBeGreaterThanOrEqual(1);
     await waitFor(late, "run:losses", (p) => p.points.some((x) => x.iteration > history.lastIteration! + 10));

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../server/db/client";
 import type { PrismaClient } from "../../server/db/generated/client";
-import { INTERRUPTED_REASON, Store, StoreError } from "../../server/db/store";
+import { INTERRUPTED_REASON, QUEUED_INTERRUPTED_REASON, Store, StoreError } from "../../server/db/store";
 import type { MetricInput, StoreErrorCode, UserRecord } from "../../server/db/store";
 
 let tmp: string;
@@ -223,6 +223,21 @@ describe("runs", () => {
     expect(await store.getRun(paused.id)).toMatchObject({ status: "interrupted", failureReason: INTERRUPTED_REASON });
     expect(await store.getRun(done.id)).toMatchObject({ status: "completed", failureReason: null });
     expect(await store.markInterrupted()).toBe(0);
+  });
+
+  it("counts owned sessions and runs (the quotas), and puts runs left queued back where they can be started", async () => {
+    const { owner, session, run: fresh } = await newRun("queued-fresh");
+    const other = await store.createSession({ name: "second", ownerId: owner.id });
+    expect(await store.countOwnedSessions(owner.id)).toBe(2);
+    const resumable = await store.createRun({ sessionId: other.id, createdById: owner.id, name: "queued-resumable", config: {}, datasetRef: "d", outDir: "/o" });
+    expect([await store.countRuns({ sessionId: session.id }), await store.countRuns({ sessionId: other.id }), await store.countRuns({ createdById: owner.id })]).toEqual([1, 1, 2]);
+    await store.saveCheckpoint(resumable.id, { kind: "latest", epoch: 1, iteration: 6, dir: "/o/latest", bytes: 10 });
+    await store.updateRun(fresh.id, { status: "queued" });
+    await store.updateRun(resumable.id, { status: "queued" });
+    expect(await store.resetQueued()).toEqual({ idle: 1, interrupted: 1 });
+    expect(await store.getRun(fresh.id)).toMatchObject({ status: "idle", failureReason: null });
+    expect(await store.getRun(resumable.id)).toMatchObject({ status: "interrupted", failureReason: QUEUED_INTERRUPTED_REASON });
+    expect(await store.resetQueued()).toEqual({ idle: 0, interrupted: 0 });
   });
 });
 

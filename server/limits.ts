@@ -81,7 +81,7 @@ export const LimitsSchema = z.object({
   // ---- accounts ----
   /** Sign-in attempts per IP address per 15 minutes. */
   GAN_SIGNIN_PER_IP: int(1, 100_000, 50),
-  /** Failed sign-ins per account per 15 minutes before the account's sign-in is refused for the rest of the window. */
+  /** Failed sign-ins per account and address per 15 minutes (ten times as many from all addresses) before sign-in is refused for the rest of the window. */
   GAN_SIGNIN_FAILURES_PER_ACCOUNT: int(1, 10_000, 10),
   /** Sign-ups per IP address per hour. */
   GAN_SIGNUP_PER_IP: int(1, 100_000, 10),

@@ -5,9 +5,13 @@
  * | what | key | limit | window |
  * | --- | --- | --- | --- |
  * | sign-in attempts | IP address | GAN_SIGNIN_PER_IP | 15 min |
- * | failed sign-ins (a success resets them) | account email, whether or not it has an account | GAN_SIGNIN_FAILURES_PER_ACCOUNT | 15 min |
+ * | failed sign-ins (a success resets them) | account email and IP address | GAN_SIGNIN_FAILURES_PER_ACCOUNT | 15 min |
+ * | failed sign-ins from every address together | account email, whether or not it has an account | 10 × GAN_SIGNIN_FAILURES_PER_ACCOUNT | 15 min |
  * | sign-ups | IP address | GAN_SIGNUP_PER_IP | 1 h |
  * | invite look-ups and acceptances | IP address, and signed-in user | GAN_INVITE_ACCEPT_PER_IP | 15 min |
+ *
+ * Failures count per account and address first, so a guesser locks the account only for their own address and its
+ * owner still signs in from theirs; the account-wide count (ten times as many) stops a guess spread over many addresses.
  *
  * A refusal is a {@link QuotaError} ("rateLimit", with retryAfterSeconds); the API turns it into TOO_MANY_REQUESTS.
  * The counters live in memory (RateLimiterMemory): one process, reset by a restart. For several processes, pass a
@@ -64,6 +68,7 @@ type AccountLimits = Pick<Limits, "GAN_SIGNIN_PER_IP" | "GAN_SIGNIN_FAILURES_PER
 export class RateLimits {
   private readonly signInIp: RateLimiterAbstract;
   private readonly signInFailures: RateLimiterAbstract;
+  private readonly signInFailuresAnywhere: RateLimiterAbstract;
   private readonly signUpIp: RateLimiterAbstract;
   private readonly inviteIp: RateLimiterAbstract;
   private readonly inviteUser: RateLimiterAbstract;
@@ -71,6 +76,7 @@ export class RateLimits {
   constructor(limits: AccountLimits, make: LimiterFactory = memoryLimiters) {
     this.signInIp = make({ keyPrefix: "signin-ip", points: limits.GAN_SIGNIN_PER_IP, duration: MINUTES_15 });
     this.signInFailures = make({ keyPrefix: "signin-fail", points: limits.GAN_SIGNIN_FAILURES_PER_ACCOUNT, duration: MINUTES_15 });
+    this.signInFailuresAnywhere = make({ keyPrefix: "signin-fail-all", points: 10 * limits.GAN_SIGNIN_FAILURES_PER_ACCOUNT, duration: MINUTES_15 });
     this.signUpIp = make({ keyPrefix: "signup-ip", points: limits.GAN_SIGNUP_PER_IP, duration: HOUR });
     this.inviteIp = make({ keyPrefix: "invite-ip", points: limits.GAN_INVITE_ACCEPT_PER_IP, duration: MINUTES_15 });
     this.inviteUser = make({ keyPrefix: "invite-user", points: limits.GAN_INVITE_ACCEPT_PER_IP, duration: MINUTES_15 });
@@ -78,28 +84,38 @@ export class RateLimits {
 
   /**
    * Before a password is checked (sign-in, password change): counts the attempt against the address, and refuses an
-   * account whose failures filled the window, even with the right password, until the window ends.
+   * account whose failures from this address (or from everywhere) filled the window, even with the right password,
+   * until the window ends.
    */
   async signInAttempt(ip: string, email: string): Promise<void> {
     await take(this.signInIp, ip, "too many sign-in attempts from your address");
-    const failures = await this.signInFailures.get(email);
-    if (failures && failures.consumedPoints >= this.signInFailures.points) {
-      throw refusal("too many sign-in attempts for this account", this.signInFailures, failures);
+    for (const [limiter, key] of this.failureKeys(ip, email)) {
+      const failures = await limiter.get(key);
+      if (failures && failures.consumedPoints >= limiter.points) throw refusal("too many sign-in attempts for this account", limiter, failures);
     }
   }
 
-  /** A wrong password (or an email without an account): one more failure for the account. */
-  async signInFailed(email: string): Promise<void> {
-    try {
-      await this.signInFailures.consume(email);
-    } catch (e) {
-      if (!(e instanceof RateLimiterRes)) throw e; // already full: the next attempt is refused by signInAttempt
+  /** A wrong password (or an email without an account): one more failure for the account, here and everywhere. */
+  async signInFailed(ip: string, email: string): Promise<void> {
+    for (const [limiter, key] of this.failureKeys(ip, email)) {
+      try {
+        await limiter.consume(key);
+      } catch (e) {
+        if (!(e instanceof RateLimiterRes)) throw e; // already full: the next attempt is refused by signInAttempt
+      }
     }
   }
 
   /** The right password: the account's failures start again from zero. */
-  async signInSucceeded(email: string): Promise<void> {
-    await this.signInFailures.delete(email);
+  async signInSucceeded(ip: string, email: string): Promise<void> {
+    for (const [limiter, key] of this.failureKeys(ip, email)) await limiter.delete(key);
+  }
+
+  private failureKeys(ip: string, email: string): [RateLimiterAbstract, string][] {
+    return [
+      [this.signInFailures, `${email}|${ip}`],
+      [this.signInFailuresAnywhere, email],
+    ];
   }
 
   async signUp(ip: string): Promise<void> {

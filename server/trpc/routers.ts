@@ -63,10 +63,10 @@ const authRouter = router({
     // One argon2 verification either way (a dummy hash without an account), and one message for both cases: neither
     // the time nor the answer tells which emails have accounts. Failures count per email, account or not.
     if (!(await verifyPasswordOrDummy(user?.passwordHash, input.password)) || !user) {
-      await ctx.rateLimits.signInFailed(input.email);
+      await ctx.rateLimits.signInFailed(ctx.ip, input.email);
       throw new TRPCError({ code: "UNAUTHORIZED", message: "wrong email or password" });
     }
-    await ctx.rateLimits.signInSucceeded(input.email);
+    await ctx.rateLimits.signInSucceeded(ctx.ip, input.email);
     await setSession(ctx, user.id, user.sessionVersion);
     return { id: user.id, name: user.name, email: user.email };
   }),
@@ -87,11 +87,11 @@ const authRouter = router({
     if (!user) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
     await ctx.rateLimits.signInAttempt(ctx.ip, user.email).catch(toTrpc);
     if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
-      await ctx.rateLimits.signInFailed(user.email);
+      await ctx.rateLimits.signInFailed(ctx.ip, user.email);
       const issues = [{ path: "currentPassword", message: "this is not your current password" }];
       throw new TRPCError({ code: "BAD_REQUEST", message: "the current password is wrong", cause: Object.assign(new Error("wrong current password"), { issues }) });
     }
-    await ctx.rateLimits.signInSucceeded(user.email);
+    await ctx.rateLimits.signInSucceeded(ctx.ip, user.email);
     const version = await ctx.store.setPassword(user.id, await hashPassword(input.newPassword)).catch(toTrpc);
     await setSession(ctx, user.id, version);
     return { ok: true };

@@ -133,8 +133,10 @@ describe("rate limits", () => {
     expect(refusal!.quota!.retryAfterSeconds).toBeGreaterThan(13 * 60);
     expect(refusal!.quota!.retryAfterSeconds).toBeLessThanOrEqual(15 * 60);
     expect(message).toMatch(/^too many sign-in attempts for this account: try again in 1[45] minutes$/);
-    // The right password is refused too while the window is full: that is what stops the guessing.
+    // The right password is refused too from the guesser's address while the window is full: that stops the guessing;
+    // the account's owner, at another address, still signs in (a guesser cannot lock them out).
     expect(await errorCode(person(server.url).api.auth.signIn.mutate({ email: victim.email, password: PASSWORD }))).toBe("TOO_MANY_REQUESTS");
+    expect((await raw({ from: "127.0.0.6", path: "/api/trpc/auth.signIn", body: { email: victim.email, password: PASSWORD } })).status).toBe(200);
     // Another account, from the same address, is not affected.
     const ines = person(server.url);
     expect(await ines.api.auth.signIn.mutate({ email: "ines@example.com", password: PASSWORD })).toMatchObject({ name: "Ines" });
@@ -154,6 +156,17 @@ describe("rate limits", () => {
     for (let i = 0; i < 9; i++) statuses.push(await signIn(pia.email, "not it at all"));
     statuses.push(await signIn(pia.email, PASSWORD));
     expect(statuses).toEqual([...Array(9).fill(401), 200, ...Array(9).fill(401), 200]);
+  });
+
+  it("a guess spread over many addresses: 100 failures for one account lock it everywhere", async () => {
+    const zoe = await signUp("Zoe");
+    const statuses: number[] = [];
+    for (let a = 0; a < 11; a++) {
+      for (let i = 0; i < 10; i++) statuses.push((await raw({ from: `127.0.1.${a + 1}`, path: "/api/trpc/auth.signIn", body: { email: zoe.email, password: `spread ${a}-${i}` } })).status);
+    }
+    expect(statuses.slice(0, 100)).toEqual(Array(100).fill(401));
+    expect(statuses.slice(100)).toEqual(Array(10).fill(429));
+    expect((await raw({ from: "127.0.2.1", path: "/api/trpc/auth.signIn", body: { email: zoe.email, password: PASSWORD } })).status).toBe(429);
   });
 
   it("sign-in attempts per address: the 51st from one address in 15 minutes is refused, whatever the email", async () => {

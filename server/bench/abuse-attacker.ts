@@ -52,7 +52,11 @@ function flood(pathname: string, bytes: number, contentType: string, declare: bo
         finish();
       });
     });
-    req.on("error", finish);
+    // The server closed the connection while the body was still being sent, before its answer was read.
+    req.on("error", () => {
+      if (!done) count("closed before the answer was read");
+      finish();
+    });
     const pump = () => {
       while (sent < bytes && !done) {
         sent += chunk.length;

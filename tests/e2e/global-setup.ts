@@ -45,6 +45,8 @@ export default async function globalSetup(): Promise<void> {
     SESSION_SECRET: "e2e-session-secret-for-tests-only-0123456789",
     // Every e2e page signs up from 127.0.0.1: more than the default 10 sign-ups per address per hour.
     GAN_SIGNUP_PER_IP: "1000",
+    // Two trainer slots whatever the machine (tests/e2e/quotas.spec.ts fills them).
+    GAN_MAX_LIVE_TRAINERS: "2",
     NEXT_TELEMETRY_DISABLED: "1",
   };
   const started = Date.now();

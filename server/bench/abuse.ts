@@ -8,39 +8,19 @@
  * viewers' p99 < 150 ms.
  */
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { person } from "../../tests/helpers/clients.js";
-import { startServer } from "../app.js";
-import { loadEnv } from "../env.js";
+import { percentile, startBenchServer } from "./bench-server.js";
 
 const { values } = parseArgs({ options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" } } });
 const viewers = Number(values.viewers ?? 100);
 const seconds = Number(values.seconds ?? 20);
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-abuse-bench-"));
-const server = await startServer(loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }));
+const bench = await startBenchServer("abuse-bench");
+const { server } = bench;
 try {
-  let pushesSent = 0;
-  const emit = server.io.to.bind(server.io);
-  server.io.to = ((room: string) => {
-    const target = emit(room);
-    const original = target.emit.bind(target);
-    target.emit = ((event: string, ...args: unknown[]) => {
-      if (event === "run:losses") pushesSent++;
-      return (original as (e: string, ...a: unknown[]) => boolean)(event, ...args);
-    }) as typeof target.emit;
-    return target;
-  }) as typeof server.io.to;
-
   const owner = person(server.url);
   await owner.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
   const session = await owner.api.sessions.create.mutate({ name: "Under attack" });
@@ -52,7 +32,7 @@ try {
   const joined = await next<{ failed: number }>(clients, "joined");
   if (joined.failed) throw new Error(`${joined.failed} viewers could not join`);
 
-  pushesSent = 0;
+  bench.resetPushes();
   await owner.api.runs.start.mutate({ runId: run.id });
   await new Promise((r) => setTimeout(r, 3000)); // the trainer process starts and writes its first weights
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -66,7 +46,7 @@ try {
   const report = await next<{ pushes: number[]; latencies: number[] }>(clients, "report");
 
   const delivered = report.pushes.reduce((a, b) => a + b, 0);
-  const expected = pushesSent * viewers;
+  const expected = bench.pushesSent() * viewers;
   const result = {
     viewers,
     seconds,
@@ -74,9 +54,9 @@ try {
     expected,
     delivered,
     deliveryRatio: expected ? delivered / expected : Number.NaN,
-    viewersP99Ms: pct(report.latencies, 99),
+    viewersP99Ms: percentile(report.latencies, 99),
     loopLagP99Ms: lag.percentile(99) / 1e6,
-    healthP99Ms: pct(attack.health, 99),
+    healthP99Ms: percentile(attack.health, 99),
     healthMaxMs: Math.max(...attack.health),
     refusals: attack.refusals,
   };
@@ -92,6 +72,5 @@ try {
   for (const [k, n] of Object.entries(attack.refusals).sort()) console.log(`| ${k} | ${n} |`);
   if (values.json) console.log(JSON.stringify(result));
 } finally {
-  await server.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await bench.close();
 }

@@ -5,40 +5,19 @@
  * of a trainer event to a viewer, and the server's event-loop lag p99; then one JSON line.
  */
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { person } from "../../tests/helpers/clients.js";
-import { startServer } from "../app.js";
-import { loadEnv } from "../env.js";
+import { percentile, startBenchServer } from "./bench-server.js";
 
 const { values } = parseArgs({ options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" } } });
 const viewers = Number(values.viewers ?? 100);
 const seconds = Number(values.seconds ?? 20);
-const pct = (xs: number[], p: number) => {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-fanout-"));
-const server = await startServer(loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }));
+const bench = await startBenchServer("fanout");
+const { server } = bench;
 try {
-  // Count what the server pushes to the session (expected = pushes × viewers).
-  let pushesSent = 0;
-  const emit = server.io.to.bind(server.io);
-  server.io.to = ((room: string) => {
-    const target = emit(room);
-    const original = target.emit.bind(target);
-    target.emit = ((event: string, ...args: unknown[]) => {
-      if (event === "run:losses") pushesSent++;
-      return (original as (e: string, ...a: unknown[]) => boolean)(event, ...args);
-    }) as typeof target.emit;
-    return target;
-  }) as typeof server.io.to;
-
   const ada = person(server.url);
   await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
   const session = await ada.api.sessions.create.mutate({ name: "Fan-out" });
@@ -50,7 +29,7 @@ try {
   if (joined.failed) throw new Error(`${joined.failed} viewers could not join`);
 
   // Viewers joined before the run starts, so every push the server sends to the session should reach each of them.
-  pushesSent = 0;
+  bench.resetPushes();
   await ada.api.runs.start.mutate({ runId: run.id });
   await new Promise((r) => setTimeout(r, 3000)); // the trainer process starts; loop lag is measured after it
   const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -64,15 +43,15 @@ try {
   const history = await ada.api.runs.history.query({ runId: run.id });
 
   const delivered = report.pushes.reduce((a, b) => a + b, 0);
-  const expected = pushesSent * viewers;
+  const expected = bench.pushesSent() * viewers;
   const result = {
     viewers,
     seconds,
     iterations: history.losses.length,
     expected,
     delivered,
-    p50Ms: pct(report.latencies, 50),
-    p99Ms: pct(report.latencies, 99),
+    p50Ms: percentile(report.latencies, 50),
+    p99Ms: percentile(report.latencies, 99),
     loopLagP99Ms: lag.percentile(99) / 1e6,
     loopLagMaxMs: lag.max / 1e6,
     everyViewerSawEveryIteration: report.distinctIterations.every((n) => n === history.losses.length),
@@ -85,6 +64,5 @@ try {
   );
   if (values.json) console.log(JSON.stringify(result));
 } finally {
-  await server.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await bench.close();
 }

@@ -4,21 +4,16 @@
  * while the run trains, on a real server on loopback. Prints requests/s and p50/p99 latency, and how many
  * iterations the run trained meanwhile, then one JSON line.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { person } from "../../tests/helpers/clients.js";
-import { startServer } from "../app.js";
-import { loadEnv } from "../env.js";
+import { percentile, startBenchServer } from "./bench-server.js";
 
 const { values } = parseArgs({ options: { seconds: { type: "string" }, network: { type: "string" }, json: { type: "boolean" } } });
 const seconds = Number(values.seconds ?? 15);
 const network = values.network ?? "small-dcgan";
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-generate-"));
-const server = await startServer(loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }));
+const bench = await startBenchServer("generate");
+const { server } = bench;
 try {
   const ada = person(server.url);
   await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
@@ -51,8 +46,8 @@ try {
     seconds,
     requests: times.length,
     requestsPerSec: times.length / seconds,
-    p50Ms: pct(times, 50),
-    p99Ms: pct(times, 99),
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
     iterationsMeanwhile: endIteration - startIteration,
   };
   console.log("| network | batch | requests | requests/s | p50 ms | p99 ms | iterations trained meanwhile |");
@@ -60,6 +55,5 @@ try {
   console.log(`| ${network} | ${batchSize} | ${result.requests} | ${result.requestsPerSec.toFixed(1)} | ${result.p50Ms.toFixed(1)} | ${result.p99Ms.toFixed(1)} | ${result.iterationsMeanwhile} |`);
   if (values.json) console.log(JSON.stringify(result));
 } finally {
-  await server.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await bench.close();
 }

@@ -8,7 +8,7 @@
  * Prints a table, then one JSON line.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -16,8 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { mnistLikeFixtures } from "../../scripts/lib/mnist-fixtures.js";
 import { connect, person } from "../../tests/helpers/clients.js";
-import { startServer } from "../app.js";
-import { loadEnv } from "../env.js";
+import { startBenchServer } from "./bench-server.js";
 import { TSX_LOADER } from "../trainer/supervisor.js";
 
 const CLIENT = fileURLToPath(new URL("./upload-client.ts", import.meta.url));
@@ -25,8 +24,8 @@ const CLIENT = fileURLToPath(new URL("./upload-client.ts", import.meta.url));
 const { values } = parseArgs({ options: { count: { type: "string" }, json: { type: "boolean" } } });
 const count = Number(values.count ?? 60_000);
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-upload-"));
-const server = await startServer(loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }));
+const bench = await startBenchServer("upload");
+const { server, dir: tmp } = bench;
 try {
   const t0 = performance.now();
   const fixtures = mnistLikeFixtures(count);
@@ -93,6 +92,5 @@ try {
     console.log(JSON.stringify({ node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), lagP99Ms: Number(lagP99Ms.toFixed(1)), lagMaxMs: Number(lagMaxMs.toFixed(1)), results: rows.map((r) => ({ ...r, mib: Number(r.mib.toFixed(2)), seconds: Number(r.seconds.toFixed(3)), imagesPerSecond: Math.round(r.imagesPerSecond), secondSeconds: Number(r.secondSeconds.toFixed(3)) })) }));
   }
 } finally {
-  await server.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await bench.close();
 }

@@ -12,9 +12,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../server/app.js";
-import { loadEnv } from "../../server/env.js";
 import { appRouter } from "../../server/trpc/routers.js";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-abuse-"));
 let server: RunningServer;
@@ -104,7 +104,7 @@ function childProcesses(): number {
 
 beforeAll(async () => {
   server = await startServer(
-    loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "test.db")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }),
+    testEnv(tmp),
   );
   owner = person(server.url);
   viewer = person(server.url);

@@ -14,8 +14,8 @@ import { TRPCClientError } from "@trpc/client";
 import { io as ioClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../server/app.js";
-import { loadEnv } from "../../server/env.js";
 import { connect, errorCode, person, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-accounts-"));
 let server: RunningServer;
@@ -97,8 +97,7 @@ function handshake(opts: { cookie?: string; origin?: string; transport: "websock
 
 beforeAll(async () => {
   // This file signs up 14 people from 127.0.0.1: sign-ups per address are raised from 10 to 20 (the burst test uses it).
-  const env = { NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "test.db")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0", GAN_SIGNUP_PER_IP: "20" };
-  server = await startServer(loadEnv(env as NodeJS.ProcessEnv));
+  server = await startServer(testEnv(tmp, { GAN_SIGNUP_PER_IP: "20" }));
   const o = await signUp("Ines");
   owner = o.p;
   ownerId = o.id;

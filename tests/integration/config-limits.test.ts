@@ -10,8 +10,8 @@ import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NNC_DCGAN_WITH_LABEL } from "../../lib/gan/spec.js";
 import { startServer, type RunningServer } from "../../server/app.js";
-import { loadEnv } from "../../server/env.js";
 import { person, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-config-limits-"));
 let server: RunningServer;
@@ -20,15 +20,7 @@ let sessionId: string;
 
 beforeAll(async () => {
   server = await startServer(
-    loadEnv({
-      NODE_ENV: "test",
-      PORT: "0",
-      DATABASE_URL: `file:${path.join(tmp, "test.db")}`,
-      DATA_DIR: tmp,
-      GAN_BACKEND: "wasm",
-      SERVE_APP: "0",
-      GAN_MAX_BATCH_SIZE: "32",
-    }),
+    testEnv(tmp, { GAN_MAX_BATCH_SIZE: "32" }),
   );
   owner = person(server.url);
   await owner.api.auth.signUp.mutate({ email: "lena@example.com", name: "Lena", password: "correct horse" });

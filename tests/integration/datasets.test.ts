@@ -15,8 +15,8 @@ import { ZipArchive } from "../../lib/gan/data/zip.js";
 import type { DatasetProgressPush } from "../../lib/protocol/socket.js";
 import { startServer, type RunningServer } from "../../server/app.js";
 import { ImportProcess } from "../../server/datasets/importer.js";
-import { loadEnv } from "../../server/env.js";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 import { idxPair, labelsOf } from "../helpers/idx-fixtures.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-datasets-"));
@@ -40,15 +40,7 @@ const storeDir = () => path.join(tmp, "datasets");
 
 beforeAll(async () => {
   server = await startServer(
-    loadEnv({
-      NODE_ENV: "test",
-      PORT: "0",
-      DATABASE_URL: `file:${path.join(tmp, "test.db")}`,
-      DATA_DIR: tmp,
-      GAN_BACKEND: "wasm",
-      SERVE_APP: "0",
-      DATASET_MAX_UPLOAD_MB: "1",
-    }),
+    testEnv(tmp, { DATASET_MAX_UPLOAD_MB: "1" }),
   );
   owner = person(server.url);
   viewer = person(server.url);

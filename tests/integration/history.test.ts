@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LossOverview, LossPoint, RunHistory } from "../../lib/protocol/socket.js";
 import { startServer, type RunningServer } from "../../server/app.js";
 import { overviewWidth, type MetricInput } from "../../server/db/store.js";
-import { loadEnv } from "../../server/env.js";
 import { DEFAULT_LIMITS } from "../../server/limits.js";
 import { roomOf } from "../../server/realtime/socket.js";
 import { OverviewCache } from "../../server/runs/overview.js";
 import { connect, errorCode, person, type ClientSocket, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const N = 1_000_000;
 const PAGE = DEFAULT_LIMITS.GAN_HISTORY_PAGE_POINTS;
@@ -64,7 +64,7 @@ function expectSameOverview(a: LossOverview, b: LossOverview): void {
 }
 
 beforeAll(async () => {
-  server = await startServer(loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "test.db")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }));
+  server = await startServer(testEnv(tmp));
   owner = person(server.url);
   stranger = person(server.url);
   await owner.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });

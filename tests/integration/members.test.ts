@@ -8,8 +8,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ActivityPush } from "../../lib/protocol/socket.js";
 import { startServer, type RunningServer } from "../../server/app.js";
-import { loadEnv } from "../../server/env.js";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-members-"));
 let server: RunningServer;
@@ -21,7 +21,7 @@ let ownerId: string;
 let socket: ClientSocket;
 
 beforeAll(async () => {
-  server = await startServer(loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "test.db")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }));
+  server = await startServer(testEnv(tmp));
   owner = person(server.url);
   member = person(server.url);
   ownerId = (await owner.api.auth.signUp.mutate({ email: "olga@example.com", name: "Olga", password: "correct horse" })).id;

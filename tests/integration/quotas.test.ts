@@ -13,8 +13,8 @@ import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunStatusPush } from "../../lib/protocol/socket.js";
 import { startServer, type RunningServer } from "../../server/app.js";
-import { loadEnv } from "../../server/env.js";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-quotas-"));
 let server: RunningServer;
@@ -29,13 +29,7 @@ const tinyConfig = { network: "small-dcgan", diagnostics: false, batchSize: 8, l
 
 beforeAll(async () => {
   server = await startServer(
-    loadEnv({
-      NODE_ENV: "test",
-      PORT: "0",
-      DATABASE_URL: `file:${path.join(tmp, "test.db")}`,
-      DATA_DIR: tmp,
-      GAN_BACKEND: "wasm",
-      SERVE_APP: "0",
+    testEnv(tmp, {
       GAN_MAX_LIVE_TRAINERS: "1",
       GAN_MAX_LIVE_TRAINERS_PER_SESSION: "2",
       GAN_MAX_LIVE_TRAINERS_PER_USER: "3",

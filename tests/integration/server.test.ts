@@ -8,8 +8,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LossPoint } from "../../lib/protocol/socket.js";
 import { startServer, type RunningServer } from "../../server/app.js";
-import { loadEnv } from "../../server/env.js";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-server-"));
 let server: RunningServer;
@@ -23,7 +23,7 @@ const tinyConfig = { network: "small-dcgan", diagnostics: false, batchSize: 8, l
 
 beforeAll(async () => {
   server = await startServer(
-    loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "test.db")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" }),
+    testEnv(tmp),
   );
   owner = person(server.url);
   viewer = person(server.url);

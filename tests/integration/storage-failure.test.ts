@@ -10,8 +10,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunStatusPush } from "../../lib/protocol/socket.js";
 import { startServer, type RunningServer } from "../../server/app.js";
-import { loadEnv, type ServerEnv } from "../../server/env.js";
+import type { ServerEnv } from "../../server/env.js";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
+import { testEnv } from "../helpers/env.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-storage-"));
 let env: ServerEnv;
@@ -25,7 +26,7 @@ const statuses: RunStatusPush[] = [];
 const config = { network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 10_000, seed: 9, sampleColumns: 2 };
 
 beforeAll(async () => {
-  env = loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "test.db")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" } as unknown as NodeJS.ProcessEnv);
+  env = testEnv(tmp);
   server = await startServer(env);
   owner = person(server.url);
   viewer = person(server.url);

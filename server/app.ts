@@ -55,6 +55,9 @@ function sendPng(res: ServerResponse, png: Uint8Array, cache: string): void {
   res.end(Buffer.from(png));
 }
 
+/** The largest message a socket.io client may send (engine.io's maxHttpBufferSize; its default is 1 MB). */
+const SOCKET_MAX_MESSAGE_BYTES = 64 * 1024;
+
 /** JSON-RPC codes of tRPC's error shape, so a tRPC client reads a refusal made before tRPC like one of its own. */
 const RPC_CODES: Record<BodyRefusal["code"], number> = { BAD_REQUEST: -32600, METHOD_NOT_SUPPORTED: -32005, PAYLOAD_TOO_LARGE: -32013, UNSUPPORTED_MEDIA_TYPE: -32015 };
 
@@ -88,6 +91,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     serveClient: false,
     // Pages of other origins may not open a connection (GAN_ALLOWED_ORIGINS; empty: this server's own origin).
     allowRequest: allowOrigins(env.limits.GAN_ALLOWED_ORIGINS),
+    // A browser sends only `join` and `leave` (tiny): a larger message closes its connection before it is parsed.
+    maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
   });
   const generators = new GeneratorPool({ maxProcesses: env.limits.GAN_MAX_GENERATORS, maxPendingPerRun: env.limits.GAN_MAX_GENERATOR_QUEUE });
   const broadcaster = socketBroadcaster(io);

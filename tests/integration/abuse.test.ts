@@ -340,6 +340,11 @@ describe("abuse: fuzz", () => {
     expect([...errors].every((c) => ["BAD_REQUEST", "FORBIDDEN", "NOT_FOUND", "UNSUPPORTED_PROTOCOL"].includes(c))).toBe(true);
     expect(s.connected).toBe(true);
     expect(viewerSocket.connected).toBe(true);
+    // A message over 64 KiB closes the sender's connection before it is parsed; the others' stay.
+    const closed = new Promise<string>((resolve) => s.once("disconnect", resolve));
+    emit("join", { sessionId: "x".repeat(200_000) });
+    expect(await closed).toMatch(/transport (close|error)/);
+    expect(viewerSocket.connected).toBe(true);
   });
 });
 

@@ -12,15 +12,15 @@
  * Prints a table, then one JSON line { "evaluateMs", "epochMs", "ratio", … } last.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/gan/backend.js";
-import { benchTrain, median } from "../lib/gan/bench.js";
-import { UsageError, helpText, intOption, parseCli, runMain } from "../lib/gan/cli/args.js";
-import { parseConfig } from "../lib/gan/config.js";
-import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset } from "../lib/gan/data/dataset.js";
-import { loadDataset } from "../lib/gan/data/index.js";
-import { Diagnostics, type DiagnosticsReport } from "../lib/gan/diagnostics/diagnostics.js";
-import { GanModel } from "../lib/gan/model.js";
-import { BUILTIN_SPECS, type BuiltinSpecName } from "../lib/gan/spec.js";
+import { initBackend } from "../lib/gan/backend";
+import { benchTrain, median } from "../lib/gan/bench";
+import { UsageError, helpText, intOption, parseCli, runMain } from "../lib/gan/cli/args";
+import { parseConfig } from "../lib/gan/config";
+import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset } from "../lib/gan/data/dataset";
+import { loadDataset } from "../lib/gan/data/index";
+import { Diagnostics, type DiagnosticsReport } from "../lib/gan/diagnostics/diagnostics";
+import { GanModel } from "../lib/gan/model";
+import { BUILTIN_SPECS, type BuiltinSpecName } from "../lib/gan/spec";
 
 const OPTIONS = {
   backend: { type: "string", help: "tensorflow | webgpu | wasm | cpu (default: GAN_BACKEND, else the fastest)" },
@@ -73,7 +73,9 @@ runMain(async () => {
   });
   const createMs = performance.now() - t0;
   const info = diagnostics.evaluatorInfo;
-  process.stderr.write(`evaluator ${diagnostics.evaluator.cached ? "cached" : "trained"}: accuracy ${f(info.accuracy * 100, 2)}% on ${info.testedOn.count} ${info.testedOn.split} images (create ${f(createMs / 1000)} s)\n`);
+  process.stderr.write(
+    `evaluator ${diagnostics.evaluator.cached ? "cached" : "trained"}: accuracy ${f(info.accuracy * 100, 2)}% on ${info.testedOn.count} ${info.testedOn.split} images (create ${f(createMs / 1000)} s)\n`,
+  );
 
   const model = new GanModel(BUILTIN_SPECS[specName], config.seed, config.optimizers);
   try {
@@ -86,8 +88,36 @@ runMain(async () => {
     const evaluateMs = stage("total");
     console.log(
       table(
-        ["backend", "spec", "iterations/epoch", "step ms (median)", "epoch s", "evaluate ms (median)", "generate", "evaluator", "metrics", "D(x)", "gradients", "ratio"],
-        [[backend.name, specName, String(perEpoch), f(bench.msPerIter), f(epochMs / 1000), f(evaluateMs), f(stage("generate")), f(stage("evaluator")), f(stage("metrics")), f(stage("discriminator")), f(stage("gradients")), `${f((100 * evaluateMs) / epochMs, 2)}%`]],
+        [
+          "backend",
+          "spec",
+          "iterations/epoch",
+          "step ms (median)",
+          "epoch s",
+          "evaluate ms (median)",
+          "generate",
+          "evaluator",
+          "metrics",
+          "D(x)",
+          "gradients",
+          "ratio",
+        ],
+        [
+          [
+            backend.name,
+            specName,
+            String(perEpoch),
+            f(bench.msPerIter),
+            f(epochMs / 1000),
+            f(evaluateMs),
+            f(stage("generate")),
+            f(stage("evaluator")),
+            f(stage("metrics")),
+            f(stage("discriminator")),
+            f(stage("gradients")),
+            `${f((100 * evaluateMs) / epochMs, 2)}%`,
+          ],
+        ],
       ),
     );
 
@@ -116,10 +146,42 @@ runMain(async () => {
       console.log("");
       console.log(
         table(
-          ["epoch", "epoch s", "evaluate ms", "ratio", "labelAcc", "unrecog.", "coverage", "entropy", "FD", "precision", "recall", "diversity", "D(real)", "D(fake)", "alarms"],
+          [
+            "epoch",
+            "epoch s",
+            "evaluate ms",
+            "ratio",
+            "labelAcc",
+            "unrecog.",
+            "coverage",
+            "entropy",
+            "FD",
+            "precision",
+            "recall",
+            "diversity",
+            "D(real)",
+            "D(fake)",
+            "alarms",
+          ],
           trained.map((t) => {
             const m = t.metrics;
-            return [String(t.epoch), f(t.epochMs / 1000), f(t.evaluateMs), `${f((100 * t.evaluateMs) / t.epochMs, 2)}%`, f(m.labelAccuracy, 3), f(m.unrecognized, 3), String(m.coverage), f(m.classEntropy, 2), f(m.frechetDistance, 1), f(m.precision, 3), f(m.recall, 3), f(m.diversity, 2), f(m.dRealMean, 3), f(m.dFakeMean, 3), t.alarms.join(" ") || "—"];
+            return [
+              String(t.epoch),
+              f(t.epochMs / 1000),
+              f(t.evaluateMs),
+              `${f((100 * t.evaluateMs) / t.epochMs, 2)}%`,
+              f(m.labelAccuracy, 3),
+              f(m.unrecognized, 3),
+              String(m.coverage),
+              f(m.classEntropy, 2),
+              f(m.frechetDistance, 1),
+              f(m.precision, 3),
+              f(m.recall, 3),
+              f(m.diversity, 2),
+              f(m.dRealMean, 3),
+              f(m.dFakeMean, 3),
+              t.alarms.join(" ") || "—",
+            ];
           }),
         ),
       );
@@ -136,7 +198,18 @@ runMain(async () => {
         evaluatorAccuracy: info.accuracy,
         createMs,
         tensorsLeaked: leaked,
-        ...(trained.length > 0 ? { epochs: trained.map((t) => ({ epoch: t.epoch, epochMs: t.epochMs, evaluateMs: t.evaluateMs, ratio: t.evaluateMs / t.epochMs, ...t.metrics, alarms: t.alarms })) } : {}),
+        ...(trained.length > 0
+          ? {
+              epochs: trained.map((t) => ({
+                epoch: t.epoch,
+                epochMs: t.epochMs,
+                evaluateMs: t.evaluateMs,
+                ratio: t.evaluateMs / t.epochMs,
+                ...t.metrics,
+                alarms: t.alarms,
+              })),
+            }
+          : {}),
       }),
     );
   } finally {

@@ -22,7 +22,9 @@ try {
   const idxImages = path.join(tmp, "train-images-idx3-ubyte.gz");
   writeFileSync(idxImages, fixtures.idxImagesGz);
   writeFileSync(path.join(tmp, "train-labels-idx1-ubyte.gz"), fixtures.idxLabelsGz);
-  process.stderr.write(`fixtures written in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${zipPath} (${(statSync(zipPath).size / 2 ** 20).toFixed(1)} MiB), ${idxImages} (${(statSync(idxImages).size / 2 ** 20).toFixed(1)} MiB)\n`);
+  process.stderr.write(
+    `fixtures written in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${zipPath} (${(statSync(zipPath).size / 2 ** 20).toFixed(1)} MiB), ${idxImages} (${(statSync(idxImages).size / 2 ** 20).toFixed(1)} MiB)\n`,
+  );
 
   const rows: Array<{ format: string; images: number; seconds: number; imagesPerSecond: number; secondImportMs: number; reused: boolean; id: string }> = [];
   for (const [format, source] of [
@@ -37,7 +39,15 @@ try {
     const second = await store.importPath(source);
     const secondImportMs = performance.now() - again;
     if (first.dataset.count !== COUNT || !second.reused) throw new Error(`unexpected import result for ${format}`);
-    rows.push({ format, images: first.dataset.count, seconds, imagesPerSecond: first.dataset.count / seconds, secondImportMs, reused: second.reused, id: first.dataset.id });
+    rows.push({
+      format,
+      images: first.dataset.count,
+      seconds,
+      imagesPerSecond: first.dataset.count / seconds,
+      secondImportMs,
+      reused: second.reused,
+      id: first.dataset.id,
+    });
   }
 
   const header = ["format", "images", "seconds", "images/s", "second import ms"];
@@ -52,7 +62,12 @@ try {
       node: process.version,
       cpus: os.cpus().length,
       sameId: rows[0]!.id === rows[1]!.id,
-      results: rows.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(3)), imagesPerSecond: Math.round(r.imagesPerSecond), secondImportMs: Number(r.secondImportMs.toFixed(1)) })),
+      results: rows.map((r) => ({
+        ...r,
+        seconds: Number(r.seconds.toFixed(3)),
+        imagesPerSecond: Math.round(r.imagesPerSecond),
+        secondImportMs: Number(r.secondImportMs.toFixed(1)),
+      })),
     }),
   );
 } finally {

@@ -12,12 +12,7 @@
 import os from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
 import "../lib/gan/tf-gradients";
-import {
-  registerWasmTrainingKernels,
-  setWasmKernelStrategy,
-  stockWasmKernels,
-  wasmTrainingKernelFuncs,
-} from "../lib/gan/backends/wasm-kernels";
+import { registerWasmTrainingKernels, setWasmKernelStrategy, stockWasmKernels, wasmTrainingKernelFuncs } from "../lib/gan/backends/wasm-kernels";
 
 type Shape4 = [number, number, number, number];
 
@@ -70,7 +65,7 @@ function useKernels(which: "stock" | "ours"): void {
   useKernel("BatchMatMul", which);
 }
 
-const fmt = (ms: number, gflop: number) => `${ms.toFixed(1).padStart(7)} ms ${(gflop / ms * 1e3).toFixed(1).padStart(5)} GF/s`;
+const fmt = (ms: number, gflop: number) => `${ms.toFixed(1).padStart(7)} ms ${((gflop / ms) * 1e3).toFixed(1).padStart(5)} GF/s`;
 
 interface Layer {
   name: string;
@@ -114,15 +109,15 @@ async function kernelTable(): Promise<void> {
     type Row = [string, "replaced" | "missing" | "unchanged", () => void];
     const rows: Row[] = layer.transposed
       ? [
-        ["conv2dTranspose forward   (Conv2DBackpropInput)", "replaced", inputGradient],
-        ["conv2dTranspose d/dinput  (Conv2D)", "unchanged", forward],
-        ["conv2dTranspose d/dfilter (Conv2DBackpropFilter, x/dy swapped)", "missing", filterGradient],
-      ]
+          ["conv2dTranspose forward   (Conv2DBackpropInput)", "replaced", inputGradient],
+          ["conv2dTranspose d/dinput  (Conv2D)", "unchanged", forward],
+          ["conv2dTranspose d/dfilter (Conv2DBackpropFilter, x/dy swapped)", "missing", filterGradient],
+        ]
       : [
-        ["conv2d forward            (Conv2D)", "unchanged", forward],
-        ["conv2d d/dinput           (Conv2DBackpropInput)", "replaced", inputGradient],
-        ["conv2d d/dfilter          (Conv2DBackpropFilter)", "missing", filterGradient],
-      ];
+          ["conv2d forward            (Conv2D)", "unchanged", forward],
+          ["conv2d d/dinput           (Conv2DBackpropInput)", "replaced", inputGradient],
+          ["conv2d d/dfilter          (Conv2DBackpropFilter)", "missing", filterGradient],
+        ];
     console.log(layer.name);
     for (const [label, stockHas, run] of rows) {
       let stockText = stockHas === "missing" ? "(missing: throws)" : "(same XNNPACK kernel)";
@@ -174,8 +169,10 @@ function denseTable(): void {
       const stock = time(run);
       useKernels("ours");
       const ours = time(run);
-      console.log(`  ${label.padEnd(60)} ${`${fmt(stock.median, gflop)} [${stock.min.toFixed(1)}]`.padEnd(26)} ` +
-        `${`${fmt(ours.median, gflop)} [${ours.min.toFixed(1)}]`.padEnd(26)} ${(stock.median / ours.median).toFixed(1)}x`);
+      console.log(
+        `  ${label.padEnd(60)} ${`${fmt(stock.median, gflop)} [${stock.min.toFixed(1)}]`.padEnd(26)} ` +
+          `${`${fmt(ours.median, gflop)} [${ours.min.toFixed(1)}]`.padEnd(26)} ${(stock.median / ours.median).toFixed(1)}x`,
+      );
     }
     tf.dispose([x, w, dy]);
   }
@@ -188,7 +185,12 @@ function denseTable(): void {
  */
 function endToEnd(): void {
   const z = randomNormal([BATCH, 7, 7, 64]);
-  const filters = [[6, 6, 32, 64], [6, 6, 1, 32], [5, 5, 1, 32], [5, 5, 32, 64]].map((s) => tf.mul(randomNormal(s), 0.05));
+  const filters = [
+    [6, 6, 32, 64],
+    [6, 6, 1, 32],
+    [5, 5, 1, 32],
+    [5, 5, 32, 64],
+  ].map((s) => tf.mul(randomNormal(s), 0.05));
   const loss = (zIn: tf.Tensor, g1: tf.Tensor, g2: tf.Tensor, d1: tf.Tensor, d2: tf.Tensor) => {
     const h = tf.relu(tf.conv2dTranspose(zIn as tf.Tensor4D, g1 as tf.Tensor4D, [BATCH, 14, 14, 32], 2, "same"));
     const image = tf.sigmoid(tf.conv2dTranspose(h, g2 as tf.Tensor4D, [BATCH, 28, 28, 1], 2, "same"));
@@ -203,10 +205,14 @@ function endToEnd(): void {
   console.log(`\nForward + backward of the 4 conv layers (z -> G -> D -> loss), batch ${BATCH}, median of ${REPS} [min]:`);
   useKernels("stock");
   const stock = time(step);
-  console.log(`  stock kernels + this module's Conv2DBackpropFilter:                ${stock.median.toFixed(0).padStart(5)} ms [${stock.min.toFixed(0)}]  ${(BATCH / stock.median * 1e3).toFixed(1)} images/s`);
+  console.log(
+    `  stock kernels + this module's Conv2DBackpropFilter:                ${stock.median.toFixed(0).padStart(5)} ms [${stock.min.toFixed(0)}]  ${((BATCH / stock.median) * 1e3).toFixed(1)} images/s`,
+  );
   useKernels("ours");
   const ours = time(step);
-  console.log(`  all of this module's kernels:                                    ${ours.median.toFixed(0).padStart(5)} ms [${ours.min.toFixed(0)}]  ${(BATCH / ours.median * 1e3).toFixed(1)} images/s  (${(stock.median / ours.median).toFixed(1)}x)`);
+  console.log(
+    `  all of this module's kernels:                                    ${ours.median.toFixed(0).padStart(5)} ms [${ours.min.toFixed(0)}]  ${((BATCH / ours.median) * 1e3).toFixed(1)} images/s  (${(stock.median / ours.median).toFixed(1)}x)`,
+  );
   console.log("  (the stock wasm backend alone cannot run this step: it has no Conv2DBackpropFilter kernel)");
   tf.dispose([z, ...filters]);
 }
@@ -215,7 +221,11 @@ async function main(): Promise<void> {
   await tf.setBackend("wasm"); // runs the stock kernels' set-up, the stock Conv2DBackpropInput's included
   for (const config of Object.values(stockWasmKernels)) config?.setupFunc?.(tf.backend());
   registerWasmTrainingKernels();
-  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
   console.log(`tfjs ${tf.version_core}, backend ${tf.getBackend()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${load()}`);
   await kernelTable();
   denseTable();

@@ -5,10 +5,10 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/gan/backend.js";
-import { parseConfig } from "../lib/gan/config.js";
-import { GanModel } from "../lib/gan/model.js";
-import { BUILTIN_SPECS, type BuiltinSpecName } from "../lib/gan/spec.js";
+import { initBackend } from "../lib/gan/backend";
+import { parseConfig } from "../lib/gan/config";
+import { GanModel } from "../lib/gan/model";
+import { BUILTIN_SPECS, type BuiltinSpecName } from "../lib/gan/spec";
 
 const { values } = parseArgs({ options: { backend: { type: "string" }, spec: { type: "string" }, batch: { type: "string" } } });
 await initBackend(values.backend ?? "wasm");

@@ -1,6 +1,6 @@
 /** Writes the bundled digits compactly for the GPU machine: uint32 count, count labels, count×784 pixels (uint8). */
 import { writeFileSync } from "node:fs";
-import { loadBundledMnist } from "../lib/gan/data/mnist-bundled.js";
+import { loadBundledMnist } from "../lib/gan/data/mnist-bundled";
 
 const ds = loadBundledMnist();
 const buf = Buffer.alloc(4 + ds.count + ds.images.length);

@@ -7,10 +7,10 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../lib/gan/backend.js";
-import { registerTwoStageReductions } from "../lib/gan/backends/reductions.js";
-import { benchTable, benchTrain, type BenchResult } from "../lib/gan/bench.js";
-import { Rng } from "../lib/gan/rng.js";
+import { initBackend } from "../lib/gan/backend";
+import { registerTwoStageReductions } from "../lib/gan/backends/reductions";
+import { benchTable, benchTrain, type BenchResult } from "../lib/gan/bench";
+import { Rng } from "../lib/gan/rng";
 
 const out = process.env.OUT ?? "out";
 mkdirSync(out, { recursive: true });
@@ -37,7 +37,9 @@ console.log(rows.map((r) => `${r.kernels}: ${r.spec} b${r.batch} ${r.imagesPerSe
 const rng = new Rng(1);
 const x = tf.tensor4d(rng.normal(new Float32Array(1024 * 14 * 14 * 32)), [1024, 14, 14, 32]);
 const s1 = tf.sum(x, [0, 1, 2]);
-const s2 = tf.engine().makeTensorFromTensorInfo(stockSum({ inputs: { x }, backend: tf.engine().backend, attrs: { axis: [0, 1, 2], keepDims: false } as never }) as tf.TensorInfo);
+const s2 = tf
+  .engine()
+  .makeTensorFromTensorInfo(stockSum({ inputs: { x }, backend: tf.engine().backend, attrs: { axis: [0, 1, 2], keepDims: false } as never }) as tf.TensorInfo);
 const check = {
   sumMaxAbsDiff: (await tf.max(tf.abs(tf.sub(s1, s2))).data())[0],
   sumMaxAbs: (await tf.max(tf.abs(s2)).data())[0],

@@ -7,10 +7,10 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { initBackend } from "../lib/gan/backend.js";
-import { benchTable, benchTrain, type BenchResult } from "../lib/gan/bench.js";
-import type { ImageDataset } from "../lib/gan/data/dataset.js";
-import { Trainer } from "../lib/gan/trainer.js";
+import { initBackend } from "../lib/gan/backend";
+import { benchTable, benchTrain, type BenchResult } from "../lib/gan/bench";
+import type { ImageDataset } from "../lib/gan/data/dataset";
+import { Trainer } from "../lib/gan/trainer";
 
 const out = process.env.OUT ?? "out";
 mkdirSync(out, { recursive: true });
@@ -19,7 +19,13 @@ const backend = await initBackend(process.env.GAN_BACKEND ?? "webgpu");
 console.log(`backend: ${backend.name} (${backend.detail})`);
 
 const rows: BenchResult[] = [];
-for (const [spec, batch] of [["nnc-dcgan-with-label", 64], ["nnc-dcgan-with-label", 256], ["nnc-dcgan-with-label", 1024], ["small-dcgan", 64], ["small-dcgan", 1024]] as const) {
+for (const [spec, batch] of [
+  ["nnc-dcgan-with-label", 64],
+  ["nnc-dcgan-with-label", 256],
+  ["nnc-dcgan-with-label", 1024],
+  ["small-dcgan", 64],
+  ["small-dcgan", 1024],
+] as const) {
   rows.push(await benchTrain({ spec, batch, iters: 10, warmup: 3, backend: backend.name }));
   console.log(JSON.stringify(rows.at(-1)));
 }

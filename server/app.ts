@@ -9,29 +9,29 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { Server as SocketServer } from "socket.io";
-import type { ClientToServerEvents, ServerToClientEvents } from "../lib/protocol/socket.js";
-import { DatasetStore } from "../lib/gan/data/store.js";
-import { configLimitsFrom } from "../lib/gan/limits.js";
-import { CookieSealer } from "./auth/auth.js";
-import { RateLimits } from "./auth/rate-limits.js";
-import { ImportProcess } from "./datasets/importer.js";
-import { UploadArea } from "./datasets/uploads.js";
-import { DatasetService } from "./datasets/service.js";
-import { refuseBody, UPLOAD_PATH, type BodyRefusal } from "./http/bodies.js";
-import { zipStoredFiles } from "./http/zip.js";
-import { databaseState, openDatabase } from "./db/client.js";
-import { DiskGuard } from "./disk.js";
-import { Store } from "./db/store.js";
-import type { ServerEnv } from "./env.js";
-import { allowOrigins } from "./realtime/origin.js";
-import { Presence } from "./realtime/presence.js";
-import { attachRealtime, socketBroadcaster } from "./realtime/socket.js";
-import { QuotaError } from "./limits.js";
-import { RunError, RunService } from "./runs/service.js";
-import { GeneratorPool } from "./trainer/generator-pool.js";
-import { TrainerSupervisor } from "./trainer/supervisor.js";
-import type { Context } from "./trpc/init.js";
-import { appRouter } from "./trpc/routers.js";
+import type { ClientToServerEvents, ServerToClientEvents } from "../lib/protocol/socket";
+import { DatasetStore } from "../lib/gan/data/store";
+import { configLimitsFrom } from "../lib/gan/limits";
+import { CookieSealer } from "./auth/auth";
+import { RateLimits } from "./auth/rate-limits";
+import { ImportProcess } from "./datasets/importer";
+import { UploadArea } from "./datasets/uploads";
+import { DatasetService } from "./datasets/service";
+import { refuseBody, UPLOAD_PATH, type BodyRefusal } from "./http/bodies";
+import { zipStoredFiles } from "./http/zip";
+import { databaseState, openDatabase } from "./db/client";
+import { DiskGuard } from "./disk";
+import { Store } from "./db/store";
+import type { ServerEnv } from "./env";
+import { allowOrigins } from "./realtime/origin";
+import { Presence } from "./realtime/presence";
+import { attachRealtime, socketBroadcaster } from "./realtime/socket";
+import { QuotaError } from "./limits";
+import { RunError, RunService } from "./runs/service";
+import { GeneratorPool } from "./trainer/generator-pool";
+import { TrainerSupervisor } from "./trainer/supervisor";
+import type { Context } from "./trpc/init";
+import { appRouter } from "./trpc/routers";
 
 export interface RunningServer {
   url: string;
@@ -59,22 +59,37 @@ function sendPng(res: ServerResponse, png: Uint8Array, cache: string): void {
 const SOCKET_MAX_MESSAGE_BYTES = 64 * 1024;
 
 /** JSON-RPC codes of tRPC's error shape, so a tRPC client reads a refusal made before tRPC like one of its own. */
-const RPC_CODES: Record<BodyRefusal["code"], number> = { BAD_REQUEST: -32600, METHOD_NOT_SUPPORTED: -32005, PAYLOAD_TOO_LARGE: -32013, UNSUPPORTED_MEDIA_TYPE: -32015 };
+const RPC_CODES: Record<BodyRefusal["code"], number> = {
+  BAD_REQUEST: -32600,
+  METHOD_NOT_SUPPORTED: -32005,
+  PAYLOAD_TOO_LARGE: -32013,
+  UNSUPPORTED_MEDIA_TYPE: -32015,
+};
 
 /** Answers a request whose body is refused unread, and closes the connection so the body is never received. */
 function refuse(res: ServerResponse, r: BodyRefusal, trpcShape: boolean): void {
   res.setHeader("connection", "close");
-  sendJson(res, r.status, trpcShape ? { error: { message: r.message, code: RPC_CODES[r.code], data: { code: r.code, httpStatus: r.status } } } : { error: { code: r.code, message: r.message } });
+  sendJson(
+    res,
+    r.status,
+    trpcShape
+      ? { error: { message: r.message, code: RPC_CODES[r.code], data: { code: r.code, httpStatus: r.status } } }
+      : { error: { code: r.code, message: r.message } },
+  );
 }
 
 export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler } = {}): Promise<RunningServer> {
   const { prisma } = openDatabase(env.DATABASE_URL);
   const store = new Store(prisma);
   const interrupted = await store.markInterrupted();
-  if (interrupted > 0) console.log(`${interrupted} run(s) were training when the server last stopped: marked interrupted, resumable from their last checkpoint`);
+  if (interrupted > 0)
+    console.log(`${interrupted} run(s) were training when the server last stopped: marked interrupted, resumable from their last checkpoint`);
   // The trainer queue lived in memory: a run left "queued" can be started again (idle, or interrupted with a checkpoint).
   const requeued = await store.resetQueued();
-  if (requeued.idle + requeued.interrupted > 0) console.log(`${requeued.idle + requeued.interrupted} run(s) waited in the trainer queue when the server last stopped: back to idle (${requeued.idle}) or interrupted (${requeued.interrupted}), to be started again`);
+  if (requeued.idle + requeued.interrupted > 0)
+    console.log(
+      `${requeued.idle + requeued.interrupted} run(s) waited in the trainer queue when the server last stopped: back to idle (${requeued.idle}) or interrupted (${requeued.interrupted}), to be started again`,
+    );
 
   // Every cookie read checks the user's current sessionVersion (sign-out and a password change end older cookies).
   const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production", (userId) => store.sessionVersion(userId));
@@ -143,17 +158,29 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   // Calls are small JSON (counted as they stream, PAYLOAD_TOO_LARGE past the cap) in bounded batches; only a data set
   // upload carries a large body, as octet-stream, streamed to disk as it arrives (server/http/bodies.ts checks both first).
   const bodyLimits = { jsonMaxBytes: env.limits.GAN_MAX_JSON_BODY_KB * 1024, uploadMaxBytes: env.limits.DATASET_MAX_UPLOAD_MB * 2 ** 20 };
-  const trpc = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: bodyLimits.jsonMaxBytes, maxBatchSize: env.limits.GAN_MAX_TRPC_BATCH, createContext });
-  const trpcUpload = createHTTPHandler({ router: appRouter, basePath: "/api/trpc/", maxBodySize: bodyLimits.uploadMaxBytes, allowBatching: false, createContext });
+  const trpc = createHTTPHandler({
+    router: appRouter,
+    basePath: "/api/trpc/",
+    maxBodySize: bodyLimits.jsonMaxBytes,
+    maxBatchSize: env.limits.GAN_MAX_TRPC_BATCH,
+    createContext,
+  });
+  const trpcUpload = createHTTPHandler({
+    router: appRouter,
+    basePath: "/api/trpc/",
+    maxBodySize: bodyLimits.uploadMaxBytes,
+    allowBatching: false,
+    createContext,
+  });
 
   /** The signed-in member's access to a run, or an HTTP error already sent. */
   const runAccess = async (req: IncomingMessage, res: ServerResponse, runId: string) => {
     const user = await sealer.read(req.headers.cookie);
-    if (!user) return sendJson(res, 401, { error: { code: "UNAUTHORIZED", message: "sign in first" } }), null;
+    if (!user) return (sendJson(res, 401, { error: { code: "UNAUTHORIZED", message: "sign in first" } }), null);
     const run = await store.getRun(runId);
-    if (!run) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${runId} does not exist` } }), null;
+    if (!run) return (sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${runId} does not exist` } }), null);
     if (!(await store.getMembership(user.userId, run.sessionId))) {
-      return sendJson(res, 403, { error: { code: "FORBIDDEN", message: "you are not a member of this run's session" } }), null;
+      return (sendJson(res, 403, { error: { code: "FORBIDDEN", message: "you are not a member of this run's session" } }), null);
     }
     return run;
   };

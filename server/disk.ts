@@ -6,9 +6,9 @@
  * whose creator went over, or a disk that fills up, pauses the run (server/runs/service.ts).
  */
 import { statfs } from "node:fs/promises";
-import type { DatasetStore } from "../lib/gan/data/store.js";
-import type { Store } from "./db/store.js";
-import { QuotaError, type Limits } from "./limits.js";
+import type { DatasetStore } from "../lib/gan/data/store";
+import type { Store } from "./db/store";
+import { QuotaError, type Limits } from "./limits";
 
 export interface DiskUsage {
   datasets: number;
@@ -81,11 +81,14 @@ export class DiskGuard {
   async checkRoom(userId: string, bytes: number, what: string): Promise<void> {
     const usage = await this.usage(userId);
     if (usage.total + bytes > this.quotaBytes) {
-      throw new QuotaError(`your files take ${mib(usage.total)} of your ${mib(this.quotaBytes)} disk quota, no room to ${what}: delete data sets or runs you no longer need`, {
-        name: "disk",
-        limit: this.quotaBytes,
-        used: usage.total,
-      });
+      throw new QuotaError(
+        `your files take ${mib(usage.total)} of your ${mib(this.quotaBytes)} disk quota, no room to ${what}: delete data sets or runs you no longer need`,
+        {
+          name: "disk",
+          limit: this.quotaBytes,
+          used: usage.total,
+        },
+      );
     }
     const free = await this.freeBytes();
     if (free - bytes < this.minFreeBytes) {

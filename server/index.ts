@@ -5,8 +5,8 @@
  *   npm run dev      (development, hot reload)
  */
 import next from "next";
-import { startServer } from "./app.js";
-import { EnvError, loadEnv } from "./env.js";
+import { startServer } from "./app";
+import { EnvError, loadEnv } from "./env";
 
 async function main() {
   const env = loadEnv();

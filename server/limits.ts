@@ -114,16 +114,7 @@ export function loadLimits(source: NodeJS.ProcessEnv = process.env): Limits {
 export const DEFAULT_LIMITS: Limits = loadLimits({} as NodeJS.ProcessEnv);
 
 /** Names of the quotas a {@link QuotaError} can report. */
-export type QuotaName =
-  | "sessions"
-  | "runs"
-  | "liveTrainers"
-  | "queue"
-  | "generators"
-  | "uploads"
-  | "uploadBytes"
-  | "disk"
-  | "rateLimit";
+export type QuotaName = "sessions" | "runs" | "liveTrainers" | "queue" | "generators" | "uploads" | "uploadBytes" | "disk" | "rateLimit";
 
 /**
  * A quota or rate limit was hit. `message` is for people ("this session already trains 2 runs: pause one or

@@ -34,7 +34,12 @@ export function AcceptInvite({ token }: { token: string }) {
   const router = useRouter();
   const queryClient = useQueryClient();
   // Each look-up counts against the invite rate limit: once per page, no retries, no refetching.
-  const info = useQuery(trpc.sessions.inviteInfo.queryOptions({ token }, { enabled: !!me, retry: false, staleTime: Infinity, refetchOnWindowFocus: false, refetchOnReconnect: false }));
+  const info = useQuery(
+    trpc.sessions.inviteInfo.queryOptions(
+      { token },
+      { enabled: !!me, retry: false, staleTime: Infinity, refetchOnWindowFocus: false, refetchOnReconnect: false },
+    ),
+  );
   const accept = useMutation(
     trpc.sessions.acceptInvite.mutationOptions({
       onSuccess: async ({ sessionId }) => {
@@ -56,7 +61,15 @@ export function AcceptInvite({ token }: { token: string }) {
   if (info.isError) {
     const code = errorCode(info.error);
     return (
-      <Frame title={code === "FORBIDDEN" ? "This invite link is not for you any more" : code === "TOO_MANY_REQUESTS" ? "Too many invite links" : "This invite link does not work"}>
+      <Frame
+        title={
+          code === "FORBIDDEN"
+            ? "This invite link is not for you any more"
+            : code === "TOO_MANY_REQUESTS"
+              ? "Too many invite links"
+              : "This invite link does not work"
+        }
+      >
         <Notice tone="error" role="alert">
           {errorMessage(info.error)}
         </Notice>

@@ -47,7 +47,9 @@ function Logo() {
   return (
     <svg aria-hidden width="20" height="20" viewBox="0 0 20 20">
       {[0, 1, 2].flatMap((r) =>
-        [0, 1, 2].map((c) => <rect key={`${r}${c}`} x={c * 7} y={r * 7} width="6" height="6" rx="1.2" fill={(r + c) % 2 ? "#38bdf8" : "#a78bfa"} opacity={0.55 + 0.15 * r} />),
+        [0, 1, 2].map((c) => (
+          <rect key={`${r}${c}`} x={c * 7} y={r * 7} width="6" height="6" rx="1.2" fill={(r + c) % 2 ? "#38bdf8" : "#a78bfa"} opacity={0.55 + 0.15 * r} />
+        )),
       )}
     </svg>
   );

@@ -37,17 +37,30 @@ export function AuthForms({ next }: { next: string }) {
       <div className="flex flex-col gap-2">
         <h1 className="text-2xl font-semibold sm:text-3xl">Train a GAN together, live</h1>
         <p className="max-w-2xl text-slate-400">
-          Watch the losses and the sample grid of Neural Network Console&apos;s <em>DCGAN with label</em> as it trains, steer its
-          LRateMultipliers, and draw digits from the RuntimeGenerator with your team.
+          Watch the losses and the sample grid of Neural Network Console&apos;s <em>DCGAN with label</em> as it trains, steer its LRateMultipliers, and draw
+          digits from the RuntimeGenerator with your team.
         </p>
         {invited ? <Notice tone="info">Sign in or create an account to accept your invitation.</Notice> : null}
       </div>
       <div className="grid gap-6 md:grid-cols-2">
-        <form onSubmit={submitIn} noValidate aria-labelledby="signin-title" className="flex flex-col gap-4 rounded-xl bg-slate-900/70 p-5 ring-1 ring-slate-800">
+        <form
+          onSubmit={submitIn}
+          noValidate
+          aria-labelledby="signin-title"
+          className="flex flex-col gap-4 rounded-xl bg-slate-900/70 p-5 ring-1 ring-slate-800"
+        >
           <h2 id="signin-title" className="text-lg font-semibold">
             Sign in
           </h2>
-          <Field id="signin-email" label="Email" type="email" autoComplete="email" value={inForm.email} onChange={(e) => setIn({ ...inForm, email: e.target.value })} error={inErrors.email} />
+          <Field
+            id="signin-email"
+            label="Email"
+            type="email"
+            autoComplete="email"
+            value={inForm.email}
+            onChange={(e) => setIn({ ...inForm, email: e.target.value })}
+            error={inErrors.email}
+          />
           <Field
             id="signin-password"
             label="Password"
@@ -67,12 +80,32 @@ export function AuthForms({ next }: { next: string }) {
           </Button>
         </form>
 
-        <form onSubmit={submitUp} noValidate aria-labelledby="signup-title" className="flex flex-col gap-4 rounded-xl bg-slate-900/70 p-5 ring-1 ring-slate-800">
+        <form
+          onSubmit={submitUp}
+          noValidate
+          aria-labelledby="signup-title"
+          className="flex flex-col gap-4 rounded-xl bg-slate-900/70 p-5 ring-1 ring-slate-800"
+        >
           <h2 id="signup-title" className="text-lg font-semibold">
             Create an account
           </h2>
-          <Field id="signup-name" label="Name" autoComplete="name" value={upForm.name} onChange={(e) => setUp({ ...upForm, name: e.target.value })} error={upErrors.name} />
-          <Field id="signup-email" label="Email" type="email" autoComplete="email" value={upForm.email} onChange={(e) => setUp({ ...upForm, email: e.target.value })} error={upErrors.email} />
+          <Field
+            id="signup-name"
+            label="Name"
+            autoComplete="name"
+            value={upForm.name}
+            onChange={(e) => setUp({ ...upForm, name: e.target.value })}
+            error={upErrors.name}
+          />
+          <Field
+            id="signup-email"
+            label="Email"
+            type="email"
+            autoComplete="email"
+            value={upForm.email}
+            onChange={(e) => setUp({ ...upForm, email: e.target.value })}
+            error={upErrors.email}
+          />
           <Field
             id="signup-password"
             label="Password"

@@ -31,10 +31,26 @@ const PHASES: Record<DatasetProgressPush["phase"] | "uploading", string> = {
 };
 
 /** Images per label as a strip of bars (height ∝ count), with the label under each. */
-export function PerLabelBars({ perLabel, labelNames, height = 48, testId }: { perLabel: number[]; labelNames?: string[] | null; height?: number; testId?: string }) {
+export function PerLabelBars({
+  perLabel,
+  labelNames,
+  height = 48,
+  testId,
+}: {
+  perLabel: number[];
+  labelNames?: string[] | null;
+  height?: number;
+  testId?: string;
+}) {
   const max = Math.max(1, ...perLabel);
   return (
-    <div className="flex items-end gap-0.5" style={{ height: height + 16 }} data-testid={testId} role="img" aria-label={`Images per label: ${perLabel.map((n, i) => `${labelNames?.[i] ?? i}: ${n}`).join(", ")}`}>
+    <div
+      className="flex items-end gap-0.5"
+      style={{ height: height + 16 }}
+      data-testid={testId}
+      role="img"
+      aria-label={`Images per label: ${perLabel.map((n, i) => `${labelNames?.[i] ?? i}: ${n}`).join(", ")}`}
+    >
       {perLabel.map((n, i) => (
         <div key={i} className="flex min-w-0 flex-1 flex-col items-center gap-0.5" title={`${labelNames?.[i] ?? `label ${i}`}: ${n.toLocaleString()} images`}>
           <div className="w-full rounded-sm bg-sky-500/70" style={{ height: Math.max(1, Math.round((n / max) * height)) }} />
@@ -54,7 +70,14 @@ function ProgressBar({ label, done, total, tone = "sky" }: { label: string; done
         <span>{label}</span>
         <span className="tabular-nums">{total > 0 ? `${pct}%` : ""}</span>
       </div>
-      <div className="h-2 overflow-hidden rounded-full bg-slate-800" role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct}>
+      <div
+        className="h-2 overflow-hidden rounded-full bg-slate-800"
+        role="progressbar"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={pct}
+      >
         <div className={`h-full ${colors[tone]} transition-[width] duration-200`} style={{ width: `${pct}%` }} />
       </div>
     </div>
@@ -125,7 +148,13 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
       setSending(false);
       setUpload(null);
     }
-    const target = resize === "fit" && size.trim() ? size.trim().split(/[x×X*]/).map(Number) : null;
+    const target =
+      resize === "fit" && size.trim()
+        ? size
+            .trim()
+            .split(/[x×X*]/)
+            .map(Number)
+        : null;
     mutation.mutate({
       sessionId,
       importId,
@@ -153,8 +182,8 @@ function ImportForm({ sessionId, onImported }: { sessionId: string; onImported: 
           className="text-sm text-slate-300 file:mr-3 file:rounded-md file:border-0 file:bg-slate-700 file:px-3 file:py-1.5 file:text-slate-100 hover:file:bg-slate-600"
         />
         <p className="text-xs text-slate-500">
-          A .zip holding MNIST-style IDX files, a Neural Network Console dataset CSV (x:image,y:label) with its images, or one folder per label; or an IDX images file
-          with its labels file (.gz or not). PNG or JPEG, gray or RGB, up to 64×64.
+          A .zip holding MNIST-style IDX files, a Neural Network Console dataset CSV (x:image,y:label) with its images, or one folder per label; or an IDX
+          images file with its labels file (.gz or not). PNG or JPEG, gray or RGB, up to 64×64.
         </p>
       </div>
       <div className="grid gap-3 sm:grid-cols-3">
@@ -222,7 +251,8 @@ function DatasetCard({ sessionId, d }: { sessionId: string; d: DatasetView }) {
         </span>
       </div>
       <p className="mb-2 text-xs text-slate-500">
-        {d.bundled ? "Comes with GAN Studio" : `Imported by ${d.importedBy ?? "someone"} ${d.importedAt ? timeAgo(d.importedAt) : ""}`} · used by {d.runCount} run{d.runCount === 1 ? "" : "s"}
+        {d.bundled ? "Comes with GAN Studio" : `Imported by ${d.importedBy ?? "someone"} ${d.importedAt ? timeAgo(d.importedAt) : ""}`} · used by {d.runCount}{" "}
+        run{d.runCount === 1 ? "" : "s"}
       </p>
       <PerLabelBars perLabel={d.perLabel} labelNames={d.labelNames} height={32} />
     </li>
@@ -261,7 +291,9 @@ export function DatasetsPage({ sessionId }: { sessionId: string }) {
       <Breadcrumb sessionId={sessionId} sessionName={session.data?.session.name} />
       <div>
         <h1 className="text-2xl font-semibold">Data sets</h1>
-        <p className="text-sm text-slate-400">Shared by everyone in this session. A run trains on one of them; the network adapts to its image size and labels.</p>
+        <p className="text-sm text-slate-400">
+          Shared by everyone in this session. A run trains on one of them; the network adapts to its image size and labels.
+        </p>
       </div>
       {session.isError ? (
         <Notice tone="error" role="alert">
@@ -342,7 +374,11 @@ export function DatasetDetailPage({ sessionId, datasetId }: { sessionId: string;
         <Skeleton className="h-96" />
       ) : detail.isError ? (
         <Notice tone="error" role="alert">
-          {errorCode(detail.error) === "FORBIDDEN" ? "You are not a member of this session." : errorCode(detail.error) === "NOT_FOUND" ? "This session has no such data set (it may have been deleted)." : errorMessage(detail.error)}
+          {errorCode(detail.error) === "FORBIDDEN"
+            ? "You are not a member of this session."
+            : errorCode(detail.error) === "NOT_FOUND"
+              ? "This session has no such data set (it may have been deleted)."
+              : errorMessage(detail.error)}
         </Notice>
       ) : d ? (
         <>
@@ -386,7 +422,9 @@ export function DatasetDetailPage({ sessionId, datasetId }: { sessionId: string;
             </div>
           </div>
           {d.runCount > 0 && !d.bundled && !viewer ? (
-            <p className="text-xs text-slate-500">Used by {d.runCount} run{d.runCount === 1 ? "" : "s"} of this session, so it cannot be deleted.</p>
+            <p className="text-xs text-slate-500">
+              Used by {d.runCount} run{d.runCount === 1 ? "" : "s"} of this session, so it cannot be deleted.
+            </p>
           ) : null}
           {remove.isError ? (
             <Notice tone="error" role="alert">

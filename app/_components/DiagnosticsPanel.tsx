@@ -35,7 +35,8 @@ const GROUPS: Group[] = [
   {
     key: "labelAccuracy",
     title: "Label accuracy",
-    explain: "Share of generated images the evaluator reads as the label asked for (healthy → the evaluator's own accuracy); unrecognized: share read as “not a digit” (healthy → 0).",
+    explain:
+      "Share of generated images the evaluator reads as the label asked for (healthy → the evaluator's own accuracy); unrecognized: share read as “not a digit” (healthy → 0).",
     range: [0, 1],
     lines: [
       { label: "accuracy", stroke: "#38bdf8", value: (m) => m.labelAccuracy, show: (m) => pct(m.labelAccuracy) },
@@ -45,7 +46,8 @@ const GROUPS: Group[] = [
   {
     key: "coverage",
     title: "Coverage & class entropy",
-    explain: "Coverage: classes the evaluator finds among the generated images, of all labels. Entropy: how evenly they spread over the classes, of its maximum log2(labels). Both fall when the generator collapses to a few classes.",
+    explain:
+      "Coverage: classes the evaluator finds among the generated images, of all labels. Entropy: how evenly they spread over the classes, of its maximum log2(labels). Both fall when the generator collapses to a few classes.",
     range: [0, 1],
     lines: [
       {
@@ -72,7 +74,8 @@ const GROUPS: Group[] = [
   {
     key: "precisionRecall",
     title: "Precision & recall",
-    explain: "Precision: share of generated images that look like real ones (realism). Recall: share of real images the generator covers (variety). Both high is healthy.",
+    explain:
+      "Precision: share of generated images that look like real ones (realism). Recall: share of real images the generator covers (variety). Both high is healthy.",
     range: [0, 1],
     lines: [
       { label: "precision", stroke: "#38bdf8", value: (m) => m.precision, show: (m) => fmt(m.precision) },
@@ -82,7 +85,8 @@ const GROUPS: Group[] = [
   {
     key: "diversity",
     title: "Diversity",
-    explain: "How varied the generated images of a label are, relative to real images of that label (≈ 1 healthy, ≈ 0 when every z gives the same image): the mean over labels, and the lowest label.",
+    explain:
+      "How varied the generated images of a label are, relative to real images of that label (≈ 1 healthy, ≈ 0 when every z gives the same image): the mean over labels, and the lowest label.",
     lines: [
       { label: "mean", stroke: "#34d399", value: (m) => m.diversity, show: (m) => fmt(m.diversity) },
       { label: "lowest label", stroke: "#f59e0b", value: (m) => m.minClassDiversity, show: (m) => fmt(m.minClassDiversity), dash: [4, 3] },
@@ -91,7 +95,8 @@ const GROUPS: Group[] = [
   {
     key: "dx",
     title: "D(x) real vs fake",
-    explain: "The discriminator's mean output on real and on generated images: both away from 0 and 1 is healthy; fake → 0 means the discriminator won and the generator's gradient vanishes.",
+    explain:
+      "The discriminator's mean output on real and on generated images: both away from 0 and 1 is healthy; fake → 0 means the discriminator won and the generator's gradient vanishes.",
     range: [0, 1],
     lines: [
       { label: "real", stroke: "#34d399", value: (m) => m.dRealMean, show: (m) => fmt(m.dRealMean) },
@@ -100,7 +105,12 @@ const GROUPS: Group[] = [
   },
 ];
 
-const AXIS = { stroke: "#94a3b8", grid: { stroke: "#1e293b", width: 1 }, ticks: { stroke: "#334155", width: 1, size: 4 }, font: "10px ui-sans-serif, system-ui, sans-serif" };
+const AXIS = {
+  stroke: "#94a3b8",
+  grid: { stroke: "#1e293b", width: 1 },
+  ticks: { stroke: "#334155", width: 1, size: 4 },
+  font: "10px ui-sans-serif, system-ui, sans-serif",
+};
 
 function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: DiagnosticsPush[]; height: number }) {
   const wrapRef = useRef<HTMLDivElement>(null);
@@ -108,10 +118,12 @@ function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: 
   const dataRef = useRef<uPlot.AlignedData>([[]]);
   dataRef.current = [
     diagnostics.map((d) => d.epoch),
-    ...group.lines.map((l) => diagnostics.map((d) => {
-      const v = l.value(d.metrics);
-      return v === undefined || !Number.isFinite(v) ? null : v;
-    })),
+    ...group.lines.map((l) =>
+      diagnostics.map((d) => {
+        const v = l.value(d.metrics);
+        return v === undefined || !Number.isFinite(v) ? null : v;
+      }),
+    ),
   ] as uPlot.AlignedData;
 
   useEffect(() => {
@@ -134,7 +146,10 @@ function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: 
           { ...AXIS, size: 22 },
           { ...AXIS, size: 38 },
         ],
-        series: [{ label: "epoch" }, ...group.lines.map((l) => ({ label: l.label, stroke: l.stroke, width: 1.5, dash: l.dash, spanGaps: true, points: { show: true, size: 4 } }))],
+        series: [
+          { label: "epoch" },
+          ...group.lines.map((l) => ({ label: l.label, stroke: l.stroke, width: 1.5, dash: l.dash, spanGaps: true, points: { show: true, size: 4 } })),
+        ],
         legend: { show: false },
         cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       };
@@ -164,10 +179,27 @@ function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: 
 /**
  * Whether the session pauses its run when a collapse alarm fires: a switch for the owner, a line for everyone else.
  */
-export function PauseOnCollapse({ value, canChange, pending, onChange }: { value: boolean; canChange: boolean; pending: boolean; onChange: (v: boolean) => void }) {
+export function PauseOnCollapse({
+  value,
+  canChange,
+  pending,
+  onChange,
+}: {
+  value: boolean;
+  canChange: boolean;
+  pending: boolean;
+  onChange: (v: boolean) => void;
+}) {
   return canChange ? (
     <label className="flex items-center gap-2 text-xs font-normal normal-case tracking-normal text-slate-300">
-      <input type="checkbox" checked={value} disabled={pending} onChange={(e) => onChange(e.target.checked)} className="h-4 w-4 accent-sky-500" data-testid="pause-on-collapse" />
+      <input
+        type="checkbox"
+        checked={value}
+        disabled={pending}
+        onChange={(e) => onChange(e.target.checked)}
+        className="h-4 w-4 accent-sky-500"
+        data-testid="pause-on-collapse"
+      />
       Pause the run on a collapse alarm
     </label>
   ) : (
@@ -191,7 +223,10 @@ export function DiagnosticsPanel({ diagnostics, height = 120 }: { diagnostics: D
       <p className="text-xs text-slate-500">
         Epoch {latest.epoch}
         {m.classifierAccuracy !== undefined ? (
-          <span title="The evaluator's accuracy on real digits it never saw: how far to trust the other metrics."> · evaluator accuracy {pct(m.classifierAccuracy)}</span>
+          <span title="The evaluator's accuracy on real digits it never saw: how far to trust the other metrics.">
+            {" "}
+            · evaluator accuracy {pct(m.classifierAccuracy)}
+          </span>
         ) : null}
       </p>
       <div className="grid gap-x-5 gap-y-4 sm:grid-cols-2 xl:grid-cols-3">
@@ -200,9 +235,19 @@ export function DiagnosticsPanel({ diagnostics, height = 120 }: { diagnostics: D
           const descId = `${baseId}-${g.key}-desc`;
           const summary = g.lines.map((l) => `${l.label} ${l.show ? l.show(m) : fmt(l.value(m))}`).join(", ");
           return (
-            <figure key={g.key} className="m-0 flex min-w-0 flex-col gap-1" data-testid={`diagnostics-${g.key}`} aria-labelledby={titleId} aria-describedby={descId}>
+            <figure
+              key={g.key}
+              className="m-0 flex min-w-0 flex-col gap-1"
+              data-testid={`diagnostics-${g.key}`}
+              aria-labelledby={titleId}
+              aria-describedby={descId}
+            >
               <figcaption className="flex flex-wrap items-baseline justify-between gap-x-2">
-                <h3 id={titleId} title={g.explain} className="cursor-help text-xs font-semibold text-slate-300 underline decoration-slate-600 decoration-dotted underline-offset-2">
+                <h3
+                  id={titleId}
+                  title={g.explain}
+                  className="cursor-help text-xs font-semibold text-slate-300 underline decoration-slate-600 decoration-dotted underline-offset-2"
+                >
                   {g.title}
                 </h3>
                 <span className="flex flex-wrap gap-x-2 text-xs tabular-nums text-slate-400">
@@ -217,7 +262,10 @@ export function DiagnosticsPanel({ diagnostics, height = 120 }: { diagnostics: D
               <p id={descId} className="sr-only">
                 {g.explain}
               </p>
-              <div role="img" aria-label={`${g.title} over ${diagnostics.length} epoch${diagnostics.length === 1 ? "" : "s"}; latest (epoch ${latest.epoch}): ${summary}`}>
+              <div
+                role="img"
+                aria-label={`${g.title} over ${diagnostics.length} epoch${diagnostics.length === 1 ? "" : "s"}; latest (epoch ${latest.epoch}): ${summary}`}
+              >
                 <MiniChart group={g} diagnostics={diagnostics} height={height} />
               </div>
             </figure>

@@ -21,7 +21,17 @@ function useDebounced<T>(value: T, ms: number): T {
 const randomSeed = () => Math.floor(Math.random() * 1_000_000);
 const COUNTS = [1, 4, 8, 16];
 
-export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames = null }: { runId: string; hasWeights: boolean; numLabels?: number; labelNames?: string[] | null }) {
+export function GeneratorPanel({
+  runId,
+  hasWeights,
+  numLabels = 10,
+  labelNames = null,
+}: {
+  runId: string;
+  hasWeights: boolean;
+  numLabels?: number;
+  labelNames?: string[] | null;
+}) {
   const trpc = useTRPC();
   const [label, setLabel] = useState(0);
   const [seed, setSeed] = useState("42");
@@ -32,10 +42,7 @@ export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames =
   const seedBN = Number(seedB);
   const seedValid = Number.isInteger(seedN) && seedN >= 0 && seedN < 2 ** 32;
   const seedBValid = Number.isInteger(seedBN) && seedBN >= 0 && seedBN < 2 ** 32;
-  const input = useDebounced(
-    { runId, label, seed: seedValid ? seedN : 0, count, ...(interpolate && seedBValid ? { seedB: seedBN } : {}) },
-    150,
-  );
+  const input = useDebounced({ runId, label, seed: seedValid ? seedN : 0, count, ...(interpolate && seedBValid ? { seedB: seedBN } : {}) }, 150);
   const generated = useQuery(
     trpc.runs.generate.queryOptions(input, {
       enabled: hasWeights && seedValid && (!interpolate || seedBValid),
@@ -61,7 +68,18 @@ export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames =
               {labelNames?.[label] ?? label}
             </span>
           </label>
-          <input id="gen-label" type="range" min={0} max={numLabels - 1} step={1} value={Math.min(label, numLabels - 1)} aria-valuetext={labelNames?.[label] ?? String(label)} onChange={(e) => setLabel(Number(e.target.value))} className="w-full" data-testid="gen-label" />
+          <input
+            id="gen-label"
+            type="range"
+            min={0}
+            max={numLabels - 1}
+            step={1}
+            value={Math.min(label, numLabels - 1)}
+            aria-valuetext={labelNames?.[label] ?? String(label)}
+            onChange={(e) => setLabel(Number(e.target.value))}
+            className="w-full"
+            data-testid="gen-label"
+          />
           <div aria-hidden className="flex justify-between px-0.5 text-[10px] text-slate-500">
             {Array.from({ length: numLabels }, (_, i) => (
               <span key={i} className={numLabels > 12 && i % Math.ceil(numLabels / 12) !== 0 ? "invisible" : undefined}>
@@ -93,7 +111,12 @@ export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames =
             <label htmlFor="gen-count" className="text-sm font-medium text-slate-300">
               {interpolate ? "Steps" : "Count"}
             </label>
-            <select id="gen-count" value={count} onChange={(e) => setCount(Number(e.target.value))} className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700">
+            <select
+              id="gen-count"
+              value={count}
+              onChange={(e) => setCount(Number(e.target.value))}
+              className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700"
+            >
               {COUNTS.map((c) => (
                 <option key={c} value={c}>
                   {c}
@@ -157,7 +180,13 @@ export function GeneratorPanel({ runId, hasWeights, numLabels = 10, labelNames =
             {data.png.map((png, i) => (
               <li key={i}>
                 {/* eslint-disable-next-line @next/next/no-img-element */}
-                <img src={`data:image/png;base64,${png}`} alt={`Digit ${data.labels[i] ?? data.label}, image ${i + 1}`} width={data.width * 2} height={data.height * 2} className="pixelated rounded bg-black ring-1 ring-slate-800" />
+                <img
+                  src={`data:image/png;base64,${png}`}
+                  alt={`Digit ${data.labels[i] ?? data.label}, image ${i + 1}`}
+                  width={data.width * 2}
+                  height={data.height * 2}
+                  className="pixelated rounded bg-black ring-1 ring-slate-800"
+                />
               </li>
             ))}
           </ul>

@@ -75,7 +75,8 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
                   disabled={removeMember.isPending}
                   aria-label={`Remove ${m.name} from the session`}
                   onClick={() => {
-                    if (window.confirm(`Remove ${m.name} from this session? Their open pages lose access at once.`)) removeMember.mutate({ sessionId, userId: m.userId });
+                    if (window.confirm(`Remove ${m.name} from this session? Their open pages lose access at once.`))
+                      removeMember.mutate({ sessionId, userId: m.userId });
                   }}
                 >
                   Remove
@@ -90,7 +91,12 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
           <label htmlFor="invite-role" className="text-sm font-medium text-slate-300">
             Role
           </label>
-          <select id="invite-role" value={role} onChange={(e) => setRole(e.target.value as "viewer" | "editor")} className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700">
+          <select
+            id="invite-role"
+            value={role}
+            onChange={(e) => setRole(e.target.value as "viewer" | "editor")}
+            className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700"
+          >
             <option value="viewer">viewer — watches and generates</option>
             <option value="editor">editor — also steers runs</option>
           </select>
@@ -99,7 +105,12 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
           <label htmlFor="invite-expiry" className="text-sm font-medium text-slate-300">
             Expires after
           </label>
-          <select id="invite-expiry" value={days} onChange={(e) => setDays(Number(e.target.value))} className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700">
+          <select
+            id="invite-expiry"
+            value={days}
+            onChange={(e) => setDays(Number(e.target.value))}
+            className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700"
+          >
             <option value={1}>1 day</option>
             <option value={7}>7 days</option>
             <option value={30}>30 days</option>
@@ -136,7 +147,14 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
             {create.data!.maxUses ? ` · for ${create.data!.maxUses} ${create.data!.maxUses === 1 ? "person" : "people"}` : ""}
           </label>
           <div className="flex gap-1">
-            <input id="invite-url" readOnly value={link} data-testid="invite-url" onFocus={(e) => e.target.select()} className="min-h-9 min-w-0 flex-1 rounded-md bg-slate-950 px-2 font-mono text-xs ring-1 ring-inset ring-slate-700" />
+            <input
+              id="invite-url"
+              readOnly
+              value={link}
+              data-testid="invite-url"
+              onFocus={(e) => e.target.select()}
+              className="min-h-9 min-w-0 flex-1 rounded-md bg-slate-950 px-2 font-mono text-xs ring-1 ring-inset ring-slate-700"
+            />
             <Button
               onClick={() => {
                 void navigator.clipboard?.writeText(link).then(() => setCopied(true));
@@ -159,9 +177,16 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
             {active.map((i) => (
               <li key={i.id} className="flex items-center justify-between gap-2 py-1">
                 <span className="min-w-0 truncate text-slate-300">
-                  {i.role} · by {i.createdByName ?? "someone"} {timeAgo(i.createdAt)} · {expiresIn(i.expiresAt)} · {i.maxUses === null ? `${i.uses} used` : `${i.uses} of ${i.maxUses} used`}
+                  {i.role} · by {i.createdByName ?? "someone"} {timeAgo(i.createdAt)} · {expiresIn(i.expiresAt)} ·{" "}
+                  {i.maxUses === null ? `${i.uses} used` : `${i.uses} of ${i.maxUses} used`}
                 </span>
-                <Button tone="ghost" className="text-rose-300" disabled={revoke.isPending} onClick={() => revoke.mutate({ sessionId, inviteId: i.id })} aria-label={`Revoke the ${i.role} link made ${timeAgo(i.createdAt)}`}>
+                <Button
+                  tone="ghost"
+                  className="text-rose-300"
+                  disabled={revoke.isPending}
+                  onClick={() => revoke.mutate({ sessionId, inviteId: i.id })}
+                  aria-label={`Revoke the ${i.role} link made ${timeAgo(i.createdAt)}`}
+                >
                   Revoke
                 </Button>
               </li>

@@ -100,7 +100,18 @@ export function LossChart({
     /** The range waiting for its debounce (a redraw of the same zoom must not restart it). */
     let pending: { from: number; to: number } | null = null;
     // Three lines, then each one's band edges (min, max): the overview's spread, flat where points are exact.
-    const data = (): uPlot.AlignedData => [series.x, series.gReal, series.fake, series.real, series.gRealMin, series.gRealMax, series.fakeMin, series.fakeMax, series.realMin, series.realMax];
+    const data = (): uPlot.AlignedData => [
+      series.x,
+      series.gReal,
+      series.fake,
+      series.real,
+      series.gRealMin,
+      series.gRealMax,
+      series.fakeMin,
+      series.fakeMax,
+      series.realMin,
+      series.realMax,
+    ];
     /** A zoom into iterations the chart holds only as overview: read them at full resolution, once the zooming stops. */
     const wantDetail = (u: uPlot) => {
       const load = loadRef.current;
@@ -131,18 +142,28 @@ export function LossChart({
 
     void import("uplot").then(({ default: UPlot }) => {
       if (disposed) return;
-      const axis = { stroke: "#94a3b8", grid: { stroke: "#1e293b", width: 1 }, ticks: { stroke: "#334155", width: 1 }, font: "11px ui-sans-serif, system-ui, sans-serif" };
+      const axis = {
+        stroke: "#94a3b8",
+        grid: { stroke: "#1e293b", width: 1 },
+        ticks: { stroke: "#334155", width: 1 },
+        font: "11px ui-sans-serif, system-ui, sans-serif",
+      };
       const positionMarkers = (u: uPlot) => placeMarkers(u, series.length > 0);
       const opts: uPlot.Options = {
         width: Math.max(200, wrap.clientWidth),
         height,
         scales: { x: { time: false } },
-        axes: [{ ...axis, label: "iteration", labelSize: 18, labelFont: "11px ui-sans-serif, system-ui, sans-serif" }, { ...axis, size: 44 }],
+        axes: [
+          { ...axis, label: "iteration", labelSize: 18, labelFont: "11px ui-sans-serif, system-ui, sans-serif" },
+          { ...axis, size: 44 },
+        ],
         series: [
           { label: "iteration" },
           ...SERIES.map((s) => ({ label: s.label, stroke: s.stroke, width: 1.25, points: { show: false } })),
           // Band edges: no line, no legend entry, no hover point (app/globals.css hides .loss-band).
-          ...SERIES.flatMap((s) => ["min", "max"].map((edge) => ({ label: `${s.label} ${edge}`, class: "loss-band", stroke: "transparent", width: 0, points: { show: false } }))),
+          ...SERIES.flatMap((s) =>
+            ["min", "max"].map((edge) => ({ label: `${s.label} ${edge}`, class: "loss-band", stroke: "transparent", width: 0, points: { show: false } })),
+          ),
         ],
         bands: SERIES.map((s, i) => ({ series: [5 + 2 * i, 4 + 2 * i] as [number, number], fill: s.band })),
         legend: { show: true, live: true },
@@ -247,7 +268,9 @@ export function LossChart({
     <div className="relative">
       <div ref={wrapRef} data-testid="loss-chart" data-markers={grouped.length} className="loss-chart w-full" />
       {empty ? (
-        <div className="pointer-events-none absolute inset-x-0 top-8 flex justify-center text-sm text-slate-500">No losses yet: they stream here once the run trains.</div>
+        <div className="pointer-events-none absolute inset-x-0 top-8 flex justify-center text-sm text-slate-500">
+          No losses yet: they stream here once the run trains.
+        </div>
       ) : null}
       {coarse > 0 ? (
         <p data-testid="loss-resolution" className="mt-1 text-xs text-slate-500">
@@ -273,8 +296,16 @@ export function LossChart({
                   onBlur={() => setHovered((h) => (h === iteration ? null : h))}
                   className="group absolute bottom-0 top-0 z-10 w-3 -translate-x-1/2 cursor-help"
                 >
-                  <span aria-hidden className="absolute bottom-0 left-1/2 top-0 w-px -translate-x-1/2 opacity-70 group-hover:w-0.5 group-hover:opacity-100 group-focus:w-0.5 group-focus:opacity-100" style={{ backgroundColor: markerColor(entries[entries.length - 1]!.kind) }} />
-                  <span aria-hidden className="absolute left-1/2 top-0 h-2 w-2 -translate-x-1/2 rotate-45" style={{ backgroundColor: markerColor(entries[entries.length - 1]!.kind) }} />
+                  <span
+                    aria-hidden
+                    className="absolute bottom-0 left-1/2 top-0 w-px -translate-x-1/2 opacity-70 group-hover:w-0.5 group-hover:opacity-100 group-focus:w-0.5 group-focus:opacity-100"
+                    style={{ backgroundColor: markerColor(entries[entries.length - 1]!.kind) }}
+                  />
+                  <span
+                    aria-hidden
+                    className="absolute left-1/2 top-0 h-2 w-2 -translate-x-1/2 rotate-45"
+                    style={{ backgroundColor: markerColor(entries[entries.length - 1]!.kind) }}
+                  />
                 </button>
               ))}
               {hoveredGroup ? (

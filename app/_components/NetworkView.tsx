@@ -19,7 +19,8 @@ export function NetworkView({ data }: { data: Params }) {
   const frozenScopes = new Set(data.scopes.filter((s) => s.params.length > 0 && s.params.every((p) => p.lrMultiplier === 0)).map((s) => s.scope));
   const partlyFrozen = new Set(data.scopes.filter((s) => s.params.some((p) => p.lrMultiplier === 0)).map((s) => s.scope));
   const usedBy = new Map<string, number>();
-  for (const n of data.networks) for (const part of n.parts) for (const l of data.layers[part]) if (l.scope) usedBy.set(l.scope, (usedBy.get(l.scope) ?? 0) + 1);
+  for (const n of data.networks)
+    for (const part of n.parts) for (const l of data.layers[part]) if (l.scope) usedBy.set(l.scope, (usedBy.get(l.scope) ?? 0) + 1);
 
   return (
     <details className="group" data-testid="network-view">
@@ -27,7 +28,8 @@ export function NetworkView({ data }: { data: Params }) {
         {data.network}: {data.description || "network spec"} <span className="text-slate-500">(show the four networks)</span>
       </summary>
       <p className="mt-2 text-xs text-slate-500">
-        Hover a layer to see where its ParameterScope is shared. <span className="text-sky-300">❄</span> frozen (LRateMultiplier 0); dimmed parts are frozen in that network.
+        Hover a layer to see where its ParameterScope is shared. <span className="text-sky-300">❄</span> frozen (LRateMultiplier 0); dimmed parts are frozen in
+        that network.
       </p>
       <div className="mt-3 grid gap-3 sm:grid-cols-2 xl:grid-cols-4">
         {data.networks.map((n) => (
@@ -42,14 +44,25 @@ export function NetworkView({ data }: { data: Params }) {
               // A network without a loss only infers: nothing in it is "frozen".
               const trains = !n.loss || n.trains.includes(part);
               return (
-                <ol key={part} aria-label={`${part}${trains ? "" : " (frozen in this network)"}`} className={`flex flex-col gap-0.5 rounded border-l-2 pl-1.5 ${trains ? "border-sky-500/60" : "border-slate-700 opacity-60"}`}>
+                <ol
+                  key={part}
+                  aria-label={`${part}${trains ? "" : " (frozen in this network)"}`}
+                  className={`flex flex-col gap-0.5 rounded border-l-2 pl-1.5 ${trains ? "border-sky-500/60" : "border-slate-700 opacity-60"}`}
+                >
                   <li className="text-[10px] uppercase tracking-wide text-slate-500">
                     {part}
                     {trains ? "" : " · frozen here"}
                   </li>
                   {data.layers[part].map((l: Layer) => (
                     <li key={l.index}>
-                      <LayerChip layer={l} active={!!l.scope && l.scope === scope} shared={!!l.scope && (usedBy.get(l.scope) ?? 0) > 1} frozen={!!l.scope && frozenScopes.has(l.scope)} partly={!!l.scope && partlyFrozen.has(l.scope)} onScope={setScope} />
+                      <LayerChip
+                        layer={l}
+                        active={!!l.scope && l.scope === scope}
+                        shared={!!l.scope && (usedBy.get(l.scope) ?? 0) > 1}
+                        frozen={!!l.scope && frozenScopes.has(l.scope)}
+                        partly={!!l.scope && partlyFrozen.has(l.scope)}
+                        onScope={setScope}
+                      />
                     </li>
                   ))}
                 </ol>
@@ -62,7 +75,21 @@ export function NetworkView({ data }: { data: Params }) {
   );
 }
 
-function LayerChip({ layer, active, shared, frozen, partly, onScope }: { layer: Layer; active: boolean; shared: boolean; frozen: boolean; partly: boolean; onScope: (s: string | null) => void }) {
+function LayerChip({
+  layer,
+  active,
+  shared,
+  frozen,
+  partly,
+  onScope,
+}: {
+  layer: Layer;
+  active: boolean;
+  shared: boolean;
+  frozen: boolean;
+  partly: boolean;
+  onScope: (s: string | null) => void;
+}) {
   const label = layer.type === "ConcatLabel" ? (layer.labelPlanes ? "ConcatLabel (planes)" : "ConcatLabel") : layer.type;
   // NNC names scopes after their layer type (Affine_2): show the type only when the scope does not say it.
   const typeNote = layer.scope && !layer.scope.startsWith(layer.type) ? layer.type : null;

@@ -117,7 +117,9 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
   /** The first error about an Adam setting, whichever network it came from. */
   const adamError = (k: "beta1" | "beta2" | "eps") => OPTIMIZED.map((n) => errors[`optimizers.${n}.${k}`]).find(Boolean);
   const otherErrors = Object.entries(errors).filter(
-    ([path]) => !["name", "network", "dataset", "maxEpoch", "batchSize", "saveBest", "diagnostics", "seed", "limit", "sampleColumns", "checkpointEvery"].includes(path) && !path.startsWith("optimizers."),
+    ([path]) =>
+      !["name", "network", "dataset", "maxEpoch", "batchSize", "saveBest", "diagnostics", "seed", "limit", "sampleColumns", "checkpointEvery"].includes(path) &&
+      !path.startsWith("optimizers."),
   );
 
   return (
@@ -136,8 +138,23 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
         <form onSubmit={submit} noValidate className="flex flex-col gap-5">
           <Panel title="Run">
             <div className="grid gap-4 sm:grid-cols-2">
-              <Field id="run-name" label="Name" placeholder="e.g. baseline" value={f.name} onChange={(e) => set("name", e.target.value)} error={errors.name} className="sm:col-span-2" />
-              <Select id="run-network" label="Network" value={f.network} onChange={(e) => set("network", e.target.value)} error={errors.network} className="sm:col-span-2">
+              <Field
+                id="run-name"
+                label="Name"
+                placeholder="e.g. baseline"
+                value={f.name}
+                onChange={(e) => set("name", e.target.value)}
+                error={errors.name}
+                className="sm:col-span-2"
+              />
+              <Select
+                id="run-network"
+                label="Network"
+                value={f.network}
+                onChange={(e) => set("network", e.target.value)}
+                error={errors.network}
+                className="sm:col-span-2"
+              >
                 {NETWORKS.map((n) => (
                   <option key={n.value} value={n.value}>
                     {n.label}
@@ -151,7 +168,9 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
                       {d.name} — {d.count.toLocaleString()} images
                     </option>
                   ))}
-                  {datasets.data && !datasets.data.some((d) => d.id === f.dataset) ? <option value={f.dataset}>{f.dataset} (not in this session)</option> : null}
+                  {datasets.data && !datasets.data.some((d) => d.id === f.dataset) ? (
+                    <option value={f.dataset}>{f.dataset} (not in this session)</option>
+                  ) : null}
                 </Select>
                 <p className="text-xs text-slate-500" data-testid="run-dataset-shape">
                   {chosen ? `${chosen.imageShape.join("×")} images, ${chosen.numLabels} labels: the network adapts to them. ` : ""}
@@ -165,12 +184,32 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
           </Panel>
           <Panel title="Config">
             <div className="grid gap-4 sm:grid-cols-3">
-              <Field id="run-maxEpoch" label="MaxEpoch" inputMode="numeric" value={f.maxEpoch} onChange={(e) => set("maxEpoch", e.target.value)} error={errors.maxEpoch} />
-              <Field id="run-batchSize" label="BatchSize" inputMode="numeric" value={f.batchSize} onChange={(e) => set("batchSize", e.target.value)} error={errors.batchSize} />
+              <Field
+                id="run-maxEpoch"
+                label="MaxEpoch"
+                inputMode="numeric"
+                value={f.maxEpoch}
+                onChange={(e) => set("maxEpoch", e.target.value)}
+                error={errors.maxEpoch}
+              />
+              <Field
+                id="run-batchSize"
+                label="BatchSize"
+                inputMode="numeric"
+                value={f.batchSize}
+                onChange={(e) => set("batchSize", e.target.value)}
+                error={errors.batchSize}
+              />
               <div className="flex flex-col gap-1">
                 <span className="text-sm font-medium text-slate-300">Save Best</span>
                 <label className="flex min-h-9 items-center gap-2 text-sm text-slate-200">
-                  <input id="run-saveBest" type="checkbox" checked={f.saveBest} onChange={(e) => set("saveBest", e.target.checked)} className="h-4 w-4 accent-sky-500" />
+                  <input
+                    id="run-saveBest"
+                    type="checkbox"
+                    checked={f.saveBest}
+                    onChange={(e) => set("saveBest", e.target.checked)}
+                    className="h-4 w-4 accent-sky-500"
+                  />
                   Keep the lowest-loss epoch too
                 </label>
                 <p className="text-xs text-slate-500">Off: the last epoch is the result (a GAN&apos;s lowest loss is not its best).</p>
@@ -178,7 +217,13 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
               <div className="flex flex-col gap-1 sm:col-span-3">
                 <span className="text-sm font-medium text-slate-300">Diagnostics</span>
                 <label className="flex min-h-9 items-center gap-2 text-sm text-slate-200">
-                  <input id="run-diagnostics" type="checkbox" checked={f.diagnostics} onChange={(e) => set("diagnostics", e.target.checked)} className="h-4 w-4 accent-sky-500" />
+                  <input
+                    id="run-diagnostics"
+                    type="checkbox"
+                    checked={f.diagnostics}
+                    onChange={(e) => set("diagnostics", e.target.checked)}
+                    className="h-4 w-4 accent-sky-500"
+                  />
                   Measure label accuracy, coverage, Fréchet distance and collapse every epoch
                 </label>
                 <p className="text-xs text-slate-500">
@@ -232,10 +277,23 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
               Adam with β1 0.5, β2 0.999, ε 1e-8 as in NNC&apos;s sample (changed below); Momentum 0.9. α can be changed while the run trains.
             </p>
           </Panel>
-          <details open={errors.limit || errors.sampleColumns || errors.checkpointEvery || adamError("beta1") || adamError("beta2") || adamError("eps") ? true : undefined} className="rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800">
+          <details
+            open={
+              errors.limit || errors.sampleColumns || errors.checkpointEvery || adamError("beta1") || adamError("beta2") || adamError("eps") ? true : undefined
+            }
+            className="rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800"
+          >
             <summary className="cursor-pointer text-sm font-semibold uppercase tracking-wide text-slate-400">Advanced</summary>
             <div className="mt-4 grid gap-4 sm:grid-cols-3">
-              <Field id="run-limit" label="Train on first N images" hint="0: all of them" inputMode="numeric" value={f.limit} onChange={(e) => set("limit", e.target.value)} error={errors.limit} />
+              <Field
+                id="run-limit"
+                label="Train on first N images"
+                hint="0: all of them"
+                inputMode="numeric"
+                value={f.limit}
+                onChange={(e) => set("limit", e.target.value)}
+                error={errors.limit}
+              />
               <Field
                 id="run-sampleColumns"
                 label="Sample grid columns"

@@ -24,7 +24,11 @@ const PARTS = [
 function LastChange({ change }: { change: Change }) {
   if (!change) return <span className="text-slate-600">—</span>;
   return (
-    <span key={change.at} className="flash inline-flex rounded px-0.5 text-slate-300" title={`${change.userName ?? "the trainer"} at ${new Date(change.at).toLocaleTimeString()}${change.iteration !== null ? `, iteration ${change.iteration}` : ""}`}>
+    <span
+      key={change.at}
+      className="flash inline-flex rounded px-0.5 text-slate-300"
+      title={`${change.userName ?? "the trainer"} at ${new Date(change.at).toLocaleTimeString()}${change.iteration !== null ? `, iteration ${change.iteration}` : ""}`}
+    >
       {change.userName ?? "trainer"} · {timeAgo(change.at)}
     </span>
   );
@@ -151,7 +155,10 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
               <tbody className="block sm:table-row-group">
                 {scopes.map((s) => (
                   <tr key={s.scope} data-testid={`scope-${s.scope}`} className="flex flex-wrap gap-x-4 border-b border-slate-800/70 py-2 sm:table-row sm:py-0">
-                    <th scope="row" className="block w-full pr-2 text-left align-top font-medium text-slate-200 sm:table-cell sm:w-auto sm:border-b sm:border-slate-800/70 sm:py-2">
+                    <th
+                      scope="row"
+                      className="block w-full pr-2 text-left align-top font-medium text-slate-200 sm:table-cell sm:w-auto sm:border-b sm:border-slate-800/70 sm:py-2"
+                    >
                       {s.scope}
                       {s.scope.startsWith(s.layerType) ? null : <span className="ml-1 text-xs font-normal text-slate-500 sm:ml-0 sm:block">{s.layerType}</span>}
                     </th>
@@ -159,7 +166,11 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
                       const key = `${s.scope}/${p.name}`;
                       const value = pending[key] ?? p.lrMultiplier;
                       return (
-                        <td key={key} className={`block w-[calc(50%-0.5rem)] rounded py-1 pr-1 align-top sm:table-cell sm:w-auto sm:pr-3 sm:rounded-none sm:border-b sm:border-slate-800/70 sm:py-2 ${value === 0 ? "bg-sky-500/5" : ""}`} data-testid={`param-${s.scope}-${p.name}`}>
+                        <td
+                          key={key}
+                          className={`block w-[calc(50%-0.5rem)] rounded py-1 pr-1 align-top sm:table-cell sm:w-auto sm:pr-3 sm:rounded-none sm:border-b sm:border-slate-800/70 sm:py-2 ${value === 0 ? "bg-sky-500/5" : ""}`}
+                          data-testid={`param-${s.scope}-${p.name}`}
+                        >
                           <div className="flex items-center gap-1.5">
                             <span className="w-11 shrink-0 font-mono text-slate-300">{p.name}</span>
                             <input
@@ -175,7 +186,10 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
                               onKeyDown={(e) => onKey(e, key)}
                               className="w-14 min-w-0 rounded bg-slate-950 px-2 py-1 font-mono tabular-nums ring-1 sm:w-16 ring-inset ring-slate-700 disabled:text-slate-400 disabled:ring-slate-800"
                             />
-                            <label className={`flex items-center gap-1 rounded px-1 py-0.5 text-xs ${value === 0 ? "text-sky-200" : "text-slate-500"}`} title={disabledWhy ?? "LRateMultiplier 0: this parameter stops learning"}>
+                            <label
+                              className={`flex items-center gap-1 rounded px-1 py-0.5 text-xs ${value === 0 ? "text-sky-200" : "text-slate-500"}`}
+                              title={disabledWhy ?? "LRateMultiplier 0: this parameter stops learning"}
+                            >
                               <input
                                 type="checkbox"
                                 aria-label={`Freeze ${s.scope} ${p.name}`}
@@ -201,7 +215,9 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
                         </td>
                       );
                     })}
-                    {s.params.length < columns ? <td colSpan={columns - s.params.length} className="hidden sm:table-cell sm:border-b sm:border-slate-800/70" /> : null}
+                    {s.params.length < columns ? (
+                      <td colSpan={columns - s.params.length} className="hidden sm:table-cell sm:border-b sm:border-slate-800/70" />
+                    ) : null}
                   </tr>
                 ))}
               </tbody>

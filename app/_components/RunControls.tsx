@@ -57,7 +57,8 @@ export function RunControls({
   const disabled = !canEdit || pending;
   const why = canEdit ? undefined : VIEWER_REASON;
   const queuePosition = status === "queued" ? (run.queuePosition ?? null) : null;
-  const queuedLabel = status === "queued" ? `queued, ${queuePosition === null ? "waiting" : queuePosition === 0 ? "next in line" : `${queuePosition} ahead`}` : undefined;
+  const queuedLabel =
+    status === "queued" ? `queued, ${queuePosition === null ? "waiting" : queuePosition === 0 ? "next in line" : `${queuePosition} ahead`}` : undefined;
 
   return (
     <div className="flex flex-col gap-3" data-testid="run-controls">
@@ -65,7 +66,10 @@ export function RunControls({
         <div className="flex items-center gap-2">
           <StatusBadge status={status} testId="run-status" {...(queuedLabel ? { label: queuedLabel } : {})} />
           <span className="text-xs text-slate-400">
-            backend <strong className="font-medium text-slate-200" data-testid="run-backend">{run.backend ?? "—"}</strong>
+            backend{" "}
+            <strong className="font-medium text-slate-200" data-testid="run-backend">
+              {run.backend ?? "—"}
+            </strong>
           </span>
         </div>
         <span className="text-xs tabular-nums text-slate-400">
@@ -80,11 +84,21 @@ export function RunControls({
             epoch <strong className="text-slate-200">{epoch}</strong> / {maxEpoch}
           </span>
           <span>
-            iteration <strong className="text-slate-200" data-testid="run-iteration">{iteration}</strong>
+            iteration{" "}
+            <strong className="text-slate-200" data-testid="run-iteration">
+              {iteration}
+            </strong>
             {total ? ` / ${total}` : ""}
           </span>
         </div>
-        <div className="h-1.5 overflow-hidden rounded-full bg-slate-800" role="progressbar" aria-label="Training progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(progress * 100)}>
+        <div
+          className="h-1.5 overflow-hidden rounded-full bg-slate-800"
+          role="progressbar"
+          aria-label="Training progress"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={Math.round(progress * 100)}
+        >
           <div className="h-full rounded-full bg-sky-500 transition-[width] duration-500" style={{ width: `${progress * 100}%` }} />
         </div>
       </div>
@@ -112,16 +126,27 @@ export function RunControls({
         ) : null}
         {status === "queued" ? (
           <>
-            <Button tone="danger" disabled={disabled} title={why ?? "leave the queue: the run gets back the status it had"} onClick={() => (reset(), stop.mutate({ runId }))}>
+            <Button
+              tone="danger"
+              disabled={disabled}
+              title={why ?? "leave the queue: the run gets back the status it had"}
+              onClick={() => (reset(), stop.mutate({ runId }))}
+            >
               <span aria-hidden>■</span> Leave the queue
             </Button>
             <p className="text-sm text-slate-400" data-testid="queue-note">
-              Every trainer slot of the server is busy: this run starts by itself when one frees{queuePosition ? `, after the ${queuePosition} run${queuePosition === 1 ? "" : "s"} ahead of it` : ""}.
+              Every trainer slot of the server is busy: this run starts by itself when one frees
+              {queuePosition ? `, after the ${queuePosition} run${queuePosition === 1 ? "" : "s"} ahead of it` : ""}.
             </p>
           </>
         ) : null}
         {resumable ? (
-          <Button tone="primary" disabled={disabled || !hasCheckpoint} title={why ?? (hasCheckpoint ? undefined : "no checkpoint yet")} onClick={() => (reset(), start.mutate({ runId }))}>
+          <Button
+            tone="primary"
+            disabled={disabled || !hasCheckpoint}
+            title={why ?? (hasCheckpoint ? undefined : "no checkpoint yet")}
+            onClick={() => (reset(), start.mutate({ runId }))}
+          >
             <span aria-hidden>⟲</span> Resume from checkpoint
           </Button>
         ) : null}

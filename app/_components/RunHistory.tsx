@@ -19,7 +19,9 @@ export function RunHistory({ sessionId }: { sessionId: string }) {
       <Breadcrumb sessionId={sessionId} sessionName={session.data?.session.name} />
       <div>
         <h1 className="text-2xl font-semibold">Run history</h1>
-        <p className="text-sm text-slate-400">Finished runs with their last sample grid and checkpoints. A stopped, failed or interrupted run can be resumed from its session view.</p>
+        <p className="text-sm text-slate-400">
+          Finished runs with their last sample grid and checkpoints. A stopped, failed or interrupted run can be resumed from its session view.
+        </p>
       </div>
       {finished.isPending ? (
         <Skeleton className="h-48" />
@@ -28,7 +30,9 @@ export function RunHistory({ sessionId }: { sessionId: string }) {
           {errorCode(finished.error) === "FORBIDDEN" ? "You are not a member of this session." : errorMessage(finished.error)}
         </Notice>
       ) : finished.data.length === 0 ? (
-        <div className="rounded-xl border border-dashed border-slate-700 p-8 text-center text-slate-400">No finished runs yet. Runs appear here once they complete or are stopped.</div>
+        <div className="rounded-xl border border-dashed border-slate-700 p-8 text-center text-slate-400">
+          No finished runs yet. Runs appear here once they complete or are stopped.
+        </div>
       ) : (
         <ul className="grid gap-4 md:grid-cols-2" aria-label="Finished runs" data-testid="run-history">
           {finished.data.map((r) => (
@@ -36,7 +40,11 @@ export function RunHistory({ sessionId }: { sessionId: string }) {
               <div className="flex h-40 min-w-16 max-w-40 shrink-0 items-center justify-center overflow-hidden rounded-lg bg-black ring-1 ring-slate-800">
                 {r.finalGrid ? (
                   // eslint-disable-next-line @next/next/no-img-element
-                  <img src={r.finalGrid.url} alt={`Final sample grid of ${r.name}, epoch ${r.finalGrid.epoch}`} className="pixelated h-full w-auto object-contain" />
+                  <img
+                    src={r.finalGrid.url}
+                    alt={`Final sample grid of ${r.name}, epoch ${r.finalGrid.epoch}`}
+                    className="pixelated h-full w-auto object-contain"
+                  />
                 ) : (
                   <span className="w-24 text-center text-xs text-slate-500">no grid</span>
                 )}
@@ -71,7 +79,9 @@ export function RunHistory({ sessionId }: { sessionId: string }) {
                   </p>
                 ) : null}
                 <details className="text-xs text-slate-400">
-                  <summary className="cursor-pointer">{r.checkpoints.length} checkpoint{r.checkpoints.length === 1 ? "" : "s"}</summary>
+                  <summary className="cursor-pointer">
+                    {r.checkpoints.length} checkpoint{r.checkpoints.length === 1 ? "" : "s"}
+                  </summary>
                   <ul className="mt-1 flex flex-col gap-0.5">
                     {r.checkpoints.map((c) => (
                       <li key={c.id} className="tabular-nums">

@@ -20,7 +20,10 @@ export function SampleGrid({ grids, runName, height = 300 }: { grids: Grid[]; ru
 
   if (!grid) {
     return (
-      <div className="flex flex-col items-center justify-center gap-2 rounded-lg bg-black/60 p-6 text-center text-sm text-slate-500 ring-1 ring-slate-800" style={{ minHeight: height }}>
+      <div
+        className="flex flex-col items-center justify-center gap-2 rounded-lg bg-black/60 p-6 text-center text-sm text-slate-500 ring-1 ring-slate-800"
+        style={{ minHeight: height }}
+      >
         <GridPlaceholder />
         The first sample grid appears after epoch 1.
       </div>
@@ -45,7 +48,14 @@ export function SampleGrid({ grids, runName, height = 300 }: { grids: Grid[]; ru
           aria-label={`Enlarge the sample grid of epoch ${grid.epoch}`}
         >
           {/* eslint-disable-next-line @next/next/no-img-element */}
-          <img src={grid.url} alt={`Sample grid of ${runName} at epoch ${grid.epoch}: one row per label 0–9`} data-testid="grid-image" data-epoch={grid.epoch} className="pixelated block w-auto max-w-none rounded-md" style={{ height }} />
+          <img
+            src={grid.url}
+            alt={`Sample grid of ${runName} at epoch ${grid.epoch}: one row per label 0–9`}
+            data-testid="grid-image"
+            data-epoch={grid.epoch}
+            className="pixelated block w-auto max-w-none rounded-md"
+            style={{ height }}
+          />
         </button>
       </div>
       <div className="flex items-center gap-2">
@@ -70,7 +80,13 @@ export function SampleGrid({ grids, runName, height = 300 }: { grids: Grid[]; ru
             className="w-full"
           />
         </label>
-        <Button tone="ghost" className="px-2" aria-label="Next epoch" disabled={following} onClick={() => setPicked(index + 1 >= grids.length - 1 ? null : index + 1)}>
+        <Button
+          tone="ghost"
+          className="px-2"
+          aria-label="Next epoch"
+          disabled={following}
+          onClick={() => setPicked(index + 1 >= grids.length - 1 ? null : index + 1)}
+        >
           ›
         </Button>
       </div>
@@ -86,7 +102,12 @@ export function SampleGrid({ grids, runName, height = 300 }: { grids: Grid[]; ru
           </button>
         )}
       </p>
-      <dialog ref={dialogRef} aria-label={`Sample grid, epoch ${grid.epoch}`} className="m-auto max-h-[95vh] max-w-[95vw] rounded-xl bg-slate-950 p-3 text-slate-100 ring-1 ring-slate-700" onClick={(e) => e.target === dialogRef.current && dialogRef.current?.close()}>
+      <dialog
+        ref={dialogRef}
+        aria-label={`Sample grid, epoch ${grid.epoch}`}
+        className="m-auto max-h-[95vh] max-w-[95vw] rounded-xl bg-slate-950 p-3 text-slate-100 ring-1 ring-slate-700"
+        onClick={(e) => e.target === dialogRef.current && dialogRef.current?.close()}
+      >
         <div className="mb-2 flex items-center justify-between gap-4">
           <p className="text-sm text-slate-300">
             {runName} · epoch {grid.epoch} · iteration {grid.iteration}
@@ -96,7 +117,11 @@ export function SampleGrid({ grids, runName, height = 300 }: { grids: Grid[]; ru
           </Button>
         </div>
         {/* eslint-disable-next-line @next/next/no-img-element */}
-        <img src={grid.url} alt={`Sample grid at epoch ${grid.epoch}, enlarged`} className="pixelated mx-auto block h-[80vh] w-auto max-w-full object-contain" />
+        <img
+          src={grid.url}
+          alt={`Sample grid at epoch ${grid.epoch}, enlarged`}
+          className="pixelated mx-auto block h-[80vh] w-auto max-w-full object-contain"
+        />
       </dialog>
     </div>
   );

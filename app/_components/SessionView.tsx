@@ -51,7 +51,9 @@ export function SessionView({ sessionId, runParam }: { sessionId: string; runPar
     const code = errorCode(session.error);
     return (
       <main className="mx-auto flex max-w-xl flex-col gap-4 px-4 py-16" data-testid="session-error">
-        <h1 className="text-2xl font-semibold">{code === "FORBIDDEN" ? "Not a member" : code === "NOT_FOUND" ? "No such session" : "This session cannot be shown"}</h1>
+        <h1 className="text-2xl font-semibold">
+          {code === "FORBIDDEN" ? "Not a member" : code === "NOT_FOUND" ? "No such session" : "This session cannot be shown"}
+        </h1>
         <Notice tone={code === "FORBIDDEN" ? "warn" : "error"} role="alert">
           {code === "FORBIDDEN"
             ? "You are not a member of this session. Ask its owner for an invite link."
@@ -74,7 +76,9 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const pauseOnCollapse = useMutation(
-    trpc.sessions.setPauseOnCollapse.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) }) }),
+    trpc.sessions.setPauseOnCollapse.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) }),
+    }),
   );
   const router = useRouter();
 
@@ -90,14 +94,18 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
             return {
               ...old,
               scopes: old.scopes.map((s) =>
-                s.scope !== d.scope ? s : { ...s, params: s.params.map((p) => (p.name !== d.param ? p : { ...p, lrMultiplier: Number(d.to), lastChange: change })) },
+                s.scope !== d.scope
+                  ? s
+                  : { ...s, params: s.params.map((p) => (p.name !== d.param ? p : { ...p, lrMultiplier: Number(d.to), lastChange: change })) },
               ),
             };
           }
           const to = d.to as { alpha?: number; type?: string } | undefined;
           return {
             ...old,
-            optimizers: old.optimizers.map((o) => (o.network !== d.network || typeof to?.alpha !== "number" ? o : { ...o, alpha: to.alpha, type: to.type ?? o.type, lastChange: change })),
+            optimizers: old.optimizers.map((o) =>
+              o.network !== d.network || typeof to?.alpha !== "number" ? o : { ...o, alpha: to.alpha, type: to.type ?? o.type, lastChange: change },
+            ),
           };
         });
       }
@@ -159,7 +167,14 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
     return [...byId.values()];
   }, [feed.data, live.activity]);
 
-  const collapse = useMemo(() => latestCollapseAlarm(live.diagnostics, live.activity.filter((a) => a.runId === runId)), [live.diagnostics, live.activity, runId]);
+  const collapse = useMemo(
+    () =>
+      latestCollapseAlarm(
+        live.diagnostics,
+        live.activity.filter((a) => a.runId === runId),
+      ),
+    [live.diagnostics, live.activity, runId],
+  );
   const [dismissedAlarm, setDismissedAlarm] = useState<string | null>(null);
 
   // The session query is refetched when a member's role changes; the join's role is only as fresh as the last join.
@@ -201,14 +216,23 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
       </div>
       <div className="flex flex-wrap items-center gap-3">
         <PresenceBar users={live.presence} />
-        <Link href={`/sessions/${sessionId}/datasets`} className="inline-flex min-h-9 items-center rounded-md px-3 text-sm text-slate-300 ring-1 ring-inset ring-slate-700 hover:bg-slate-800">
+        <Link
+          href={`/sessions/${sessionId}/datasets`}
+          className="inline-flex min-h-9 items-center rounded-md px-3 text-sm text-slate-300 ring-1 ring-inset ring-slate-700 hover:bg-slate-800"
+        >
           Data sets
         </Link>
-        <Link href={`/sessions/${sessionId}/history`} className="inline-flex min-h-9 items-center rounded-md px-3 text-sm text-slate-300 ring-1 ring-inset ring-slate-700 hover:bg-slate-800">
+        <Link
+          href={`/sessions/${sessionId}/history`}
+          className="inline-flex min-h-9 items-center rounded-md px-3 text-sm text-slate-300 ring-1 ring-inset ring-slate-700 hover:bg-slate-800"
+        >
           Run history
         </Link>
         {canEdit ? (
-          <Link href={`/sessions/${sessionId}/runs/new`} className="inline-flex min-h-9 items-center rounded-md bg-sky-500 px-3 text-sm font-medium text-slate-950 hover:bg-sky-400">
+          <Link
+            href={`/sessions/${sessionId}/runs/new`}
+            className="inline-flex min-h-9 items-center rounded-md bg-sky-500 px-3 text-sm font-medium text-slate-950 hover:bg-sky-400"
+          >
             New run
           </Link>
         ) : null}
@@ -218,7 +242,11 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
 
   const banner =
     live.connection === "reconnecting" ? (
-      <div role="status" data-testid="reconnecting" className="sticky top-12 z-20 flex items-center justify-center gap-2 rounded-lg bg-amber-500/15 px-3 py-2 text-sm text-amber-100 ring-1 ring-amber-500/40">
+      <div
+        role="status"
+        data-testid="reconnecting"
+        className="sticky top-12 z-20 flex items-center justify-center gap-2 rounded-lg bg-amber-500/15 px-3 py-2 text-sm text-amber-100 ring-1 ring-amber-500/40"
+      >
         <span aria-hidden className="h-2 w-2 motion-safe:animate-ping rounded-full bg-amber-400" />
         Connection lost — reconnecting… the view catches up by itself.
       </div>
@@ -235,7 +263,11 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
       {runId && collapse && collapse.key !== dismissedAlarm ? <CollapseAlarmBanner alarm={collapse} onDismiss={() => setDismissedAlarm(collapse.key)} /> : null}
       {live.joinError ? (
         <Notice tone="error" role="alert">
-          {live.joinError.code === "FORBIDDEN" ? "You are not a member of this session." : live.joinError.code === "NOT_FOUND" ? "This run is not in this session." : live.joinError.message}
+          {live.joinError.code === "FORBIDDEN"
+            ? "You are not a member of this session."
+            : live.joinError.code === "NOT_FOUND"
+              ? "This run is not in this session."
+              : live.joinError.message}
         </Notice>
       ) : null}
 
@@ -245,8 +277,13 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
             <p className="text-lg text-slate-200">No run yet</p>
             {canEdit ? (
               <>
-                <p className="max-w-md text-slate-400">Configure NNC&apos;s DCGAN with label (or the smaller DCGAN) and start training: everyone here sees it live.</p>
-                <Link href={`/sessions/${sessionId}/runs/new`} className="inline-flex min-h-10 items-center rounded-md bg-sky-500 px-4 font-medium text-slate-950 hover:bg-sky-400">
+                <p className="max-w-md text-slate-400">
+                  Configure NNC&apos;s DCGAN with label (or the smaller DCGAN) and start training: everyone here sees it live.
+                </p>
+                <Link
+                  href={`/sessions/${sessionId}/runs/new`}
+                  className="inline-flex min-h-10 items-center rounded-md bg-sky-500 px-4 font-medium text-slate-950 hover:bg-sky-400"
+                >
                   Create the first run
                 </Link>
               </>
@@ -270,7 +307,10 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
         // side column (controls, activity, invite) is one flex column beside the pictures and panels.
         <div className="flex flex-col gap-4 lg:grid lg:grid-cols-[minmax(0,1fr)_360px] lg:items-start">
           {/* Pictures first: the grid and the losses. */}
-          <section aria-label="Samples and losses" className="order-1 grid min-w-0 gap-4 rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800 md:grid-cols-[auto_minmax(0,1fr)] lg:order-none lg:col-start-1 lg:row-start-1">
+          <section
+            aria-label="Samples and losses"
+            className="order-1 grid min-w-0 gap-4 rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800 md:grid-cols-[auto_minmax(0,1fr)] lg:order-none lg:col-start-1 lg:row-start-1"
+          >
             <div className="flex flex-col gap-2">
               <h2 className="text-sm font-semibold uppercase tracking-wide text-slate-400">Sample grid</h2>
               <SampleGrid grids={live.grids} runName={run?.name ?? runRecord?.name ?? "run"} height={280} />
@@ -341,12 +381,23 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
           </div>
 
           <Panel title="RuntimeGenerator" id="generator" className="order-4 min-w-0 lg:order-none lg:col-start-1 lg:row-start-3">
-            <GeneratorPanel runId={runId} hasWeights={status !== "idle" && (status !== "queued" || (runDetail.data?.checkpoints.length ?? 0) > 0)} numLabels={params.data?.numLabels ?? 10} labelNames={params.data?.labelNames ?? null} />
+            <GeneratorPanel
+              runId={runId}
+              hasWeights={status !== "idle" && (status !== "queued" || (runDetail.data?.checkpoints.length ?? 0) > 0)}
+              numLabels={params.data?.numLabels ?? 10}
+              labelNames={params.data?.labelNames ?? null}
+            />
           </Panel>
 
           <Panel title="Parameters" id="parameters" className="order-5 min-w-0 lg:order-none lg:col-start-1 lg:row-start-4">
             {params.data ? (
-              <ParameterTable runId={runId} data={params.data} canEdit={canEdit} live={status === "running" || status === "paused"} paused={status === "paused"} />
+              <ParameterTable
+                runId={runId}
+                data={params.data}
+                canEdit={canEdit}
+                live={status === "running" || status === "paused"}
+                paused={status === "paused"}
+              />
             ) : params.isError ? (
               <Notice tone="error">{errorMessage(params.error)}</Notice>
             ) : (

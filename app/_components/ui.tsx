@@ -10,7 +10,8 @@ type Tone = "primary" | "neutral" | "danger" | "ghost";
 const TONES: Record<Tone, string> = {
   primary: "bg-sky-500 text-slate-950 hover:bg-sky-400 disabled:bg-slate-700 disabled:text-slate-400",
   neutral: "bg-slate-800 text-slate-100 hover:bg-slate-700 ring-1 ring-inset ring-slate-700 disabled:text-slate-500 disabled:hover:bg-slate-800",
-  danger: "bg-rose-500/15 text-rose-200 ring-1 ring-inset ring-rose-500/40 hover:bg-rose-500/25 disabled:text-slate-500 disabled:ring-slate-700 disabled:bg-slate-800",
+  danger:
+    "bg-rose-500/15 text-rose-200 ring-1 ring-inset ring-rose-500/40 hover:bg-rose-500/25 disabled:text-slate-500 disabled:ring-slate-700 disabled:bg-slate-800",
   ghost: "text-slate-300 hover:bg-slate-800 hover:text-white disabled:text-slate-600",
 };
 
@@ -25,7 +26,21 @@ export function Button({ tone = "neutral", className = "", ...props }: ButtonHTM
 }
 
 /** A form control with its label, its hint and its error (under it, tied to it by aria-describedby). */
-function Labelled({ id, label, error, hint, className, children }: { id: string; label: string; error?: string | undefined; hint?: ReactNode; className: string; children: ReactNode }) {
+function Labelled({
+  id,
+  label,
+  error,
+  hint,
+  className,
+  children,
+}: {
+  id: string;
+  label: string;
+  error?: string | undefined;
+  hint?: ReactNode;
+  className: string;
+  children: ReactNode;
+}) {
   return (
     <div className={`flex min-w-0 flex-col gap-1 ${className}`}>
       <label htmlFor={id} className="text-sm font-medium text-slate-300">
@@ -109,7 +124,19 @@ export function Avatar({ name, id, size = "md", title }: { name: string; id: str
   );
 }
 
-export function Panel({ title, actions, children, className = "", id }: { title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string; id?: string }) {
+export function Panel({
+  title,
+  actions,
+  children,
+  className = "",
+  id,
+}: {
+  title?: ReactNode;
+  actions?: ReactNode;
+  children: ReactNode;
+  className?: string;
+  id?: string;
+}) {
   return (
     <section aria-labelledby={id && title ? `${id}-title` : undefined} className={`rounded-xl bg-slate-900/70 p-4 ring-1 ring-slate-800 ${className}`}>
       {title || actions ? (
@@ -171,7 +198,15 @@ export function Skeleton({ className = "" }: { className?: string }) {
 }
 
 /** The way back: the session, then any pages between it and this one. */
-export function Breadcrumb({ sessionId, sessionName, trail = [] }: { sessionId: string; sessionName: string | undefined; trail?: { href: string; label: string }[] }) {
+export function Breadcrumb({
+  sessionId,
+  sessionName,
+  trail = [],
+}: {
+  sessionId: string;
+  sessionName: string | undefined;
+  trail?: { href: string; label: string }[];
+}) {
   return (
     <nav aria-label="Breadcrumb" className="flex gap-2 text-sm text-slate-400">
       <Link href={`/sessions/${sessionId}`} className="hover:text-white">

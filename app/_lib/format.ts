@@ -89,7 +89,11 @@ export function describeActivity(a: { kind: string; userName: string | null; det
     }
     case "collapse.alarm": {
       const alarms = Array.isArray(d.alarms) ? (d.alarms as { message?: string }[]) : [];
-      const what = alarms.map((x) => x.message).filter(Boolean).join("; ") || "mode collapse suspected";
+      const what =
+        alarms
+          .map((x) => x.message)
+          .filter(Boolean)
+          .join("; ") || "mode collapse suspected";
       return `Collapse alarm${at}: ${what}${d.pausing ? " (the run pauses)" : ""}`;
     }
     case "member.joined":

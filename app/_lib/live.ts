@@ -6,7 +6,16 @@
  */
 import { io, type Socket } from "socket.io-client";
 import { useEffect, useRef, useState } from "react";
-import type { ActivityPush, ClientToServerEvents, DatasetProgressPush, DiagnosticsPush, PresenceUser, RunHistory, RunStatusPush, ServerToClientEvents } from "../../lib/protocol/socket";
+import type {
+  ActivityPush,
+  ClientToServerEvents,
+  DatasetProgressPush,
+  DiagnosticsPush,
+  PresenceUser,
+  RunHistory,
+  RunStatusPush,
+  ServerToClientEvents,
+} from "../../lib/protocol/socket";
 import { LossSeries } from "./series";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -82,9 +91,19 @@ export function useSessionLive(
       if (history) {
         series.mergeHistory(history);
         setRun(history.run);
-        setGrids((prev) => mergeGrids(history.grids, prev.filter((g) => g.epoch > (history.grids.at(-1)?.epoch ?? 0))));
+        setGrids((prev) =>
+          mergeGrids(
+            history.grids,
+            prev.filter((g) => g.epoch > (history.grids.at(-1)?.epoch ?? 0)),
+          ),
+        );
         const stored = history.diagnostics ?? [];
-        setDiagnostics((prev) => mergeDiagnostics(stored, prev.filter((d) => d.runId === requested && d.epoch > (stored.at(-1)?.epoch ?? 0))));
+        setDiagnostics((prev) =>
+          mergeDiagnostics(
+            stored,
+            prev.filter((d) => d.runId === requested && d.epoch > (stored.at(-1)?.epoch ?? 0)),
+          ),
+        );
       }
       setConnection("live");
       setJoins((n) => n + 1);

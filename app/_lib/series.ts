@@ -227,7 +227,20 @@ export class LossSeries {
 
   /** The drawn columns again from the overview, the detail range and the tail. */
   private rebuild(): void {
-    for (const a of [this.x, this.gReal, this.fake, this.real, this.epoch, this.gRealMin, this.gRealMax, this.fakeMin, this.fakeMax, this.realMin, this.realMax]) a.length = 0;
+    for (const a of [
+      this.x,
+      this.gReal,
+      this.fake,
+      this.real,
+      this.epoch,
+      this.gRealMin,
+      this.gRealMax,
+      this.fakeMin,
+      this.fakeMax,
+      this.realMin,
+      this.realMax,
+    ])
+      a.length = 0;
     const points = chartPoints(this.overview, this.detail ? [this.detail.points, this.tail] : [this.tail], this.spans());
     this.drawnBuckets = 0;
     for (const p of points) {

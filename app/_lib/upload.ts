@@ -32,7 +32,10 @@ export const xhrFetch = (input: RequestInfo | URL, init: RequestInit = {}): Prom
     const body = init.body;
     const listener = body instanceof Blob ? listeners.get(body) : undefined;
     if (listener) xhr.upload.onprogress = (e) => listener(e.loaded, e.lengthComputable ? e.total : 0);
-    xhr.onload = () => resolve(new Response(xhr.response as ArrayBuffer, { status: xhr.status, statusText: xhr.statusText, headers: parseHeaders(xhr.getAllResponseHeaders()) }));
+    xhr.onload = () =>
+      resolve(
+        new Response(xhr.response as ArrayBuffer, { status: xhr.status, statusText: xhr.statusText, headers: parseHeaders(xhr.getAllResponseHeaders()) }),
+      );
     xhr.onerror = () => reject(new TypeError("the upload failed: the server could not be reached"));
     xhr.onabort = () => reject(new DOMException("the upload was cancelled", "AbortError"));
     init.signal?.addEventListener("abort", () => xhr.abort());

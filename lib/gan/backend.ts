@@ -4,7 +4,7 @@
  * `GAN_BACKEND` (or the `backend` argument) forces one; an unknown or unavailable one is a clear error.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { registerTwoStageReductions } from "./backends/reductions.js";
+import { registerTwoStageReductions } from "./backends/reductions";
 
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -79,7 +79,7 @@ async function tryWebgpu(): Promise<string> {
 async function tryWasm(): Promise<string> {
   await import("@tensorflow/tfjs-backend-wasm");
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
-  const { registerWasmTrainingKernels } = await import("./backends/wasm-kernels.js");
+  const { registerWasmTrainingKernels } = await import("./backends/wasm-kernels");
   registerWasmTrainingKernels();
   return "XNNPACK, SIMD, 1 thread, with GAN Studio's training kernels";
 }

@@ -3,10 +3,10 @@
  * on synthetic data, timed one by one after a warm-up. Speed is a measurement, never a test assertion.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { parseConfig } from "./config.js";
-import { GanModel } from "./model.js";
-import { Rng } from "./rng.js";
-import { BUILTIN_SPECS, type BuiltinSpecName } from "./spec.js";
+import { parseConfig } from "./config";
+import { GanModel } from "./model";
+import { Rng } from "./rng";
+import { BUILTIN_SPECS, type BuiltinSpecName } from "./spec";
 
 export interface BenchResult {
   backend: string;

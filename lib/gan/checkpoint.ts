@@ -14,9 +14,9 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigSchema, OptimizerSchema, type Config } from "./config.js";
-import type { GanModel } from "./model.js";
-import { NetworkSpecSchema, TRAINING_NETWORKS, type TrainingNetworkName } from "./spec.js";
+import { ConfigSchema, OptimizerSchema, type Config } from "./config";
+import type { GanModel } from "./model";
+import { NetworkSpecSchema, TRAINING_NETWORKS, type TrainingNetworkName } from "./spec";
 
 export const CHECKPOINT_FORMAT = "gan-studio-checkpoint";
 export const CHECKPOINT_VERSION = 1;
@@ -42,9 +42,7 @@ export const CheckpointMetaSchema = z.object({
   /** Generator validation loss when written, for Save Best. */
   monitor: z.number().nullable(),
   /** The collapse detector's streaks (diagnostics on), so a resumed run neither repeats nor delays an alarm. */
-  collapse: z
-    .array(z.object({ rule: z.string(), epochs: z.array(z.number()), values: z.array(z.number()), raised: z.boolean() }))
-    .optional(),
+  collapse: z.array(z.object({ rule: z.string(), epochs: z.array(z.number()), values: z.array(z.number()), raised: z.boolean() })).optional(),
 });
 export type CheckpointMeta = z.infer<typeof CheckpointMetaSchema>;
 

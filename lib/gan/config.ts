@@ -4,7 +4,7 @@
  * ran with, and every checkpoint carries it.
  */
 import { z } from "zod";
-import { BUILTIN_SPECS, NetworkSpecSchema, TRAINING_NETWORKS } from "./spec.js";
+import { BUILTIN_SPECS, NetworkSpecSchema, TRAINING_NETWORKS } from "./spec";
 
 export const OptimizerSchema = z.discriminatedUnion("type", [
   z
@@ -48,13 +48,22 @@ export const ConfigSchema = z
      */
     saveBest: z.boolean().default(false),
     /** Seeds weight initialisation, batch order and noise (the train/validation split is fixed: SPLIT_SEED). */
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1),
     /** A built-in network spec by name, or a whole spec. */
     network: z.union([z.enum(Object.keys(BUILTIN_SPECS) as [keyof typeof BUILTIN_SPECS]), NetworkSpecSchema]).default("nnc-dcgan-with-label"),
     /** The data set: the bundled 10,000 MNIST digits, or an imported one by id. */
     dataset: z.string().min(1).max(4096).default("mnist-bundled"),
     /** Share of the data set held out for validation (and the evaluator), split per label with SPLIT_SEED. */
-    validationFraction: z.number().min(0).max(0.5).default(1 / 6),
+    validationFraction: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(1 / 6),
     /** Train on the first N training images only (0: all of them). For quick runs and tests. */
     limit: z.number().int().min(0).max(100_000_000).default(0),
     /** One optimizer per training network, as NNC's Optimizer tab. */

@@ -4,10 +4,10 @@
  * "seed 42" means one picture.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { readCheckpoint } from "./checkpoint.js";
-import { encodePng, tileGrid } from "./image.js";
-import { GanModel } from "./model.js";
-import { Rng, Stream, deriveSeed } from "./rng.js";
+import { readCheckpoint } from "./checkpoint";
+import { encodePng, tileGrid } from "./image";
+import { GanModel } from "./model";
+import { Rng, Stream, deriveSeed } from "./rng";
 
 export interface GenerateRequest {
   /** One label for every image, or one per image. */

@@ -7,8 +7,8 @@
  * step, then picked per image by a one-hot matMul. Same parameters, same result, a fraction of the work.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ParameterStore } from "./params.js";
-import type { Layer, LayerInfo, Loss, PartName, ResolvedSpec } from "./spec.js";
+import type { ParameterStore } from "./params";
+import type { Layer, LayerInfo, Loss, PartName, ResolvedSpec } from "./spec";
 
 export interface BatchNormUpdate {
   scope: string;
@@ -28,7 +28,12 @@ export interface ForwardOptions {
 }
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
-const nncPad = (pad: [number, number]): Pad4 => [[0, 0], [pad[0], pad[0]], [pad[1], pad[1]], [0, 0]];
+const nncPad = (pad: [number, number]): Pad4 => [
+  [0, 0],
+  [pad[0], pad[0]],
+  [pad[1], pad[1]],
+  [0, 0],
+];
 
 export class Graph {
   /** Constant one-hot label planes [L, H, W, L] per map size; made once, disposed with the graph. */
@@ -146,9 +151,7 @@ export class Graph {
     const c = h.shape[3];
     const L = this.numLabels;
     const apply = (input: tf.Tensor4D, filter: tf.Tensor4D, batch: number): tf.Tensor4D =>
-      layer.type === "Convolution"
-        ? tf.conv2d(input, filter, layer.stride, pad)
-        : tf.conv2dTranspose(input, filter, [batch, oh, ow, co], layer.stride, pad);
+      layer.type === "Convolution" ? tf.conv2d(input, filter, layer.stride, pad) : tf.conv2dTranspose(input, filter, [batch, oh, ow, co], layer.stride, pad);
     let out: tf.Tensor4D;
     if (onehot) {
       // Filter channels: the map's C first, then L label planes (NNC's concat order).

@@ -187,9 +187,7 @@ export function upscaleNearest<T extends Float32Array | Uint8Array>(
   const { width, height, channels } = image;
   const outW = width * factor;
   const src = image.data;
-  const out = (src instanceof Float32Array
-    ? new Float32Array(outW * height * factor * channels)
-    : new Uint8Array(outW * height * factor * channels)) as T;
+  const out = (src instanceof Float32Array ? new Float32Array(outW * height * factor * channels) : new Uint8Array(outW * height * factor * channels)) as T;
   const outRowLen = outW * channels;
   for (let y = 0; y < height; y++) {
     const rowStart = y * factor * outRowLen;

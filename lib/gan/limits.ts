@@ -24,8 +24,8 @@
  *
  * Imports nothing but spec.ts (zod): no TensorFlow, Next, socket.io, Prisma or server code.
  */
-import type { Config } from "./config.js";
-import { BUILTIN_SPECS, resolveSpec, type ResolvedSpec } from "./spec.js";
+import type { Config } from "./config";
+import { BUILTIN_SPECS, resolveSpec, type ResolvedSpec } from "./spec";
 
 export interface ConfigLimits {
   /** Largest BatchSize. */

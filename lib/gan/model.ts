@@ -4,22 +4,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 // Gradients of every op are registered once, here, where training needs them.
-import "./tf-gradients.js";
-import type { Optimizer } from "./config.js";
-import type { Batch } from "./data/dataset.js";
-import { Graph, discriminatorEndsInSigmoid, lossFrom, type BatchNormUpdate } from "./graph.js";
-import { Solver } from "./optimizers.js";
-import { ParameterStore, type Parameter } from "./params.js";
-import { Rng, Stream, deriveSeed } from "./rng.js";
-import {
-  TRAINING_NETWORKS,
-  resolveSpec,
-  type NetworkDef,
-  type NetworkSpecInput,
-  type PartName,
-  type ResolvedSpec,
-  type TrainingNetworkName,
-} from "./spec.js";
+import "./tf-gradients";
+import type { Optimizer } from "./config";
+import type { Batch } from "./data/dataset";
+import { Graph, discriminatorEndsInSigmoid, lossFrom, type BatchNormUpdate } from "./graph";
+import { Solver } from "./optimizers";
+import { ParameterStore, type Parameter } from "./params";
+import { Rng, Stream, deriveSeed } from "./rng";
+import { TRAINING_NETWORKS, resolveSpec, type NetworkDef, type NetworkSpecInput, type PartName, type ResolvedSpec, type TrainingNetworkName } from "./spec";
 
 /** Losses of one iteration, named as NNC's monitors name them. */
 export interface Losses {
@@ -30,7 +22,6 @@ export interface Losses {
   /** DiscriminatorReal network: BCE of D(x) against 1. */
   Real: number;
 }
-
 
 /** Noise keys per network, so each draws its own z at every iteration. */
 const NOISE_KEY: Record<TrainingNetworkName, number> = { DiscriminatorReal: 0, DiscriminatorFake: 1, Generator: 2 };
@@ -130,7 +121,10 @@ export class GanModel {
       // Everything this network trains is frozen: report its loss, update nothing.
       loss = tf.tidy(() => forward());
     } else {
-      const { value, grads } = tf.variableGrads(forward, params.map((p) => p.variable));
+      const { value, grads } = tf.variableGrads(
+        forward,
+        params.map((p) => p.variable),
+      );
       // variableGrads names gradients by variable name; map them to parameter keys.
       const byKey: tf.NamedTensorMap = {};
       for (const p of params) byKey[p.key] = grads[p.variable.name]!;
@@ -158,9 +152,7 @@ export class GanModel {
     try {
       for (const name of ["DiscriminatorReal", "DiscriminatorFake", "Generator"] as const) {
         const input = tf.tidy(() =>
-          this.network(name).input === "data"
-            ? this.graph.toModelRange(tf.tensor4d(batch.images, [n, h, w, c]))
-            : this.noise(n, iteration, NOISE_KEY[name]),
+          this.network(name).input === "data" ? this.graph.toModelRange(tf.tensor4d(batch.images, [n, h, w, c])) : this.noise(n, iteration, NOISE_KEY[name]),
         );
         try {
           losses.push(this.trainNetwork(name, input, onehot));

@@ -4,8 +4,8 @@
  * restore it exactly, and the settings (α, β…) can change between iterations.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Optimizer } from "./config.js";
-import { newVariable, type Parameter } from "./params.js";
+import type { Optimizer } from "./config";
+import { newVariable, type Parameter } from "./params";
 
 /** Names of the state slots per optimizer type, in checkpoint order. */
 export const STATE_SLOTS: Record<Optimizer["type"], readonly string[]> = {

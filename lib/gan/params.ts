@@ -3,8 +3,8 @@
  * LRateMultiplier. The four networks read their weights from here, so they share them as NNC's networks do.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { Rng, Stream, deriveSeed } from "./rng.js";
-import type { ParameterDef, ResolvedSpec } from "./spec.js";
+import { Rng, Stream, deriveSeed } from "./rng";
+import type { ParameterDef, ResolvedSpec } from "./spec";
 
 export type ParamName = ParameterDef["name"];
 export type TrainableParamName = "W" | "b" | "beta" | "gamma";
@@ -36,7 +36,10 @@ export class ParameterStore {
   readonly params = new Map<string, Parameter>();
 
   /** Creates every parameter of a spec, initialised from the seed (Glorot-normal W, zero b/beta/mean, one gamma/var). */
-  constructor(readonly resolved: ResolvedSpec, seed: number) {
+  constructor(
+    readonly resolved: ResolvedSpec,
+    seed: number,
+  ) {
     resolved.parameters.forEach((def, i) => {
       const size = def.shape.reduce((a, b) => a * b, 1);
       const values = new Float32Array(size);

@@ -51,11 +51,14 @@ const sizeOf = (input: unknown) => (typeof input === "string" || Array.isArray(i
 
 /** A positive (or, with min 0, non-negative) integer at most `max`; the message names the bound. */
 const boundedInt = (max: number, min: 0 | 1 = 1) =>
-  (min === 1 ? z.number().int().positive() : z.number().int().min(0))
-    .max(max, { error: (iss) => `${typeof iss.input === "number" ? thousands(iss.input) : String(iss.input)} is over the largest allowed value, ${thousands(max)}` });
+  (min === 1 ? z.number().int().positive() : z.number().int().min(0)).max(max, {
+    error: (iss) => `${typeof iss.input === "number" ? thousands(iss.input) : String(iss.input)} is over the largest allowed value, ${thousands(max)}`,
+  });
 const scopeName = z
   .string()
-  .max(SPEC_BOUNDS.maxScopeLength, { error: (iss) => `a ParameterScope name has at most ${SPEC_BOUNDS.maxScopeLength} characters, this one ${sizeOf(iss.input)}` })
+  .max(SPEC_BOUNDS.maxScopeLength, {
+    error: (iss) => `a ParameterScope name has at most ${SPEC_BOUNDS.maxScopeLength} characters, this one ${sizeOf(iss.input)}`,
+  })
   .regex(/^[A-Za-z][A-Za-z0-9_]*$/, "a ParameterScope is a name of letters, digits and _ starting with a letter");
 const shapeValue = boundedInt(SPEC_BOUNDS.maxShapeValue);
 const outShape = z.array(shapeValue).min(1).max(3);
@@ -133,7 +136,10 @@ const NetworkSchema = z
     /** What feeds the network: noise (z and a label) or a real image from the data set. */
     input: z.enum(["noise", "data"]),
     /** Parts in order, e.g. ["generator", "discriminator"]. */
-    parts: z.array(z.enum(["generator", "discriminator"])).min(1).max(SPEC_BOUNDS.maxNetworkParts),
+    parts: z
+      .array(z.enum(["generator", "discriminator"]))
+      .min(1)
+      .max(SPEC_BOUNDS.maxNetworkParts),
     /** Parts whose parameters this network updates; the others are frozen in it (LRateMultiplier 0). */
     trains: z.array(z.enum(["generator", "discriminator"])).max(SPEC_BOUNDS.maxNetworkParts),
     loss: LossSchema.nullable(),
@@ -152,10 +158,15 @@ const partLayers = (part: PartName) =>
 
 const NetworkSpecObject = z
   .object({
-    name: z.string().min(1).max(SPEC_BOUNDS.maxNameLength, { error: (iss) => `a spec's name has at most ${SPEC_BOUNDS.maxNameLength} characters, this one ${sizeOf(iss.input)}` }),
+    name: z
+      .string()
+      .min(1)
+      .max(SPEC_BOUNDS.maxNameLength, { error: (iss) => `a spec's name has at most ${SPEC_BOUNDS.maxNameLength} characters, this one ${sizeOf(iss.input)}` }),
     description: z
       .string()
-      .max(SPEC_BOUNDS.maxDescriptionLength, { error: (iss) => `a spec's description has at most ${thousands(SPEC_BOUNDS.maxDescriptionLength)} characters, this one ${sizeOf(iss.input)}` })
+      .max(SPEC_BOUNDS.maxDescriptionLength, {
+        error: (iss) => `a spec's description has at most ${thousands(SPEC_BOUNDS.maxDescriptionLength)} characters, this one ${sizeOf(iss.input)}`,
+      })
       .default(""),
     /** Size and distribution of the generator's noise input z (NNC: Input z, Uniform -1..1). */
     z: z.object({ size: boundedInt(SPEC_BOUNDS.maxZSize), distribution: z.enum(["uniform", "normal"]) }).strict(),
@@ -253,14 +264,7 @@ export function deconvOutSize(size: number, kernel: number, stride: number, pad:
   return (size - 1) * stride - 2 * pad + kernel;
 }
 
-function walkPart(
-  part: PartName,
-  layers: Layer[],
-  inShape: number[],
-  numLabels: number,
-  params: ParameterDef[],
-  byKey: Map<string, ParameterDef> = new Map(),
-) {
+function walkPart(part: PartName, layers: Layer[], inShape: number[], numLabels: number, params: ParameterDef[], byKey: Map<string, ParameterDef> = new Map()) {
   const infos: LayerInfo[] = [];
   let shape = inShape;
   layers.forEach((layer, index) => {
@@ -471,12 +475,7 @@ export function adaptSpecToData(input: NetworkSpecInput | NetworkSpec, data: Dat
   if (!Number.isInteger(data.numLabels) || data.numLabels < 2 || data.numLabels > 1000) {
     throw new SpecError(`a conditional GAN needs 2 to 1000 labels, the data set has ${data.numLabels}`);
   }
-  if (
-    spec.image.height === data.height &&
-    spec.image.width === data.width &&
-    spec.image.channels === data.channels &&
-    spec.numLabels === data.numLabels
-  ) {
+  if (spec.image.height === data.height && spec.image.width === data.width && spec.image.channels === data.channels && spec.numLabels === data.numLabels) {
     return spec;
   }
   const out: NetworkSpec = structuredClone(spec);
@@ -487,7 +486,10 @@ export function adaptSpecToData(input: NetworkSpecInput | NetworkSpec, data: Dat
   );
 
   // The generator: the last Affine that outputs a feature map seeds the upsampling stack after it.
-  const seedIndex = out.generator.map((l, i) => (l.type === "Affine" && l.outShape.length === 3 ? i : -1)).filter((i) => i >= 0).pop();
+  const seedIndex = out.generator
+    .map((l, i) => (l.type === "Affine" && l.outShape.length === 3 ? i : -1))
+    .filter((i) => i >= 0)
+    .pop();
   if (seedIndex === undefined) {
     throw new SpecError(`network spec "${spec.name}" has no Affine that makes a feature map in its generator, so it cannot adapt to ${target} images`);
   }
@@ -508,7 +510,10 @@ export function adaptSpecToData(input: NetworkSpecInput | NetworkSpec, data: Dat
   }
   const seed = out.generator[seedIndex] as Extract<Layer, { type: "Affine" }>;
   seed.outShape = [data.height / factorH, data.width / factorW, seed.outShape[2]!];
-  const lastMaps = out.generator.map((l, i) => (l.type === "Deconvolution" || l.type === "Convolution" ? i : -1)).filter((i) => i >= 0).pop();
+  const lastMaps = out.generator
+    .map((l, i) => (l.type === "Deconvolution" || l.type === "Convolution" ? i : -1))
+    .filter((i) => i >= 0)
+    .pop();
   if (lastMaps !== undefined && lastMaps > seedIndex) {
     (out.generator[lastMaps] as Extract<Layer, { type: "Deconvolution" | "Convolution" }>).outMaps = data.channels;
   } else {
@@ -556,7 +561,8 @@ export function adaptSpecToData(input: NetworkSpecInput | NetworkSpec, data: Dat
   try {
     return resolveSpec(out).spec;
   } catch (e) {
-    if (e instanceof SpecError) throw new SpecError(`network spec "${spec.name}" cannot adapt to ${target} images and ${data.numLabels} labels: ${e.message}`, e.where);
+    if (e instanceof SpecError)
+      throw new SpecError(`network spec "${spec.name}" cannot adapt to ${target} images and ${data.numLabels} labels: ${e.message}`, e.where);
     throw e;
   }
 }
@@ -571,7 +577,7 @@ const standardNetworks = (loss: Loss["type"]): NetworkSpecInput["networks"] => [
 /** Neural Network Console's "DCGAN with label" sample (mnist_dcgan_with_label.sdcproj), layer for layer. */
 export const NNC_DCGAN_WITH_LABEL: NetworkSpecInput = {
   name: "nnc-dcgan-with-label",
-  description: "Neural Network Console's \"DCGAN with label\" sample: Affine 512, Affine 64×7×7, Deconvolution 32 and 1 (6×6), Convolution 32/64 (5×5)",
+  description: 'Neural Network Console\'s "DCGAN with label" sample: Affine 512, Affine 64×7×7, Deconvolution 32 and 1 (6×6), Convolution 32/64 (5×5)',
   z: { size: 100, distribution: "uniform" },
   image: { height: 28, width: 28, channels: 1 },
   numLabels: 10,

@@ -8,17 +8,17 @@
  */
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { activeBackend, initBackend, type BackendInfo } from "./backend.js";
-import { readCheckpoint, restoreModel, writeCheckpoint } from "./checkpoint.js";
-import { OptimizerSchema, SPLIT_SEED, parseConfig, type Config, type ConfigInput, type Optimizer } from "./config.js";
-import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset, subsetDataset, validateDataset, type Batch, type ImageDataset } from "./data/dataset.js";
-import { loadDataset } from "./data/index.js";
-import type { CollapseDetectorState } from "./diagnostics/collapse.js";
-import { Diagnostics, type DiagnosticsReport } from "./diagnostics/index.js";
-import { encodePng, tileGrid } from "./image.js";
-import { GanModel, type Losses } from "./model.js";
-import { Stream } from "./rng.js";
-import { BUILTIN_SPECS, TRAINING_NETWORKS, adaptSpecToData, checkSpecFitsData, type NetworkSpecInput, type TrainingNetworkName } from "./spec.js";
+import { activeBackend, initBackend, type BackendInfo } from "./backend";
+import { readCheckpoint, restoreModel, writeCheckpoint } from "./checkpoint";
+import { OptimizerSchema, SPLIT_SEED, parseConfig, type Config, type ConfigInput, type Optimizer } from "./config";
+import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset, subsetDataset, validateDataset, type Batch, type ImageDataset } from "./data/dataset";
+import { loadDataset } from "./data/index";
+import type { CollapseDetectorState } from "./diagnostics/collapse";
+import { Diagnostics, type DiagnosticsReport } from "./diagnostics/index";
+import { encodePng, tileGrid } from "./image";
+import { GanModel, type Losses } from "./model";
+import { Stream } from "./rng";
+import { BUILTIN_SPECS, TRAINING_NETWORKS, adaptSpecToData, checkSpecFitsData, type NetworkSpecInput, type TrainingNetworkName } from "./spec";
 
 export type TrainerStatus = "idle" | "running" | "paused" | "stopped" | "completed" | "failed";
 
@@ -203,7 +203,8 @@ export class Trainer {
     const current = this.model.solvers[network].settings;
     const merged = { ...(settings.type && settings.type !== current.type ? {} : current), ...settings };
     const parsed = OptimizerSchema.safeParse(merged);
-    if (!parsed.success) throw new RangeError(`invalid optimizer for ${network}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    if (!parsed.success)
+      throw new RangeError(`invalid optimizer for ${network}: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     this.pending.push(() => {
       const from = this.model.solvers[network].settings;
       this.model.solvers[network].configure(parsed.data);
@@ -215,7 +216,9 @@ export class Trainer {
   /** A change queued after the loop ended would never apply: refuse it instead of accepting it silently. */
   private assertOpen(): void {
     if (this.status === "completed" || this.status === "stopped" || this.status === "failed") {
-      throw new Error(`the run has ${this.status === "failed" ? "failed" : this.status === "stopped" ? "been stopped" : "completed"}: changes are no longer taken`);
+      throw new Error(
+        `the run has ${this.status === "failed" ? "failed" : this.status === "stopped" ? "been stopped" : "completed"}: changes are no longer taken`,
+      );
     }
   }
 

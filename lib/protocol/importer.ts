@@ -39,7 +39,14 @@ export const ImportErrorSchema = z.object({
 });
 
 export const ImportReplySchema = z.union([
-  z.object({ v, type: z.literal("progress"), requestId: z.string(), phase: z.enum(["reading", "decoding", "storing", "done"]), done: z.number(), total: z.number() }),
+  z.object({
+    v,
+    type: z.literal("progress"),
+    requestId: z.string(),
+    phase: z.enum(["reading", "decoding", "storing", "done"]),
+    done: z.number(),
+    total: z.number(),
+  }),
   z.object({ v, type: z.literal("result"), requestId: z.string(), ok: z.literal(true), dataset: z.record(z.string(), z.unknown()), reused: z.boolean() }),
   z.object({ v, type: z.literal("result"), requestId: z.string(), ok: z.literal(false), error: ImportErrorSchema }),
 ]);

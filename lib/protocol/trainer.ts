@@ -7,7 +7,7 @@
  * at the handshake (`hello`).
  */
 import { z } from "zod";
-import { ConfigSchema, OptimizerSchema } from "../gan/config.js";
+import { ConfigSchema, OptimizerSchema } from "../gan/config";
 
 export const TRAINER_PROTOCOL_VERSION = 1;
 const v = z.literal(TRAINER_PROTOCOL_VERSION);
@@ -81,11 +81,40 @@ const ControlChange = z.union([
 
 /** The engine's TrainerEvent, as it crosses the process boundary. */
 export const TrainerEventSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("status"), status: Status, iteration: z.number().int(), epoch: z.number().int(), backend: z.string(), reason: z.string().optional() }),
+  z.object({
+    type: z.literal("status"),
+    status: Status,
+    iteration: z.number().int(),
+    epoch: z.number().int(),
+    backend: z.string(),
+    reason: z.string().optional(),
+  }),
   z.object({ type: z.literal("losses"), iteration: z.number().int(), epoch: z.number().int(), losses: Losses, msPerIter: z.number() }),
-  z.object({ type: z.literal("epoch"), epoch: z.number().int(), iteration: z.number().int(), seconds: z.number(), imagesPerSec: z.number(), monitor: z.number().nullable() }),
-  z.object({ type: z.literal("sampleGrid"), epoch: z.number().int(), iteration: z.number().int(), png, rows: z.number().int(), cols: z.number().int(), labels: z.array(z.number().int()) }),
-  z.object({ type: z.literal("checkpoint"), epoch: z.number(), iteration: z.number().int(), dir: z.string(), kind: z.enum(["latest", "best"]), bytes: z.number().int() }),
+  z.object({
+    type: z.literal("epoch"),
+    epoch: z.number().int(),
+    iteration: z.number().int(),
+    seconds: z.number(),
+    imagesPerSec: z.number(),
+    monitor: z.number().nullable(),
+  }),
+  z.object({
+    type: z.literal("sampleGrid"),
+    epoch: z.number().int(),
+    iteration: z.number().int(),
+    png,
+    rows: z.number().int(),
+    cols: z.number().int(),
+    labels: z.array(z.number().int()),
+  }),
+  z.object({
+    type: z.literal("checkpoint"),
+    epoch: z.number(),
+    iteration: z.number().int(),
+    dir: z.string(),
+    kind: z.enum(["latest", "best"]),
+    bytes: z.number().int(),
+  }),
   z.object({ type: z.literal("control"), iteration: z.number().int(), change: ControlChange }),
   z.object({ type: z.literal("error"), iteration: z.number().int(), message: z.string() }),
   /** lib/gan/diagnostics' DiagnosticsReport: metrics by name, per-class rows, gradient norms, alarms raised now. */

@@ -32,6 +32,8 @@ export function mnistLikeFixtures(count: number): { zip: Uint8Array; idxImagesGz
     const src = mnist.images.subarray(j * pixels, (j + 1) * pixels);
     for (let p = 0; p < pixels; p++) bytes[i * pixels + p] = Math.round(src[p]! * 255);
   }
-  const zip = makeZip(Array.from({ length: count }, (_, i) => ({ name: `mnist/${labels[i]}/${String(i).padStart(5, "0")}.png`, data: pngs[order[i]! % mnist.count]! })));
+  const zip = makeZip(
+    Array.from({ length: count }, (_, i) => ({ name: `mnist/${labels[i]}/${String(i).padStart(5, "0")}.png`, data: pngs[order[i]! % mnist.count]! })),
+  );
   return { zip, idxImagesGz: encodeIdxImages(bytes, count, SIDE, SIDE, true), idxLabelsGz: encodeIdxLabels(labels, true) };
 }

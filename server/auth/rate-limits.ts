@@ -18,7 +18,7 @@
  * factory that builds `new RateLimiterRedis({ storeClient, ...options })`: nothing else changes.
  */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
-import { QuotaError, type Limits } from "../limits.js";
+import { QuotaError, type Limits } from "../limits";
 
 export interface LimiterOptions {
   /** Separates this limiter's keys from the others' in a shared store. */

@@ -68,10 +68,24 @@ function flood(pathname: string, bytes: number, contentType: string, declare: bo
   });
 }
 
-await record(await call("/api/trpc/auth.signUp", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "mallory@example.com", name: "Mallory", password: "mallory's pass" }) }));
-const created = await call("/api/trpc/sessions.create", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "Mallory's" }) });
+await record(
+  await call("/api/trpc/auth.signUp", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "mallory@example.com", name: "Mallory", password: "mallory's pass" }),
+  }),
+);
+const created = await call("/api/trpc/sessions.create", {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ name: "Mallory's" }),
+});
 const sessionId = ((await created.json()) as { result: { data: { id: string } } }).result.data.id;
-const idle = await call("/api/trpc/runs.create", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sessionId, name: "never trained", config: { network: "small-dcgan", diagnostics: false } }) });
+const idle = await call("/api/trpc/runs.create", {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ sessionId, name: "never trained", config: { network: "small-dcgan", diagnostics: false } }),
+});
 const idleRunId = ((await idle.json()) as { result: { data: { id: string } } }).result.data.id;
 
 let stop = false;
@@ -93,7 +107,13 @@ while (Date.now() < end) {
   await flood("/api/trpc/runs.create", 64 * 2 ** 20, "application/json", false);
   await flood("/api/trpc/datasets.upload", 600 * 2 ** 20, "application/octet-stream", true);
   for (let i = 0; i < 10; i++) {
-    await record(await call("/api/trpc/auth.signIn", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "bench@example.com", password: `guess ${rounds}-${i}` }) }));
+    await record(
+      await call("/api/trpc/auth.signIn", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "bench@example.com", password: `guess ${rounds}-${i}` }),
+      }),
+    );
   }
   await Promise.all(
     Array.from({ length: 20 }, async (_, i) => record(await call(`/api/runs/${i % 2 ? idleRunId : victimRunId}/generate?label=${i % 10}&seed=${rounds}`))),

@@ -11,8 +11,8 @@ import { fork } from "node:child_process";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { person } from "../../tests/helpers/clients.js";
-import { percentile, startBenchServer } from "./bench-server.js";
+import { person } from "../../tests/helpers/clients";
+import { percentile, startBenchServer } from "./bench-server";
 
 const { values } = parseArgs({ options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" } } });
 const viewers = Number(values.viewers ?? 100);
@@ -24,11 +24,16 @@ try {
   const owner = person(server.url);
   await owner.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
   const session = await owner.api.sessions.create.mutate({ name: "Under attack" });
-  const run = await owner.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network: "small-dcgan", diagnostics: false, batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 } });
+  const run = await owner.api.runs.create.mutate({
+    sessionId: session.id,
+    name: "bench",
+    config: { network: "small-dcgan", diagnostics: false, batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 },
+  });
 
   const execArgv = ["--import", "tsx"];
   const clients = fork(path.join(import.meta.dirname, "fanout-clients.ts"), [server.url, owner.cookie(), session.id, run.id, String(viewers)], { execArgv });
-  const next = <T>(child: ReturnType<typeof fork>, type: string) => new Promise<T>((resolve) => child.on("message", (m: { type: string }) => m.type === type && resolve(m as T)));
+  const next = <T>(child: ReturnType<typeof fork>, type: string) =>
+    new Promise<T>((resolve) => child.on("message", (m: { type: string }) => m.type === type && resolve(m as T)));
   const joined = await next<{ failed: number }>(clients, "joined");
   if (joined.failed) throw new Error(`${joined.failed} viewers could not join`);
 

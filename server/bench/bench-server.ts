@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startServer, type RunningServer } from "../app.js";
-import { loadEnv } from "../env.js";
+import { startServer, type RunningServer } from "../app";
+import { loadEnv } from "../env";
 
 export interface BenchServer {
   server: RunningServer;
@@ -22,7 +22,15 @@ export interface BenchServer {
 export async function startBenchServer(name: string, env: Record<string, string> = {}): Promise<BenchServer> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), `gan-${name}-`));
   const server = await startServer(
-    loadEnv({ NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0", ...env } as NodeJS.ProcessEnv),
+    loadEnv({
+      NODE_ENV: "test",
+      PORT: "0",
+      DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`,
+      DATA_DIR: tmp,
+      GAN_BACKEND: "wasm",
+      SERVE_APP: "0",
+      ...env,
+    } as NodeJS.ProcessEnv),
   );
   let pushes = 0;
   const to = server.io.to.bind(server.io);

@@ -4,7 +4,7 @@
  * send back counts and latencies (arrival − the server's receipt from the trainer).
  */
 import { io } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket.js";
+import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket";
 
 const [url, cookie, sessionId, runId, viewersArg] = process.argv.slice(2);
 const viewers = Number(viewersArg);
@@ -14,7 +14,13 @@ const latencies: number[] = [];
 const seen: Set<number>[] = Array.from({ length: viewers }, () => new Set());
 
 const sockets = Array.from({ length: viewers }, (_, i) => {
-  const s = io(url!, { path: "/api/socket", transports: ["websocket"], extraHeaders: { cookie: cookie! }, forceNew: true, reconnection: false }) as unknown as import("socket.io-client").Socket<ServerToClientEvents, ClientToServerEvents>;
+  const s = io(url!, {
+    path: "/api/socket",
+    transports: ["websocket"],
+    extraHeaders: { cookie: cookie! },
+    forceNew: true,
+    reconnection: false,
+  }) as unknown as import("socket.io-client").Socket<ServerToClientEvents, ClientToServerEvents>;
   s.on("run:losses", (p) => {
     const now = Date.now();
     pushes[i]!++;
@@ -27,10 +33,15 @@ const sockets = Array.from({ length: viewers }, (_, i) => {
   return s;
 });
 
-await Promise.all(sockets.map((s) => new Promise<void>((resolve, reject) => {
-  s.once("connect", () => resolve());
-  s.once("connect_error", reject);
-})));
+await Promise.all(
+  sockets.map(
+    (s) =>
+      new Promise<void>((resolve, reject) => {
+        s.once("connect", () => resolve());
+        s.once("connect_error", reject);
+      }),
+  ),
+);
 const joins = await Promise.all(sockets.map((s) => s.emitWithAck("join", { sessionId: sessionId!, runId: runId! })));
 const failed = joins.filter((j) => "error" in j).length;
 process.send!({ type: "joined", failed });

@@ -8,8 +8,8 @@ import { fork } from "node:child_process";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { person } from "../../tests/helpers/clients.js";
-import { percentile, startBenchServer } from "./bench-server.js";
+import { person } from "../../tests/helpers/clients";
+import { percentile, startBenchServer } from "./bench-server";
 
 const { values } = parseArgs({ options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" } } });
 const viewers = Number(values.viewers ?? 100);
@@ -21,9 +21,15 @@ try {
   const ada = person(server.url);
   await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
   const session = await ada.api.sessions.create.mutate({ name: "Fan-out" });
-  const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network: "small-dcgan", diagnostics: false, batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 } });
+  const run = await ada.api.runs.create.mutate({
+    sessionId: session.id,
+    name: "bench",
+    config: { network: "small-dcgan", diagnostics: false, batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 },
+  });
 
-  const clients = fork(path.join(import.meta.dirname, "fanout-clients.ts"), [server.url, ada.cookie(), session.id, run.id, String(viewers)], { execArgv: ["--import", "tsx"] });
+  const clients = fork(path.join(import.meta.dirname, "fanout-clients.ts"), [server.url, ada.cookie(), session.id, run.id, String(viewers)], {
+    execArgv: ["--import", "tsx"],
+  });
   const next = <T>(type: string) => new Promise<T>((resolve) => clients.on("message", (m: { type: string }) => m.type === type && resolve(m as T)));
   const joined = await next<{ failed: number }>("joined");
   if (joined.failed) throw new Error(`${joined.failed} viewers could not join`);
@@ -56,7 +62,9 @@ try {
     loopLagMaxMs: lag.max / 1e6,
     everyViewerSawEveryIteration: report.distinctIterations.every((n) => n === history.losses.length),
   };
-  console.log("| viewers | training s | iterations | delivered / expected pushes | every viewer saw every iteration | p50 ms | p99 ms | loop lag p99 ms | loop lag max ms |");
+  console.log(
+    "| viewers | training s | iterations | delivered / expected pushes | every viewer saw every iteration | p50 ms | p99 ms | loop lag p99 ms | loop lag max ms |",
+  );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   console.log(
     `| ${viewers} | ${seconds} | ${result.iterations} | ${delivered} / ${expected} (${((100 * delivered) / expected).toFixed(1)}%) | ${result.everyViewerSawEveryIteration} | ` +

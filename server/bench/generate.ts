@@ -5,8 +5,8 @@
  * iterations the run trained meanwhile, then one JSON line.
  */
 import { parseArgs } from "node:util";
-import { person } from "../../tests/helpers/clients.js";
-import { percentile, startBenchServer } from "./bench-server.js";
+import { person } from "../../tests/helpers/clients";
+import { percentile, startBenchServer } from "./bench-server";
 
 const { values } = parseArgs({ options: { seconds: { type: "string" }, network: { type: "string" }, json: { type: "boolean" } } });
 const seconds = Number(values.seconds ?? 15);
@@ -19,7 +19,11 @@ try {
   await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
   const session = await ada.api.sessions.create.mutate({ name: "Generate" });
   const batchSize = network === "small-dcgan" ? 16 : 64;
-  const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "bench", config: { network, diagnostics: false, batchSize, limit: 64 * batchSize, maxEpoch: 1000, seed: 1 } });
+  const run = await ada.api.runs.create.mutate({
+    sessionId: session.id,
+    name: "bench",
+    config: { network, diagnostics: false, batchSize, limit: 64 * batchSize, maxEpoch: 1000, seed: 1 },
+  });
   await ada.api.runs.start.mutate({ runId: run.id });
   // Wait until it trains.
   for (let i = 0; i < 600; i++) {
@@ -52,7 +56,9 @@ try {
   };
   console.log("| network | batch | requests | requests/s | p50 ms | p99 ms | iterations trained meanwhile |");
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
-  console.log(`| ${network} | ${batchSize} | ${result.requests} | ${result.requestsPerSec.toFixed(1)} | ${result.p50Ms.toFixed(1)} | ${result.p99Ms.toFixed(1)} | ${result.iterationsMeanwhile} |`);
+  console.log(
+    `| ${network} | ${batchSize} | ${result.requests} | ${result.requestsPerSec.toFixed(1)} | ${result.p50Ms.toFixed(1)} | ${result.p99Ms.toFixed(1)} | ${result.iterationsMeanwhile} |`,
+  );
   if (values.json) console.log(JSON.stringify(result));
 } finally {
   await bench.close();

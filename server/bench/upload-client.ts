@@ -5,12 +5,17 @@
  */
 import { readFileSync } from "node:fs";
 import { createTRPCClient, httpLink } from "@trpc/client";
-import type { AppRouter } from "../trpc/routers.js";
+import type { AppRouter } from "../trpc/routers";
 
 const [url, cookie, sessionId, uploadsJson] = process.argv.slice(2) as [string, string, string, string];
 const uploads = JSON.parse(uploadsJson) as { format: string; files: { name: string; path: string }[] }[];
 const api = createTRPCClient<AppRouter>({
-  links: [httpLink({ url: `${url}/api/trpc`, fetch: (u, init) => fetch(u as string, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), cookie } }) })],
+  links: [
+    httpLink({
+      url: `${url}/api/trpc`,
+      fetch: (u, init) => fetch(u as string, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), cookie } }),
+    }),
+  ],
 });
 
 const results = [];

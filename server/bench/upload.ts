@@ -14,10 +14,10 @@ import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { mnistLikeFixtures } from "../../scripts/lib/mnist-fixtures.js";
-import { connect, person } from "../../tests/helpers/clients.js";
-import { startBenchServer } from "./bench-server.js";
-import { TSX_LOADER } from "../trainer/supervisor.js";
+import { mnistLikeFixtures } from "../../scripts/lib/mnist-fixtures";
+import { connect, person } from "../../tests/helpers/clients";
+import { startBenchServer } from "./bench-server";
+import { TSX_LOADER } from "../trainer/supervisor";
 
 const CLIENT = fileURLToPath(new URL("./upload-client.ts", import.meta.url));
 
@@ -29,7 +29,9 @@ const { server, dir: tmp } = bench;
 try {
   const t0 = performance.now();
   const fixtures = mnistLikeFixtures(count);
-  process.stderr.write(`fixtures made in ${((performance.now() - t0) / 1000).toFixed(1)} s: zip ${(fixtures.zip.length / 2 ** 20).toFixed(1)} MiB, IDX ${((fixtures.idxImagesGz.length + fixtures.idxLabelsGz.length) / 2 ** 20).toFixed(1)} MiB\n`);
+  process.stderr.write(
+    `fixtures made in ${((performance.now() - t0) / 1000).toFixed(1)} s: zip ${(fixtures.zip.length / 2 ** 20).toFixed(1)} MiB, IDX ${((fixtures.idxImagesGz.length + fixtures.idxLabelsGz.length) / 2 ** 20).toFixed(1)} MiB\n`,
+  );
   const ada = person(server.url);
   const vic = person(server.url);
   await ada.api.auth.signUp.mutate({ email: "bench@example.com", name: "Bench", password: "bench password" });
@@ -57,14 +59,21 @@ try {
   ];
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
-  const client = spawn(process.execPath, ["--import", TSX_LOADER, CLIENT, server.url, ada.cookie(), session.id, JSON.stringify(uploads)], { stdio: ["ignore", "pipe", "inherit"] });
+  const client = spawn(process.execPath, ["--import", TSX_LOADER, CLIENT, server.url, ada.cookie(), session.id, JSON.stringify(uploads)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   client.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
   const code = await new Promise<number | null>((resolve) => client.on("exit", resolve));
   lag.disable();
   if (code !== 0) throw new Error(`the upload client exited with code ${code}`);
   await new Promise((r) => setTimeout(r, 200)); // the last pushes
-  const measured = JSON.parse(out.trim().split("\n").at(-1)!) as { format: string; bytes: number; first: { importId: string; seconds: number; count: number }; second: { seconds: number; reused: boolean } }[];
+  const measured = JSON.parse(out.trim().split("\n").at(-1)!) as {
+    format: string;
+    bytes: number;
+    first: { importId: string; seconds: number; count: number };
+    second: { seconds: number; reused: boolean };
+  }[];
   const rows = measured.map((m) => ({
     format: m.format,
     mib: m.bytes / 2 ** 20,
@@ -80,7 +89,16 @@ try {
   socket.close();
 
   const header = ["format", "MiB", "images", "upload + import s", "images/s", "second upload s", "reused", "progress pushes"];
-  const cells = rows.map((r) => [r.format, r.mib.toFixed(1), String(r.images), r.seconds.toFixed(2), Math.round(r.imagesPerSecond).toString(), r.secondSeconds.toFixed(2), String(r.reused), String(r.pushes)]);
+  const cells = rows.map((r) => [
+    r.format,
+    r.mib.toFixed(1),
+    String(r.images),
+    r.seconds.toFixed(2),
+    Math.round(r.imagesPerSecond).toString(),
+    r.secondSeconds.toFixed(2),
+    String(r.reused),
+    String(r.pushes),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(" | ")} |`;
   console.log(line(header));
@@ -89,7 +107,22 @@ try {
   console.log(`server event-loop lag over all four uploads: p99 ${lagP99Ms.toFixed(1)} ms, max ${lagMaxMs.toFixed(1)} ms`);
   // The JSON line always ends the output (--json is accepted for symmetry with the other benchmarks).
   {
-    console.log(JSON.stringify({ node: process.version, cpus: os.cpus().length, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), lagP99Ms: Number(lagP99Ms.toFixed(1)), lagMaxMs: Number(lagMaxMs.toFixed(1)), results: rows.map((r) => ({ ...r, mib: Number(r.mib.toFixed(2)), seconds: Number(r.seconds.toFixed(3)), imagesPerSecond: Math.round(r.imagesPerSecond), secondSeconds: Number(r.secondSeconds.toFixed(3)) })) }));
+    console.log(
+      JSON.stringify({
+        node: process.version,
+        cpus: os.cpus().length,
+        loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
+        lagP99Ms: Number(lagP99Ms.toFixed(1)),
+        lagMaxMs: Number(lagMaxMs.toFixed(1)),
+        results: rows.map((r) => ({
+          ...r,
+          mib: Number(r.mib.toFixed(2)),
+          seconds: Number(r.seconds.toFixed(3)),
+          imagesPerSecond: Math.round(r.imagesPerSecond),
+          secondSeconds: Number(r.secondSeconds.toFixed(3)),
+        })),
+      }),
+    );
   }
 } finally {
   await bench.close();

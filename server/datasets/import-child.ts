@@ -5,9 +5,9 @@
  * server/datasets/importer.ts; several imports may run at once (each yields between images).
  */
 import { readFileSync } from "node:fs";
-import { DatasetError } from "../../lib/gan/data/dataset.js";
-import { DatasetStore } from "../../lib/gan/data/store.js";
-import { IMPORTER_PROTOCOL_VERSION as v, ImportRequestSchema, type ImportReply } from "../../lib/protocol/importer.js";
+import { DatasetError } from "../../lib/gan/data/dataset";
+import { DatasetStore } from "../../lib/gan/data/store";
+import { IMPORTER_PROTOCOL_VERSION as v, ImportRequestSchema, type ImportReply } from "../../lib/protocol/importer";
 
 const store = new DatasetStore(process.argv[2]!);
 const send = (m: ImportReply) => process.send?.(m);
@@ -16,7 +16,13 @@ process.on("message", (raw: unknown) => {
   const requestId = typeof (raw as { requestId?: unknown })?.requestId === "string" ? (raw as { requestId: string }).requestId : "";
   const parsed = ImportRequestSchema.safeParse(raw);
   if (!parsed.success) {
-    send({ v, type: "result", requestId, ok: false, error: { code: "bad_request", message: `malformed import request: ${parsed.error.issues[0]?.message ?? "?"}`, dataset: false } });
+    send({
+      v,
+      type: "result",
+      requestId,
+      ok: false,
+      error: { code: "bad_request", message: `malformed import request: ${parsed.error.issues[0]?.message ?? "?"}`, dataset: false },
+    });
     return;
   }
   const { options } = parsed.data;

@@ -7,10 +7,10 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { datasetErrorFrom } from "../../lib/gan/data/dataset.js";
-import type { ImportOptions, ImportResult, StoredDatasetMeta } from "../../lib/gan/data/store.js";
-import { IMPORTER_PROTOCOL_VERSION, ImportReplySchema } from "../../lib/protocol/importer.js";
-import { TSX_LOADER } from "../trainer/supervisor.js";
+import { datasetErrorFrom } from "../../lib/gan/data/dataset";
+import type { ImportOptions, ImportResult, StoredDatasetMeta } from "../../lib/gan/data/store";
+import { IMPORTER_PROTOCOL_VERSION, ImportReplySchema } from "../../lib/protocol/importer";
+import { TSX_LOADER } from "../trainer/supervisor";
 
 const ENTRY = fileURLToPath(new URL("./import-child.ts", import.meta.url));
 
@@ -32,7 +32,12 @@ export class ImportProcess {
   ) {}
 
   private spawn(): ChildProcess {
-    const child = fork(ENTRY, [this.storeDir], { execArgv: ["--import", TSX_LOADER], serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"], env: this.opts.env ?? process.env });
+    const child = fork(ENTRY, [this.storeDir], {
+      execArgv: ["--import", TSX_LOADER],
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      env: this.opts.env ?? process.env,
+    });
     this.stderr = "";
     child.stderr?.setEncoding("utf8");
     child.stderr?.on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-2000)));

@@ -7,16 +7,25 @@
  * database records which session shares which data set, under which name, imported by whom (SessionDataset).
  */
 import { readFileSync } from "node:fs";
-import type { Config } from "../../lib/gan/config.js";
-import { DatasetError, type ImageDataset } from "../../lib/gan/data/dataset.js";
-import { BUNDLED_MNIST } from "../../lib/gan/data/index.js";
-import { loadBundledMnist } from "../../lib/gan/data/mnist-bundled.js";
-import { DatasetStore, type ImportOptions, type ImportResult, type StoredDatasetMeta } from "../../lib/gan/data/store.js";
-import { encodePng, tileGrid } from "../../lib/gan/image.js";
-import { adaptSpecToData, BUILTIN_SPECS, checkSpecFitsData, resolveSpec, SpecError, type BuiltinSpecName, type DataShape, type ResolvedSpec } from "../../lib/gan/spec.js";
-import type { ActivityPush, DatasetProgressPush } from "../../lib/protocol/socket.js";
-import type { SessionDatasetRecord, Store } from "../db/store.js";
-import { toActivityPush } from "../runs/service.js";
+import type { Config } from "../../lib/gan/config";
+import { DatasetError, type ImageDataset } from "../../lib/gan/data/dataset";
+import { BUNDLED_MNIST } from "../../lib/gan/data/index";
+import { loadBundledMnist } from "../../lib/gan/data/mnist-bundled";
+import { DatasetStore, type ImportOptions, type ImportResult, type StoredDatasetMeta } from "../../lib/gan/data/store";
+import { encodePng, tileGrid } from "../../lib/gan/image";
+import {
+  adaptSpecToData,
+  BUILTIN_SPECS,
+  checkSpecFitsData,
+  resolveSpec,
+  SpecError,
+  type BuiltinSpecName,
+  type DataShape,
+  type ResolvedSpec,
+} from "../../lib/gan/spec";
+import type { ActivityPush, DatasetProgressPush } from "../../lib/protocol/socket";
+import type { SessionDatasetRecord, Store } from "../db/store";
+import { toActivityPush } from "../runs/service";
 
 export interface DatasetBroadcaster {
   progress(sessionId: string, push: DatasetProgressPush): void;
@@ -175,7 +184,11 @@ export class DatasetService {
     const networks = (Object.keys(BUILTIN_SPECS) as BuiltinSpecName[]).map((name) => {
       try {
         const spec = adaptSpecToData(BUILTIN_SPECS[name], shape);
-        return { name, ok: true, message: spec.description.includes("adapted") ? `adapts to ${view.imageShape.join("×")} images and ${view.numLabels} labels` : "fits as it is" };
+        return {
+          name,
+          ok: true,
+          message: spec.description.includes("adapted") ? `adapts to ${view.imageShape.join("×")} images and ${view.numLabels} labels` : "fits as it is",
+        };
       } catch (e) {
         if (e instanceof SpecError) return { name, ok: false, message: e.message };
         throw e;
@@ -234,7 +247,14 @@ export class DatasetService {
           sessionId: input.sessionId,
           userId: input.user.id,
           kind: "dataset.imported",
-          detail: { datasetId: dataset.id, name: dataset.name, count: dataset.count, imageShape: dataset.imageShape, numLabels: dataset.numLabels, reused: result.reused },
+          detail: {
+            datasetId: dataset.id,
+            name: dataset.name,
+            count: dataset.count,
+            imageShape: dataset.imageShape,
+            numLabels: dataset.numLabels,
+            reused: result.reused,
+          },
         });
         this.deps.broadcaster.activity(input.sessionId, toActivityPush(saved));
       }
@@ -332,7 +352,10 @@ export class DatasetService {
     }
     const train = config.limit > 0 ? Math.min(config.limit, shape.trainCount(config.validationFraction)) : shape.trainCount(config.validationFraction);
     if (train < config.batchSize) {
-      throw fieldError("batchSize", `the data set gives ${train} training images, fewer than one batch of ${config.batchSize}: lower BatchSize to at most ${train}`);
+      throw fieldError(
+        "batchSize",
+        `the data set gives ${train} training images, fewer than one batch of ${config.batchSize}: lower BatchSize to at most ${train}`,
+      );
     }
   }
 
@@ -400,6 +423,16 @@ export function examplesGrid(ds: ImageDataset, perLabel: number): Uint8Array {
 
 /** rows × cols images as one PNG, 2-pixel dark gaps. */
 function gridPng(images: Float32Array, g: { height: number; width: number; channels: 1 | 3; rows: number; cols: number }): Uint8Array {
-  return encodePng(tileGrid(images, { count: g.rows * g.cols, height: g.height, width: g.width, channels: g.channels, rows: g.rows, cols: g.cols, padding: 2, background: 0.25 }));
+  return encodePng(
+    tileGrid(images, {
+      count: g.rows * g.cols,
+      height: g.height,
+      width: g.width,
+      channels: g.channels,
+      rows: g.rows,
+      cols: g.cols,
+      padding: 2,
+      background: 0.25,
+    }),
+  );
 }
-

@@ -10,7 +10,7 @@ import { rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { QuotaError } from "../limits.js";
+import { QuotaError } from "../limits";
 
 export class UploadError extends Error {
   constructor(
@@ -84,13 +84,34 @@ export class UploadArea {
     const all = o.maxInFlight ?? 8;
     const maxBytes = o.maxBytesInFlight ?? 2 * 2 ** 30;
     const held = o.maxPerUser ?? 8;
-    if (mine >= perUser) throw new QuotaError(`you are already sending ${mine} uploads: wait until ${mine === 1 ? "it has" : "they have"} arrived`, { name: "uploads", limit: perUser, used: mine, retryAfterSeconds: 5 });
+    if (mine >= perUser)
+      throw new QuotaError(`you are already sending ${mine} uploads: wait until ${mine === 1 ? "it has" : "they have"} arrived`, {
+        name: "uploads",
+        limit: perUser,
+        used: mine,
+        retryAfterSeconds: 5,
+      });
     if (waiting + mine >= held) {
-      throw new QuotaError(`${waiting + mine} of your uploads are waiting to be imported: import them first (or wait a few minutes)`, { name: "uploads", limit: held, used: waiting + mine });
+      throw new QuotaError(`${waiting + mine} of your uploads are waiting to be imported: import them first (or wait a few minutes)`, {
+        name: "uploads",
+        limit: held,
+        used: waiting + mine,
+      });
     }
-    if (this.inFlight.size >= all) throw new QuotaError(`the server is receiving ${this.inFlight.size} uploads: try again in a minute`, { name: "uploads", limit: all, used: this.inFlight.size, retryAfterSeconds: 30 });
+    if (this.inFlight.size >= all)
+      throw new QuotaError(`the server is receiving ${this.inFlight.size} uploads: try again in a minute`, {
+        name: "uploads",
+        limit: all,
+        used: this.inFlight.size,
+        retryAfterSeconds: 30,
+      });
     if (inFlightBytes + bytes > maxBytes) {
-      throw new QuotaError(`the server is receiving ${Math.round(inFlightBytes / 2 ** 20)} MiB of uploads: try again in a minute`, { name: "uploadBytes", limit: maxBytes, used: inFlightBytes, retryAfterSeconds: 30 });
+      throw new QuotaError(`the server is receiving ${Math.round(inFlightBytes / 2 ** 20)} MiB of uploads: try again in a minute`, {
+        name: "uploadBytes",
+        limit: maxBytes,
+        used: inFlightBytes,
+        retryAfterSeconds: 30,
+      });
     }
     const ticket = Symbol(userId);
     this.inFlight.set(ticket, { userId, bytes });
@@ -155,7 +176,11 @@ export class UploadArea {
   /** The file of an upload this user made; NOT_FOUND for anyone else's, a spent or an expired one. */
   take(userId: string, uploadId: string): { file: string; bytes: number } {
     const u = this.uploads.get(uploadId);
-    if (!u || u.userId !== userId) throw new UploadError("NOT_FOUND", `no upload ${uploadId} of yours is waiting (uploads are kept ${Math.round((this.opts.keepMs ?? 1_800_000) / 60_000)} minutes)`);
+    if (!u || u.userId !== userId)
+      throw new UploadError(
+        "NOT_FOUND",
+        `no upload ${uploadId} of yours is waiting (uploads are kept ${Math.round((this.opts.keepMs ?? 1_800_000) / 60_000)} minutes)`,
+      );
     return { file: u.file, bytes: u.bytes };
   }
 

@@ -85,9 +85,7 @@ export function applyMigrations(dbFile: string, migrationsDir: string = DEFAULT_
     db.pragma("foreign_keys = ON");
     db.exec(MIGRATIONS_TABLE_SQL);
 
-    const rows = db
-      .prepare(`SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at`)
-      .all() as AppliedRow[];
+    const rows = db.prepare(`SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at`).all() as AppliedRow[];
     const done = new Map<string, AppliedRow>();
     for (const row of rows) {
       if (row.rolled_back_at !== null) continue; // rolled back: Prisma applies it again

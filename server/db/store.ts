@@ -107,9 +107,7 @@ export type InviteStanding =
   | { ok: true; invite: InviteDetails; memberRole: Role | null; joinsAs: Role; ceiling: "viewer" | null };
 
 /** The result of accepting: refused, or the member's role now (`changed`: the link added them or raised them). */
-export type InviteAcceptance =
-  | { ok: false; reason: InviteRefusal }
-  | { ok: true; sessionId: string; role: Role; from: Role | null; changed: boolean };
+export type InviteAcceptance = { ok: false; reason: InviteRefusal } | { ok: true; sessionId: string; role: Role; from: Role | null; changed: boolean };
 
 export interface RunRecord {
   id: string;
@@ -654,7 +652,14 @@ export class Store {
 
   // ---- invites ----
 
-  async createInvite(input: { sessionId: string; role: Role; createdById: string; tokenHash: string; expiresAt?: Date | null; maxUses?: number | null }): Promise<InviteRecord> {
+  async createInvite(input: {
+    sessionId: string;
+    role: Role;
+    createdById: string;
+    tokenHash: string;
+    expiresAt?: Date | null;
+    maxUses?: number | null;
+  }): Promise<InviteRecord> {
     try {
       const row = await this.prisma.invite.create({
         data: {
@@ -758,7 +763,12 @@ export class Store {
    * Shares a stored data set in a session under a name. Sharing one the session already has keeps the first record
    * (its name, who imported it, when) and returns it with `created: false`.
    */
-  async addSessionDataset(input: { sessionId: string; datasetId: string; name: string; importedById: string }): Promise<{ record: SessionDatasetRecord; created: boolean }> {
+  async addSessionDataset(input: {
+    sessionId: string;
+    datasetId: string;
+    name: string;
+    importedById: string;
+  }): Promise<{ record: SessionDatasetRecord; created: boolean }> {
     const existing = await this.getSessionDataset(input.sessionId, input.datasetId);
     if (existing) return { record: existing, created: false };
     try {
@@ -810,7 +820,10 @@ export class Store {
       if (!row) throw new StoreError("NOT_FOUND", `session ${sessionId} has no data set ${datasetId}`);
       const runs = await tx.run.count({ where: { sessionId, datasetRef: datasetId } });
       if (runs > 0) {
-        throw new StoreError("CONFLICT", `data set "${row.name}" is used by ${runs} run${runs === 1 ? "" : "s"} of this session; delete is only possible while no run uses it`);
+        throw new StoreError(
+          "CONFLICT",
+          `data set "${row.name}" is used by ${runs} run${runs === 1 ? "" : "s"} of this session; delete is only possible while no run uses it`,
+        );
       }
       await tx.sessionDataset.delete({ where: { sessionId_datasetId: { sessionId, datasetId } } });
       const others = await tx.sessionDataset.count({ where: { datasetId } });
@@ -911,9 +924,16 @@ export class Store {
     const fresh = queued.filter((r) => r.checkpoints.length === 0).map((r) => r.id);
     const updatedAt = this.now();
     const interrupted = resumable.length
-      ? (await this.prisma.run.updateMany({ where: { id: { in: resumable }, status: "queued" }, data: { status: "interrupted", failureReason: QUEUED_INTERRUPTED_REASON, updatedAt } })).count
+      ? (
+          await this.prisma.run.updateMany({
+            where: { id: { in: resumable }, status: "queued" },
+            data: { status: "interrupted", failureReason: QUEUED_INTERRUPTED_REASON, updatedAt },
+          })
+        ).count
       : 0;
-    const idle = fresh.length ? (await this.prisma.run.updateMany({ where: { id: { in: fresh }, status: "queued" }, data: { status: "idle", failureReason: null, updatedAt } })).count : 0;
+    const idle = fresh.length
+      ? (await this.prisma.run.updateMany({ where: { id: { in: fresh }, status: "queued" }, data: { status: "idle", failureReason: null, updatedAt } })).count
+      : 0;
     return { idle, interrupted };
   }
 
@@ -943,7 +963,8 @@ export class Store {
         .slice(i, i + METRIC_CHUNK)
         .map((p) => Prisma.sql`(${runId}, ${p.iteration}, ${p.epoch}, ${p.gReal}, ${p.fake}, ${p.real}, ${p.msPerIter})`);
       statements.push(
-        this.prisma.$executeRaw`INSERT OR IGNORE INTO "MetricPoint" ("runId", "iteration", "epoch", "gReal", "fake", "real", "msPerIter") VALUES ${Prisma.join(rows)}`,
+        this.prisma
+          .$executeRaw`INSERT OR IGNORE INTO "MetricPoint" ("runId", "iteration", "epoch", "gReal", "fake", "real", "msPerIter") VALUES ${Prisma.join(rows)}`,
       );
     }
     try {
@@ -1026,7 +1047,10 @@ export class Store {
    * At most `limit` points with fromIteration ≤ iteration ≤ toIteration, in iteration order (a primary-key range
    * read), and where the next page starts when more remain (null when none).
    */
-  async metricsRange(runId: string, options: { fromIteration: number; toIteration: number; limit: number }): Promise<{ points: MetricRecord[]; nextFrom: number | null }> {
+  async metricsRange(
+    runId: string,
+    options: { fromIteration: number; toIteration: number; limit: number },
+  ): Promise<{ points: MetricRecord[]; nextFrom: number | null }> {
     const { fromIteration, toIteration, limit } = options;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer (got ${String(limit)})`);
     if (toIteration < fromIteration) return { points: [], nextFrom: null };
@@ -1089,7 +1113,12 @@ export class Store {
   /** The run's diagnostics in epoch order. */
   async listDiagnostics(runId: string): Promise<DiagnosticsInput[]> {
     const rows = await this.prisma.diagnosticsPoint.findMany({ where: { runId }, orderBy: { epoch: "asc" } });
-    return rows.map((r) => ({ epoch: r.epoch, iteration: r.iteration, metrics: JSON.parse(r.metricsJson) as Record<string, number>, alarms: JSON.parse(r.alarmsJson) as DiagnosticsInput["alarms"] }));
+    return rows.map((r) => ({
+      epoch: r.epoch,
+      iteration: r.iteration,
+      metrics: JSON.parse(r.metricsJson) as Record<string, number>,
+      alarms: JSON.parse(r.alarmsJson) as DiagnosticsInput["alarms"],
+    }));
   }
 
   /** Whether a collapse alarm pauses the session's runs. */

@@ -64,7 +64,11 @@ export function refuseBody(req: IncomingMessage, pathname: string, limits: BodyL
   const type = mediaType(req);
   if (pathname === UPLOAD_PATH) {
     if (type !== "application/octet-stream") {
-      return { status: 415, code: "UNSUPPORTED_MEDIA_TYPE", message: `an upload is the file's bytes as application/octet-stream, not ${type || "a body without a content type"}` };
+      return {
+        status: 415,
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        message: `an upload is the file's bytes as application/octet-stream, not ${type || "a body without a content type"}`,
+      };
     }
     const url = req.url ?? "";
     if (/[?&]batch=/.test(url)) return { status: 400, code: "BAD_REQUEST", message: "an upload cannot be batched with other calls" };

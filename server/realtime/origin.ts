@@ -35,7 +35,10 @@ export function parseAllowedOrigins(value: string): string[] {
 export function originRefusal(origin: string | undefined, host: string | undefined, allowed: readonly string[]): string | null {
   if (origin === undefined) return null;
   const normal = normaliseOrigin(origin);
-  const ok = allowed.length > 0 ? normal !== null && allowed.includes(normal) : normal !== null && host !== undefined && (normal === normaliseOrigin(`http://${host}`) || normal === normaliseOrigin(`https://${host}`));
+  const ok =
+    allowed.length > 0
+      ? normal !== null && allowed.includes(normal)
+      : normal !== null && host !== undefined && (normal === normaliseOrigin(`http://${host}`) || normal === normaliseOrigin(`https://${host}`));
   if (ok) return null;
   const list = allowed.length > 0 ? `GAN_ALLOWED_ORIGINS (${allowed.join(", ")})` : "this server's own origin (GAN_ALLOWED_ORIGINS is empty)";
   return `FORBIDDEN: pages from ${JSON.stringify(origin)} may not open a live connection to this server; allowed: ${list}`;

@@ -2,7 +2,7 @@
  * Who is watching each session now: connections per user per session (a user with two tabs counts once and
  * leaves when the last tab closes).
  */
-import type { PresenceUser } from "../../lib/protocol/socket.js";
+import type { PresenceUser } from "../../lib/protocol/socket";
 
 export class Presence {
   private readonly rooms = new Map<string, Map<string, { user: PresenceUser; connections: Set<string> }>>();

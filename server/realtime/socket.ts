@@ -4,12 +4,12 @@
  * is here. A malformed message gets an error reply and changes nothing.
  */
 import type { Server, Socket } from "socket.io";
-import { JoinSchema, type ClientToServerEvents, type ServerToClientEvents } from "../../lib/protocol/socket.js";
-import type { CookieSealer } from "../auth/auth.js";
-import type { Store } from "../db/store.js";
-import type { DatasetBroadcaster } from "../datasets/service.js";
-import type { Broadcaster, RunService } from "../runs/service.js";
-import type { Presence } from "./presence.js";
+import { JoinSchema, type ClientToServerEvents, type ServerToClientEvents } from "../../lib/protocol/socket";
+import type { CookieSealer } from "../auth/auth";
+import type { Store } from "../db/store";
+import type { DatasetBroadcaster } from "../datasets/service";
+import type { Broadcaster, RunService } from "../runs/service";
+import type { Presence } from "./presence";
 
 type IO = Server<ClientToServerEvents, ServerToClientEvents>;
 type Sock = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string; name: string; sessions: Map<string, string> }>;
@@ -55,7 +55,9 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
       try {
         const parsed = JoinSchema.safeParse(request);
         if (!parsed.success) {
-          return reply({ error: { code: "BAD_REQUEST", message: `join: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ")}` } });
+          return reply({
+            error: { code: "BAD_REQUEST", message: `join: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ")}` },
+          });
         }
         const { sessionId, runId } = parsed.data;
         const membership = await deps.store.getMembership(socket.data.userId, sessionId);

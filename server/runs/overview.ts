@@ -10,8 +10,8 @@
  * `rewind` (called by the service after every write) drops the buckets from there on, so they are read again.
  */
 import { setImmediate as turn } from "node:timers/promises";
-import { overviewPoint, overviewWidth, type MetricBucket, type Store } from "../db/store.js";
-import type { LossOverview } from "../../lib/protocol/socket.js";
+import { overviewPoint, overviewWidth, type MetricBucket, type Store } from "../db/store";
+import type { LossOverview } from "../../lib/protocol/socket";
 
 interface Entry {
   width: number;

@@ -4,19 +4,26 @@
  * The engine is reached only through trainer processes (server/trainer); this file never trains.
  */
 import path from "node:path";
-import { ConfigError, parseConfig, type Config, type ConfigInput } from "../../lib/gan/config.js";
-import { checkConfigBeforeResolve, checkConfigLimits, DEFAULT_CONFIG_LIMITS, describeLimitIssues, resolveConfigSpec, type ConfigLimits } from "../../lib/gan/limits.js";
-import type { ResolvedSpec } from "../../lib/gan/spec.js";
-import type { GenerateReply, TrainerEventMessage } from "../../lib/protocol/trainer.js";
-import type { ActivityPush, DiagnosticsPush, GridPush, LossPage, LossPoint, RunHistory, RunStatusPush } from "../../lib/protocol/socket.js";
-import type { RunStatus, Store } from "../db/store.js";
-import type { DiskGuard } from "../disk.js";
-import { DEFAULT_LIMITS, oneAtATime, QuotaError, type Limits } from "../limits.js";
-import type { GeneratorError, GeneratorPool } from "../trainer/generator-pool.js";
-import type { RunProcess, RunProcessEvent, TrainerSupervisor } from "../trainer/supervisor.js";
-import { OverviewCache } from "./overview.js";
-import { TrainerSlots, type QueueEntry, type Slot } from "./trainer-slots.js";
-import { WriteQueue } from "./write-queue.js";
+import { ConfigError, parseConfig, type Config, type ConfigInput } from "../../lib/gan/config";
+import {
+  checkConfigBeforeResolve,
+  checkConfigLimits,
+  DEFAULT_CONFIG_LIMITS,
+  describeLimitIssues,
+  resolveConfigSpec,
+  type ConfigLimits,
+} from "../../lib/gan/limits";
+import type { ResolvedSpec } from "../../lib/gan/spec";
+import type { GenerateReply, TrainerEventMessage } from "../../lib/protocol/trainer";
+import type { ActivityPush, DiagnosticsPush, GridPush, LossPage, LossPoint, RunHistory, RunStatusPush } from "../../lib/protocol/socket";
+import type { RunStatus, Store } from "../db/store";
+import type { DiskGuard } from "../disk";
+import { DEFAULT_LIMITS, oneAtATime, QuotaError, type Limits } from "../limits";
+import type { GeneratorError, GeneratorPool } from "../trainer/generator-pool";
+import type { RunProcess, RunProcessEvent, TrainerSupervisor } from "../trainer/supervisor";
+import { OverviewCache } from "./overview";
+import { TrainerSlots, type QueueEntry, type Slot } from "./trainer-slots";
+import { WriteQueue } from "./write-queue";
 
 /** Where pushes go; socket.io in the server, an array in tests. */
 export interface Broadcaster {
@@ -222,7 +229,12 @@ export class RunService {
     // From here to the spawn (or the queue) nothing waits: the counts cannot change in between.
     this.refuseIfQueuedOrStarting(runId);
     if (this.live.has(runId)) throw new RunError("CONFLICT", "this run was started meanwhile");
-    const queued: Queued = { previous: { status: run.status, failureReason: run.failureReason }, push: statusOf(run), written: Promise.resolve(), pushedPosition: null };
+    const queued: Queued = {
+      previous: { status: run.status, failureReason: run.failureReason },
+      push: statusOf(run),
+      written: Promise.resolve(),
+      pushedPosition: null,
+    };
     const admitted = this.slots.admit({ runId, sessionId: run.sessionId, userId }, queued);
     if ("slot" in admitted) {
       try {
@@ -256,7 +268,14 @@ export class RunService {
       throw e;
     }
     const position = this.slots.position(runId);
-    await this.activity({ sessionId: run.sessionId, runId, userId, kind: "run.queued", detail: { ahead: position ?? 0, slots: this.slots.capacity }, iteration: run.iteration });
+    await this.activity({
+      sessionId: run.sessionId,
+      runId,
+      userId,
+      kind: "run.queued",
+      detail: { ahead: position ?? 0, slots: this.slots.capacity },
+      iteration: run.iteration,
+    });
     return { queuePosition: position };
   }
 
@@ -264,7 +283,8 @@ export class RunService {
   private refuseIfQueuedOrStarting(runId: string): void {
     const position = this.slots.position(runId);
     if (position !== null) throw new RunError("CONFLICT", `this run already waits in the trainer queue (${ahead(position)}): it starts by itself`);
-    if (!this.live.has(runId) && this.slots.isLive(runId)) throw new RunError("CONFLICT", "this run's trainer process is starting or shutting down: try again in a moment");
+    if (!this.live.has(runId) && this.slots.isLive(runId))
+      throw new RunError("CONFLICT", "this run's trainer process is starting or shutting down: try again in a moment");
   }
 
   /** A slot freed: the queue's head starts in it (and the next, while slots are free), then every position moves. */
@@ -323,7 +343,9 @@ export class RunService {
       if (spawned) return;
       slot.free();
       const reason = `could not start from the trainer queue: ${(e as Error).message}`;
-      const saved = await this.store.updateRun(runId, { status: q.previous.status, failureReason: q.previous.status === "idle" ? null : reason }).catch(() => null);
+      const saved = await this.store
+        .updateRun(runId, { status: q.previous.status, failureReason: q.previous.status === "idle" ? null : reason })
+        .catch(() => null);
       if (saved) this.deps.broadcaster.status(sessionId, { ...statusOf(saved), reason });
     }
   }
@@ -335,7 +357,14 @@ export class RunService {
     await q.written.catch(() => undefined);
     const saved = await this.store.updateRun(entry.runId, { status: q.previous.status, failureReason: q.previous.failureReason });
     this.deps.broadcaster.status(entry.sessionId, statusOf(saved));
-    await this.activity({ sessionId: entry.sessionId, runId: entry.runId, userId, kind: "run.unqueued", detail: { status: q.previous.status }, iteration: saved.iteration });
+    await this.activity({
+      sessionId: entry.sessionId,
+      runId: entry.runId,
+      userId,
+      kind: "run.unqueued",
+      detail: { status: q.previous.status },
+      iteration: saved.iteration,
+    });
   }
 
   private spawn(run: { id: string; sessionId: string; createdById: string; config: unknown; outDir: string }, opts: { resumeFrom?: string }, slot: Slot): Live {
@@ -412,7 +441,11 @@ export class RunService {
         () => {
           // A resumed run may write at or before what a cached overview read: it reads those buckets again.
           this.overviewCache?.rewind(runId, points[0]!.iteration);
-          this.deps.broadcaster.losses(live.sessionId, runId, points.map(({ iteration, epoch, gReal, fake, real, at }) => ({ iteration, epoch, gReal, fake, real, ...(at ? { at } : {}) })));
+          this.deps.broadcaster.losses(
+            live.sessionId,
+            runId,
+            points.map(({ iteration, epoch, gReal, fake, real, at }) => ({ iteration, epoch, gReal, fake, real, ...(at ? { at } : {}) })),
+          );
         },
       );
     }
@@ -454,7 +487,11 @@ export class RunService {
     if (low) return this.pauseFor(runId, live, `${low}: paused`);
     const usage = await disk.usage(live.createdById);
     if (usage.total > disk.quotaBytes) {
-      this.pauseFor(runId, live, `the files of this run's creator take ${Math.round(usage.total / 2 ** 20)} MiB, over their ${Math.round(disk.quotaBytes / 2 ** 20)} MiB disk quota: paused; delete data sets or runs to resume`);
+      this.pauseFor(
+        runId,
+        live,
+        `the files of this run's creator take ${Math.round(usage.total / 2 ** 20)} MiB, over their ${Math.round(disk.quotaBytes / 2 ** 20)} MiB disk quota: paused; delete data sets or runs to resume`,
+      );
     }
   }
 
@@ -481,7 +518,14 @@ export class RunService {
       if (!e.exit.expected && !TERMINAL.has(run.status)) {
         await this.store.updateRun(runId, { status: "failed", failureReason: e.exit.reason });
         this.deps.broadcaster.status(live.sessionId, { ...statusOf(run), status: "failed", reason: e.exit.reason });
-        await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: "run.failed", detail: { reason: e.exit.reason }, iteration: run.iteration });
+        await this.activity({
+          sessionId: live.sessionId,
+          runId,
+          userId: null,
+          kind: "run.failed",
+          detail: { reason: e.exit.reason },
+          iteration: run.iteration,
+        });
       }
       return;
     }
@@ -491,7 +535,15 @@ export class RunService {
   private async onTrainerEvent(runId: string, live: Live, ev: TrainerEventMessage): Promise<void> {
     switch (ev.type) {
       case "losses":
-        live.buffer.push({ iteration: ev.iteration, epoch: ev.epoch, gReal: ev.losses.GReal, fake: ev.losses.Fake, real: ev.losses.Real, msPerIter: ev.msPerIter, at: Date.now() } as LossPoint);
+        live.buffer.push({
+          iteration: ev.iteration,
+          epoch: ev.epoch,
+          gReal: ev.losses.GReal,
+          fake: ev.losses.Fake,
+          real: ev.losses.Real,
+          msPerIter: ev.msPerIter,
+          at: Date.now(),
+        } as LossPoint);
         this.scheduleFlush(runId, live);
         return;
       case "status": {
@@ -502,7 +554,13 @@ export class RunService {
           live.writes.push(
             "status",
             async () => {
-              await this.store.updateRun(runId, { status: ev.status, iteration: ev.iteration, epoch: ev.epoch, backend: ev.backend, failureReason: reason ?? null });
+              await this.store.updateRun(runId, {
+                status: ev.status,
+                iteration: ev.iteration,
+                epoch: ev.epoch,
+                backend: ev.backend,
+                failureReason: reason ?? null,
+              });
               const run = await this.getRun(runId);
               this.deps.broadcaster.status(live.sessionId, { ...this.statusPush(run), ...(live.imagesPerSec ? { imagesPerSec: live.imagesPerSec } : {}) });
             },
@@ -520,7 +578,14 @@ export class RunService {
           await this.activity({ sessionId: live.sessionId, runId, userId, kind: `run.${kind}`, detail: {}, iteration: ev.iteration });
         }
         if (ev.status === "completed" || ev.status === "failed") {
-          await this.activity({ sessionId: live.sessionId, runId, userId: null, kind: `run.${ev.status}`, detail: ev.reason ? { reason: ev.reason } : {}, iteration: ev.iteration });
+          await this.activity({
+            sessionId: live.sessionId,
+            runId,
+            userId: null,
+            kind: `run.${ev.status}`,
+            detail: ev.reason ? { reason: ev.reason } : {},
+            iteration: ev.iteration,
+          });
         }
         // An ended run needs no trainer: its RuntimeGenerator draws from its checkpoint in another process.
         if (TERMINAL.has(ev.status)) void this.release(runId);
@@ -539,7 +604,9 @@ export class RunService {
         await this.checkDisk(runId, live);
         return;
       case "checkpoint":
-        live.writes.push("checkpoint", () => this.store.saveCheckpoint(runId, { kind: ev.kind, epoch: ev.epoch, iteration: ev.iteration, dir: ev.dir, bytes: ev.bytes }));
+        live.writes.push("checkpoint", () =>
+          this.store.saveCheckpoint(runId, { kind: ev.kind, epoch: ev.epoch, iteration: ev.iteration, dir: ev.dir, bytes: ev.bytes }),
+        );
         return;
       case "control": {
         const c = ev.change;
@@ -585,7 +652,8 @@ export class RunService {
     const live = this.live.get(runId);
     if (live) return live;
     const position = this.slots.position(runId);
-    if (position !== null) throw new RunError("CONFLICT", `this run waits in the trainer queue (${ahead(position)}): it starts by itself, or stop it to leave the queue`);
+    if (position !== null)
+      throw new RunError("CONFLICT", `this run waits in the trainer queue (${ahead(position)}): it starts by itself, or stop it to leave the queue`);
     if (this.slots.isLive(runId)) throw new RunError("CONFLICT", "this run's trainer process is starting or shutting down: try again in a moment");
     throw new RunError("CONFLICT", "this run is not training now: start or resume it first");
   }
@@ -696,7 +764,11 @@ export class RunService {
     this.overviewCache ??= new OverviewCache(this.store, { maxPoints: overviewPoints });
     const overview = whole || lastIteration === null ? null : await this.overviewCache.overview(runId, lastIteration);
     const grids = (await this.store.listGrids(runId)).map((g) => ({ epoch: g.epoch, iteration: g.iteration, url: gridUrl(runId, g.epoch) }));
-    const diagnostics = (await this.store.listDiagnostics(runId)).map((d) => ({ runId, ...d, alarms: d.alarms.map(({ rule, epoch, message }) => ({ rule, epoch, message })) }));
+    const diagnostics = (await this.store.listDiagnostics(runId)).map((d) => ({
+      runId,
+      ...d,
+      alarms: d.alarms.map(({ rule, epoch, message }) => ({ rule, epoch, message })),
+    }));
     return {
       run: { ...this.statusPush(run), name: run.name, totalIterations: run.totalIterations ?? null, iterationsPerEpoch: run.iterationsPerEpoch ?? null },
       overview,

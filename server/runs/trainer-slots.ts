@@ -7,7 +7,7 @@
  * exit and RunService's release of it, so what is counted is processes, never map entries that may linger. Every
  * check and take is synchronous: between a count and the take that follows it nothing else runs.
  */
-import { QuotaError, type Limits } from "../limits.js";
+import { QuotaError, type Limits } from "../limits";
 
 export interface SlotOwner {
   runId: string;

@@ -28,11 +28,11 @@
  */
 import path from "node:path";
 import type { z } from "zod";
-import type { GenerateReply, TrainerCommand, TrainerEventMessage, TrainerMessage } from "../../lib/protocol/trainer.js";
-import { TRAINER_PROTOCOL_VERSION, TrainerCommandSchema } from "../../lib/protocol/trainer.js";
-import type { Trainer, TrainerEvent } from "../../lib/gan/trainer.js";
-import type { GanModel } from "../../lib/gan/model.js";
-import { runtimeDir } from "../../lib/protocol/generator.js";
+import type { GenerateReply, TrainerCommand, TrainerEventMessage, TrainerMessage } from "../../lib/protocol/trainer";
+import { TRAINER_PROTOCOL_VERSION, TrainerCommandSchema } from "../../lib/protocol/trainer";
+import type { Trainer, TrainerEvent } from "../../lib/gan/trainer";
+import type { GanModel } from "../../lib/gan/model";
+import { runtimeDir } from "../../lib/protocol/generator";
 
 const v = TRAINER_PROTOCOL_VERSION;
 type ErrorCode = "BAD_REQUEST" | "NOT_READY" | "INTERNAL";
@@ -223,7 +223,11 @@ function handle(cmd: TrainerCommand): void {
     return;
   }
   if (!trainer) {
-    void replyError(cmd.requestId, "NOT_READY", phase === "new" ? "the trainer process has not been given its run yet" : "the trainer is still being built (not ready yet)");
+    void replyError(
+      cmd.requestId,
+      "NOT_READY",
+      phase === "new" ? "the trainer process has not been given its run yet" : "the trainer is still being built (not ready yet)",
+    );
     return;
   }
   void request(trainer, cmd).catch((e: unknown) => replyError(cmd.requestId, "INTERNAL", errorMessage(e)));
@@ -235,7 +239,8 @@ async function request(t: Trainer, cmd: Request): Promise<void> {
   switch (cmd.type) {
     case "setLrMultiplier":
     case "setOptimizer": {
-      if (ended(t) || stopping) return replyError(cmd.requestId, "BAD_REQUEST", `the run has ${stopping && !ended(t) ? "been stopped" : t.status}: changes no longer take effect`);
+      if (ended(t) || stopping)
+        return replyError(cmd.requestId, "BAD_REQUEST", `the run has ${stopping && !ended(t) ? "been stopped" : t.status}: changes no longer take effect`);
       try {
         if (cmd.type === "setLrMultiplier") t.setLrMultiplier(cmd.scope, cmd.param, cmd.value);
         else t.setOptimizer(cmd.network, cmd.settings);
@@ -246,7 +251,7 @@ async function request(t: Trainer, cmd: Request): Promise<void> {
       return reply(cmd.requestId, null);
     }
     case "generate": {
-      const { RuntimeGenerator, GenerateError } = await import("../../lib/gan/generator.js");
+      const { RuntimeGenerator, GenerateError } = await import("../../lib/gan/generator");
       const gen = RuntimeGenerator.live(t.model);
       let out;
       try {
@@ -265,7 +270,11 @@ async function request(t: Trainer, cmd: Request): Promise<void> {
     }
     case "checkpoint": {
       if (t.status === "failed") {
-        return replyError(cmd.requestId, "BAD_REQUEST", `the run failed (${failReason ?? "see its error event"}): its weights are not written over the last checkpoint`);
+        return replyError(
+          cmd.requestId,
+          "BAD_REQUEST",
+          `the run failed (${failReason ?? "see its error event"}): its weights are not written over the last checkpoint`,
+        );
       }
       const ckpt = await gate.exclusive(() => writeLatest(t));
       return reply(cmd.requestId, ckpt);
@@ -274,7 +283,8 @@ async function request(t: Trainer, cmd: Request): Promise<void> {
       shuttingDown = true;
       t.pause();
       const result = await gate.exclusive(async (): Promise<ShutdownReply> => {
-        if (t.status === "failed") return { checkpoint: null, note: `the run failed (${failReason ?? "see its error event"}): its last good checkpoint is kept` };
+        if (t.status === "failed")
+          return { checkpoint: null, note: `the run failed (${failReason ?? "see its error event"}): its last good checkpoint is kept` };
         if (ended(t) && lastCheckpoint && lastCheckpoint.iteration === t.iteration) return { checkpoint: lastCheckpoint };
         return { checkpoint: await writeLatest(t) };
       });
@@ -321,12 +331,12 @@ async function start(cmd: StartCommand): Promise<void> {
   intent.paused = cmd.paused;
   let t: Trainer;
   try {
-    const { Trainer } = await import("../../lib/gan/trainer.js");
+    const { Trainer } = await import("../../lib/gan/trainer");
     t = await Trainer.create({
       config: cmd.config,
       outDir: cmd.outDir,
       ...(cmd.resumeFrom ? { resumeFrom: cmd.resumeFrom } : {}),
-      ...(cmd.backend ?? process.env.GAN_BACKEND ? { backend: cmd.backend ?? process.env.GAN_BACKEND } : {}),
+      ...((cmd.backend ?? process.env.GAN_BACKEND) ? { backend: cmd.backend ?? process.env.GAN_BACKEND } : {}),
     });
   } catch (e) {
     return fatal(errorMessage(e));

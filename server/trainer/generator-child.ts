@@ -6,9 +6,9 @@
  */
 import { statSync } from "node:fs";
 import path from "node:path";
-import type { GenerateReply } from "../../lib/protocol/trainer.js";
-import { GENERATOR_PROTOCOL_VERSION as v, GeneratorRequestSchema, latestDir, runtimeDir, type GeneratorReply } from "../../lib/protocol/generator.js";
-import type { RuntimeGenerator } from "../../lib/gan/generator.js";
+import type { GenerateReply } from "../../lib/protocol/trainer";
+import { GENERATOR_PROTOCOL_VERSION as v, GeneratorRequestSchema, latestDir, runtimeDir, type GeneratorReply } from "../../lib/protocol/generator";
+import type { RuntimeGenerator } from "../../lib/gan/generator";
 
 const outDir = process.argv[2]!;
 let loaded: { dir: string; mtimeMs: number; gen: RuntimeGenerator } | null = null;
@@ -35,8 +35,8 @@ async function generator(): Promise<RuntimeGenerator | null> {
   const want = newest();
   if (!want) return null;
   if (loaded && loaded.dir === want.dir && loaded.mtimeMs === want.mtimeMs) return loaded.gen;
-  const { RuntimeGenerator } = await import("../../lib/gan/generator.js");
-  const { initBackend } = await import("../../lib/gan/backend.js");
+  const { RuntimeGenerator } = await import("../../lib/gan/generator");
+  const { initBackend } = await import("../../lib/gan/backend");
   // The CPU-side backend: a GPU, if any, belongs to the trainer.
   await initBackend(process.env.GAN_GENERATOR_BACKEND ?? "wasm");
   const gen = await RuntimeGenerator.fromCheckpoint(want.dir);
@@ -49,7 +49,13 @@ process.on("message", (raw: unknown) => {
   const requestId = typeof (raw as { requestId?: unknown })?.requestId === "string" ? (raw as { requestId: string }).requestId : "";
   const parsed = GeneratorRequestSchema.safeParse(raw);
   if (!parsed.success) {
-    send({ v, type: "reply", requestId, ok: false, error: { code: "BAD_REQUEST", message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") } });
+    send({
+      v,
+      type: "reply",
+      requestId,
+      ok: false,
+      error: { code: "BAD_REQUEST", message: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") },
+    });
     return;
   }
   const req = parsed.data;
@@ -58,10 +64,19 @@ process.on("message", (raw: unknown) => {
     try {
       const gen = await generator();
       if (!gen) {
-        send({ v, type: "reply", requestId, ok: false, error: { code: "NO_WEIGHTS", message: "this run has no weights yet: wait for its first seconds of training" } });
+        send({
+          v,
+          type: "reply",
+          requestId,
+          ok: false,
+          error: { code: "NO_WEIGHTS", message: "this run has no weights yet: wait for its first seconds of training" },
+        });
         return;
       }
-      const out = req.seedB !== undefined ? await gen.interpolate({ label: req.label, seedA: req.seed, seedB: req.seedB, steps: Math.max(2, req.count) }) : await gen.generate({ label: req.label, seed: req.seed, count: req.count });
+      const out =
+        req.seedB !== undefined
+          ? await gen.interpolate({ label: req.label, seedA: req.seed, seedB: req.seedB, steps: Math.max(2, req.count) })
+          : await gen.generate({ label: req.label, seed: req.seed, count: req.count });
       const data: GenerateReply = { count: out.count, width: out.width, height: out.height, labels: out.labels, png: out.png, stripPng: out.stripPng };
       send({ v, type: "reply", requestId, ok: true, data });
     } catch (e) {

@@ -15,10 +15,10 @@ import { fork, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { GENERATOR_PROTOCOL_VERSION, GeneratorReplySchema, latestDir, runtimeDir, type GeneratorRequest } from "../../lib/protocol/generator.js";
-import type { GenerateReply } from "../../lib/protocol/trainer.js";
-import { DEFAULT_LIMITS, QuotaError } from "../limits.js";
-import { TSX_LOADER } from "./supervisor.js";
+import { GENERATOR_PROTOCOL_VERSION, GeneratorReplySchema, latestDir, runtimeDir, type GeneratorRequest } from "../../lib/protocol/generator";
+import type { GenerateReply } from "../../lib/protocol/trainer";
+import { DEFAULT_LIMITS, QuotaError } from "../limits";
+import { TSX_LOADER } from "./supervisor";
 
 const ENTRY = fileURLToPath(new URL("./generator-child.ts", import.meta.url));
 
@@ -81,7 +81,12 @@ export class GeneratorPool {
   }
 
   private spawn(runId: string, outDir: string): Worker {
-    const child = fork(ENTRY, [outDir], { execArgv: ["--import", TSX_LOADER], serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"], env: this.opts.env ?? process.env });
+    const child = fork(ENTRY, [outDir], {
+      execArgv: ["--import", TSX_LOADER],
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+      env: this.opts.env ?? process.env,
+    });
     this.forks++;
     let stderr = "";
     child.stderr?.setEncoding("utf8");
@@ -114,7 +119,9 @@ export class GeneratorPool {
       markExited();
     };
     child.on("exit", (code, signal) => {
-      onGone(`the RuntimeGenerator process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${stderr.trim() ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`);
+      onGone(
+        `the RuntimeGenerator process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${stderr.trim() ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`,
+      );
     });
     // A fork that failed has no pid and may never exit; any other error (a failed send) is seen by its request.
     child.on("error", (e) => {

@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { z } from "zod";
-import type { ConfigInput } from "../../lib/gan/config.js";
+import type { ConfigInput } from "../../lib/gan/config";
 import {
   GenerateReplySchema,
   TRAINER_PROTOCOL_VERSION,
@@ -25,9 +25,9 @@ import {
   type TrainerCommandInput,
   type TrainerEventMessage,
   type TrainerMessage,
-} from "../../lib/protocol/trainer.js";
+} from "../../lib/protocol/trainer";
 
-export type { GenerateReply } from "../../lib/protocol/trainer.js";
+export type { GenerateReply } from "../../lib/protocol/trainer";
 
 export interface RunProcessOptions {
   runId: string;

@@ -6,15 +6,15 @@
 import type { ServerResponse } from "node:http";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import type { CookieSealer } from "../auth/auth.js";
-import type { RateLimits } from "../auth/rate-limits.js";
-import type { DatasetService } from "../datasets/service.js";
-import type { UploadArea } from "../datasets/uploads.js";
-import type { Store } from "../db/store.js";
-import { QuotaError, type Limits } from "../limits.js";
-import type { Presence } from "../realtime/presence.js";
-import type { Realtime } from "../realtime/socket.js";
-import type { RunService } from "../runs/service.js";
+import type { CookieSealer } from "../auth/auth";
+import type { RateLimits } from "../auth/rate-limits";
+import type { DatasetService } from "../datasets/service";
+import type { UploadArea } from "../datasets/uploads";
+import type { Store } from "../db/store";
+import { QuotaError, type Limits } from "../limits";
+import type { Presence } from "../realtime/presence";
+import type { Realtime } from "../realtime/socket";
+import type { RunService } from "../runs/service";
 
 export interface Context {
   userId: string | null;

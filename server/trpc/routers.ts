@@ -6,15 +6,15 @@ import { createHash, randomBytes } from "node:crypto";
 import { TRPCError } from "@trpc/server";
 import { octetInputParser } from "@trpc/server/http";
 import { z } from "zod";
-import { parseConfig } from "../../lib/gan/config.js";
-import { TRAINING_NETWORKS } from "../../lib/gan/spec.js";
-import { ChangePasswordSchema, CredentialsSchema, SignUpSchema, hashPassword, verifyPassword, verifyPasswordOrDummy } from "../auth/auth.js";
-import { DatasetServiceError } from "../datasets/service.js";
-import { StoreError, type InviteRecord, type InviteRefusal } from "../db/store.js";
-import { UploadError } from "../datasets/uploads.js";
-import { gridUrl, RunError } from "../runs/service.js";
-import { oneAtATime, QuotaError } from "../limits.js";
-import { authedProcedure, publicProcedure, quotaTrpc, requireRole, router, type Context } from "./init.js";
+import { parseConfig } from "../../lib/gan/config";
+import { TRAINING_NETWORKS } from "../../lib/gan/spec";
+import { ChangePasswordSchema, CredentialsSchema, SignUpSchema, hashPassword, verifyPassword, verifyPasswordOrDummy } from "../auth/auth";
+import { DatasetServiceError } from "../datasets/service";
+import { StoreError, type InviteRecord, type InviteRefusal } from "../db/store";
+import { UploadError } from "../datasets/uploads";
+import { gridUrl, RunError } from "../runs/service";
+import { oneAtATime, QuotaError } from "../limits";
+import { authedProcedure, publicProcedure, quotaTrpc, requireRole, router, type Context } from "./init";
 
 const id = z.string().min(1).max(100);
 const NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
@@ -89,7 +89,11 @@ const authRouter = router({
     if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
       await ctx.rateLimits.signInFailed(ctx.ip, user.email);
       const issues = [{ path: "currentPassword", message: "this is not your current password" }];
-      throw new TRPCError({ code: "BAD_REQUEST", message: "the current password is wrong", cause: Object.assign(new Error("wrong current password"), { issues }) });
+      throw new TRPCError({
+        code: "BAD_REQUEST",
+        message: "the current password is wrong",
+        cause: Object.assign(new Error("wrong current password"), { issues }),
+      });
     }
     await ctx.rateLimits.signInSucceeded(ctx.ip, user.email);
     const version = await ctx.store.setPassword(user.id, await hashPassword(input.newPassword)).catch(toTrpc);
@@ -145,17 +149,24 @@ const sessionsRouter = router({
     const runs = (await ctx.store.listRuns(input.sessionId)).map(withoutPaths);
     return { session, role, members: await ctx.store.listMembers(input.sessionId), runs, watching: ctx.presence.users(input.sessionId) };
   }),
-  activity: authedProcedure.input(z.object({ sessionId: id, runId: id.optional(), limit: z.number().int().min(1).max(1000).default(200) })).query(async ({ ctx, input }) => {
-    await requireRole(ctx, input.sessionId, "viewer");
-    const entries = await ctx.store.listActivity(input.sessionId, { ...(input.runId ? { runId: input.runId } : {}), limit: input.limit });
-    return entries.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() }));
-  }),
+  activity: authedProcedure
+    .input(z.object({ sessionId: id, runId: id.optional(), limit: z.number().int().min(1).max(1000).default(200) }))
+    .query(async ({ ctx, input }) => {
+      await requireRole(ctx, input.sessionId, "viewer");
+      const entries = await ctx.store.listActivity(input.sessionId, { ...(input.runId ? { runId: input.runId } : {}), limit: input.limit });
+      return entries.map((a) => ({ ...a, createdAt: a.createdAt.toISOString() }));
+    }),
   setPauseOnCollapse: authedProcedure.input(z.object({ sessionId: id, value: z.boolean() })).mutation(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "owner");
     const before = await ctx.store.getSession(input.sessionId);
     await ctx.store.setPauseOnCollapse(input.sessionId, input.value);
     if (before && before.pauseOnCollapse !== input.value) {
-      await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "session.pauseOnCollapse", detail: { from: before.pauseOnCollapse, to: input.value } });
+      await ctx.runs.recordActivity({
+        sessionId: input.sessionId,
+        userId: ctx.userId,
+        kind: "session.pauseOnCollapse",
+        detail: { from: before.pauseOnCollapse, to: input.value },
+      });
     }
     return { ok: true };
   }),
@@ -173,24 +184,34 @@ const sessionsRouter = router({
       await requireRole(ctx, input.sessionId, "owner");
       const token = randomBytes(24).toString("base64url");
       const expiresAt = new Date(Date.now() + (input.expiresInDays ?? ctx.limits.GAN_INVITE_DEFAULT_DAYS) * DAY_MS);
-      const invite = await ctx.store.createInvite({ sessionId: input.sessionId, role: input.role, createdById: ctx.userId, tokenHash: hashToken(token), expiresAt, maxUses: input.maxUses ?? null });
+      const invite = await ctx.store.createInvite({
+        sessionId: input.sessionId,
+        role: input.role,
+        createdById: ctx.userId,
+        tokenHash: hashToken(token),
+        expiresAt,
+        maxUses: input.maxUses ?? null,
+      });
       // The token is shown once, here; only its hash is stored.
       return { id: invite.id, role: input.role, token, path: `/invite/${token}`, expiresAt: expiresAt.toISOString(), maxUses: invite.maxUses };
     }),
   /** The owner changes a member's role (editor ⇄ viewer); everyone sees it in the activity feed and presence. */
-  setRole: authedProcedure
-    .input(z.object({ sessionId: id, userId: id, role: z.enum(["editor", "viewer"]) }))
-    .mutation(async ({ ctx, input }) => {
-      await requireRole(ctx, input.sessionId, "owner");
-      // Also the member's ceiling: demoted to viewer, no invite raises them again until the owner promotes them here.
-      const { from } = await ctx.store.setMemberRole(input.sessionId, input.userId, input.role, ctx.userId).catch(toTrpc);
-      if (from !== input.role) {
-        const who = await ctx.store.getUser(input.userId);
-        await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "member.role", detail: { memberId: input.userId, member: who?.name ?? null, from, to: input.role } });
-        await ctx.realtime?.membershipChanged(input.sessionId, input.userId, input.role);
-      }
-      return { role: input.role };
-    }),
+  setRole: authedProcedure.input(z.object({ sessionId: id, userId: id, role: z.enum(["editor", "viewer"]) })).mutation(async ({ ctx, input }) => {
+    await requireRole(ctx, input.sessionId, "owner");
+    // Also the member's ceiling: demoted to viewer, no invite raises them again until the owner promotes them here.
+    const { from } = await ctx.store.setMemberRole(input.sessionId, input.userId, input.role, ctx.userId).catch(toTrpc);
+    if (from !== input.role) {
+      const who = await ctx.store.getUser(input.userId);
+      await ctx.runs.recordActivity({
+        sessionId: input.sessionId,
+        userId: ctx.userId,
+        kind: "member.role",
+        detail: { memberId: input.userId, member: who?.name ?? null, from, to: input.role },
+      });
+      await ctx.realtime?.membershipChanged(input.sessionId, input.userId, input.role);
+    }
+    return { role: input.role };
+  }),
   /** The owner removes a member: their access ends at once, open pages included. */
   removeMember: authedProcedure.input(z.object({ sessionId: id, userId: id })).mutation(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "owner");
@@ -198,7 +219,12 @@ const sessionsRouter = router({
     // Also the member's ceiling: links made before now no longer let them back in.
     const { role } = await ctx.store.removeMember(input.sessionId, input.userId, ctx.userId).catch(toTrpc);
     // The entry first, so the removed member's open page hears of it (and finds itself forbidden), then the eviction.
-    await ctx.runs.recordActivity({ sessionId: input.sessionId, userId: ctx.userId, kind: "member.removed", detail: { memberId: input.userId, member: who?.name ?? null, role } });
+    await ctx.runs.recordActivity({
+      sessionId: input.sessionId,
+      userId: ctx.userId,
+      kind: "member.removed",
+      detail: { memberId: input.userId, member: who?.name ?? null, role },
+    });
     await ctx.realtime?.membershipChanged(input.sessionId, input.userId, null);
     return { ok: true };
   }),
@@ -261,13 +287,17 @@ const sessionsRouter = router({
       throw inviteRefused(result.reason, standing && "invite" in standing ? standing.invite : undefined);
     }
     if (result.changed) {
-      await ctx.store.addActivity({ sessionId: result.sessionId, userId: ctx.userId, kind: "member.joined", detail: { role: result.role, ...(result.from ? { from: result.from } : {}) } });
+      await ctx.store.addActivity({
+        sessionId: result.sessionId,
+        userId: ctx.userId,
+        kind: "member.joined",
+        detail: { role: result.role, ...(result.from ? { from: result.from } : {}) },
+      });
       if (result.from) await ctx.realtime?.membershipChanged(result.sessionId, ctx.userId, result.role);
     }
     return { sessionId: result.sessionId, role: result.role };
   }),
 });
-
 
 const TRAINABLE = new Set(["W", "b", "beta", "gamma"]);
 const FINISHED = new Set(["completed", "stopped", "failed", "interrupted"]);
@@ -370,7 +400,11 @@ const runsRouter = router({
   historyRange: authedProcedure
     .input(
       z
-        .object({ runId: id, fromIteration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), toIteration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
+        .object({
+          runId: id,
+          fromIteration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+          toIteration: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+        })
         .refine((r) => r.toIteration >= r.fromIteration, { message: "toIteration must not be before fromIteration", path: ["toIteration"] }),
     )
     .query(async ({ ctx, input }) => {
@@ -470,16 +504,32 @@ const runsRouter = router({
       const changed = await ctx.runs.setPartFrozen(input.runId, ctx.userId, input.part, input.frozen).catch(toTrpc);
       return { changed };
     }),
-  setAlpha: authedProcedure
-    .input(z.object({ runId: id, network: z.enum(NETWORKS), alpha: z.number().positive().max(1) }))
-    .mutation(async ({ ctx, input }) => {
-      await runInSession(ctx, input.runId, "editor");
-      await ctx.runs.setAlpha(input.runId, ctx.userId, input.network, input.alpha).catch(toTrpc);
-      return { ok: true };
-    }),
+  setAlpha: authedProcedure.input(z.object({ runId: id, network: z.enum(NETWORKS), alpha: z.number().positive().max(1) })).mutation(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "editor");
+    await ctx.runs.setAlpha(input.runId, ctx.userId, input.network, input.alpha).catch(toTrpc);
+    return { ok: true };
+  }),
   /** RuntimeGenerator: base64 PNGs and what they show; viewers may use it. */
   generate: authedProcedure
-    .input(z.object({ runId: id, label: z.number().int().min(0).max(999), seed: z.number().int().min(0).max(2 ** 32 - 1).default(0), count: z.number().int().min(1).max(64).default(1), seedB: z.number().int().min(0).max(2 ** 32 - 1).optional() }))
+    .input(
+      z.object({
+        runId: id,
+        label: z.number().int().min(0).max(999),
+        seed: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 32 - 1)
+          .default(0),
+        count: z.number().int().min(1).max(64).default(1),
+        seedB: z
+          .number()
+          .int()
+          .min(0)
+          .max(2 ** 32 - 1)
+          .optional(),
+      }),
+    )
     .query(async ({ ctx, input }) => {
       await runInSession(ctx, input.runId, "viewer");
       const out = await ctx.runs.generate(input.runId, input).catch(toTrpc);
@@ -508,9 +558,7 @@ const ImportInputSchema = z.object({
     .max(4, "upload one zip, or an IDX images file with its labels file"),
   name: z.string().trim().max(80).optional(),
   resize: z.enum(["reject", "fit"]).default("reject"),
-  size: z
-    .tuple([z.number().int().min(4).max(64), z.number().int().min(4).max(64)], { message: "size is [height, width], 4–64 each" })
-    .optional(),
+  size: z.tuple([z.number().int().min(4).max(64), z.number().int().min(4).max(64)], { message: "size is [height, width], 4–64 each" }).optional(),
 });
 
 /** Upload errors as tRPC errors. */

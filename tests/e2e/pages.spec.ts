@@ -87,7 +87,10 @@ test("an invite link says who invites you to which session, as what and until wh
     await expect(guest.getByTestId("invite-summary")).toHaveText('Ines invites you to the session "Digits" as an editor · expires in 30 days · 2 uses left');
     await shot(guest, "invite-phone");
     // Nothing was joined by opening the page.
-    const before = await guest.evaluate(async (id) => (await fetch(`/api/trpc/sessions.get?input=${encodeURIComponent(JSON.stringify({ sessionId: id }))}`)).status, sessionId);
+    const before = await guest.evaluate(
+      async (id) => (await fetch(`/api/trpc/sessions.get?input=${encodeURIComponent(JSON.stringify({ sessionId: id }))}`)).status,
+      sessionId,
+    );
     expect(before).toBe(403);
     await joinInvite(guest);
     await expect(guest.getByTestId("my-role")).toHaveText("editor");

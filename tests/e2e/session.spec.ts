@@ -115,7 +115,12 @@ test("the RuntimeGenerator follows the label slider: at 7 it asks for label 7 an
   await expect(generated).toHaveAttribute("data-label", "7");
   const after = await generated.locator("img").first().getAttribute("src");
   expect(after).not.toBe(before);
-  expect(await generated.locator("img").first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(28);
+  expect(
+    await generated
+      .locator("img")
+      .first()
+      .evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth),
+  ).toBe(28);
 });
 
 test("a late joiner sees the full loss history and every epoch's grid", async ({ browser }) => {

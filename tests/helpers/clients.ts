@@ -4,8 +4,8 @@
  */
 import { createTRPCClient, httpBatchLink, httpLink, isNonJsonSerializable, splitLink, TRPCClientError } from "@trpc/client";
 import { io, type Socket } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket.js";
-import type { AppRouter } from "../../server/trpc/routers.js";
+import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket";
+import type { AppRouter } from "../../server/trpc/routers";
 
 export interface Person {
   api: ReturnType<typeof createTRPCClient<AppRouter>>;
@@ -22,7 +22,10 @@ export function person(baseUrl: string): Person {
     }
   };
   const withCookie = async (url: string | URL | Request, init?: RequestInit | { body?: unknown; headers?: unknown }) => {
-    const res = await fetch(url as string, { ...(init as RequestInit), headers: { ...(init?.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
+    const res = await fetch(url as string, {
+      ...(init as RequestInit),
+      headers: { ...(init?.headers as Record<string, string>), ...(cookie ? { cookie } : {}) },
+    });
     remember(res);
     return res;
   };

@@ -3,7 +3,7 @@
  * port 0 (a free one), plus any limit a test sets (server/limits.ts names them).
  */
 import path from "node:path";
-import { loadEnv, type ServerEnv } from "../../server/env.js";
+import { loadEnv, type ServerEnv } from "../../server/env";
 
 export function testEnv(tmp: string, overrides: Record<string, string> = {}): ServerEnv {
   return loadEnv({

@@ -101,7 +101,7 @@ export function makeZip(entries: ZipFixtureEntry[], options: ZipFixtureOptions =
     out.push(name);
     out.push(packed);
     const mode = e.symlink ? 0o120777 : e.directory ? 0o040755 : 0o100644;
-    const attrs = e.externalAttributes ?? (((mode << 16) >>> 0) | (e.directory ? 0x10 : 0));
+    const attrs = e.externalAttributes ?? ((mode << 16) >>> 0) | (e.directory ? 0x10 : 0);
     const extra = zip64 ? new Uint8Array(4 + 24) : new Uint8Array(0);
     if (zip64) {
       const v = new DataView(extra.buffer);

@@ -11,10 +11,10 @@ import { request as httpRequest } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { appRouter } from "../../server/trpc/routers.js";
-import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
+import { startServer, type RunningServer } from "../../server/app";
+import { appRouter } from "../../server/trpc/routers";
+import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-abuse-"));
 let server: RunningServer;
@@ -96,16 +96,17 @@ function sendBody(
 /** Child processes of this test process (the server runs in it): trainers, generators, importers. */
 function childProcesses(): number {
   try {
-    return execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid="], { encoding: "utf8" }).trim().split("\n").filter(Boolean).length;
+    return execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid="], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean).length;
   } catch {
     return 0;
   }
 }
 
 beforeAll(async () => {
-  server = await startServer(
-    testEnv(tmp),
-  );
+  server = await startServer(testEnv(tmp));
   owner = person(server.url);
   viewer = person(server.url);
   attacker = person(server.url);
@@ -145,7 +146,12 @@ describe("abuse: bodies", () => {
   });
 
   it("a JSON body over the cap is refused by its declared length (413) and, undeclared, while it streams", async () => {
-    const declared = await sendBody("/api/trpc/runs.create", { bytes: 300 * 2 ** 20, contentType: "application/json", declareLength: true, cookie: attacker.cookie() });
+    const declared = await sendBody("/api/trpc/runs.create", {
+      bytes: 300 * 2 ** 20,
+      contentType: "application/json",
+      declareLength: true,
+      cookie: attacker.cookie(),
+    });
     expect(declared.status).toBe(413);
     expect(declared.body.error?.data?.code).toBe("PAYLOAD_TOO_LARGE");
     const { result: chunked, slowestMs } = await whileProbing(() =>
@@ -157,16 +163,31 @@ describe("abuse: bodies", () => {
   });
 
   it("an upload larger than allowed is refused by its declared length, other content types and methods too", async () => {
-    const big = await sendBody("/api/trpc/datasets.upload", { bytes: 600 * 2 ** 20, contentType: "application/octet-stream", declareLength: true, cookie: attacker.cookie() });
+    const big = await sendBody("/api/trpc/datasets.upload", {
+      bytes: 600 * 2 ** 20,
+      contentType: "application/octet-stream",
+      declareLength: true,
+      cookie: attacker.cookie(),
+    });
     expect(big.status).toBe(413);
     expect(big.sentBytes).toBeLessThan(600 * 2 ** 20);
-    const form = await sendBody("/api/trpc/datasets.upload", { bytes: 1000, contentType: "multipart/form-data; boundary=x", declareLength: true, cookie: attacker.cookie() });
+    const form = await sendBody("/api/trpc/datasets.upload", {
+      bytes: 1000,
+      contentType: "multipart/form-data; boundary=x",
+      declareLength: true,
+      cookie: attacker.cookie(),
+    });
     expect(form.status).toBe(415);
     const text = await sendBody("/api/trpc/sessions.create", { bytes: 10, contentType: "text/plain", declareLength: true, cookie: attacker.cookie() });
     expect(text.status).toBe(415);
     const put = await sendBody("/api/health", { bytes: 10, contentType: "application/json", declareLength: true, method: "PUT" });
     expect(put.status).toBe(405);
-    const getWithBody = await sendBody(`/api/runs/${runId}/grids/0.png`, { bytes: 10 * 2 ** 20, contentType: "application/json", declareLength: true, method: "GET" });
+    const getWithBody = await sendBody(`/api/runs/${runId}/grids/0.png`, {
+      bytes: 10 * 2 ** 20,
+      contentType: "application/json",
+      declareLength: true,
+      method: "GET",
+    });
     expect(getWithBody.status).toBe(400);
   });
 
@@ -174,7 +195,9 @@ describe("abuse: bodies", () => {
     const paths = Array.from({ length: 50 }, () => "auth.me").join(",");
     const res = await fetch(`${server.url}/api/trpc/${paths}?batch=1&input=${encodeURIComponent("{}")}`, { headers: { cookie: attacker.cookie() } });
     expect(res.status).toBe(400);
-    const ok = await fetch(`${server.url}/api/trpc/${Array.from({ length: 10 }, () => "auth.me").join(",")}?batch=1&input=${encodeURIComponent("{}")}`, { headers: { cookie: attacker.cookie() } });
+    const ok = await fetch(`${server.url}/api/trpc/${Array.from({ length: 10 }, () => "auth.me").join(",")}?batch=1&input=${encodeURIComponent("{}")}`, {
+      headers: { cookie: attacker.cookie() },
+    });
     expect(ok.status).toBe(200);
   });
 });
@@ -220,10 +243,14 @@ describe("abuse: accounts", () => {
     expect(slowestMs).toBeLessThan(1000);
     // The owner, from another address (a loopback alias), still signs in: the guesser cannot lock her out.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(new URL("/api/trpc/auth.signIn", server.url), { method: "POST", localAddress: "127.0.0.9", headers: { "content-type": "application/json" } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        new URL("/api/trpc/auth.signIn", server.url),
+        { method: "POST", localAddress: "127.0.0.9", headers: { "content-type": "application/json" } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on("error", reject);
       req.end(JSON.stringify({ email: "tess@example.com", password: "correct horse" }));
     });
@@ -237,7 +264,9 @@ describe("abuse: accounts", () => {
     await ex.api.sessions.acceptInvite.mutate({ token: link.token });
     expect((await ex.api.sessions.get.query({ sessionId })).role).toBe("editor");
     await owner.api.sessions.removeMember.mutate({ sessionId, userId: exId });
-    await expect(ex.api.sessions.acceptInvite.mutate({ token: link.token })).rejects.toMatchObject({ data: { code: expect.stringMatching(/FORBIDDEN|NOT_FOUND|CONFLICT/) } });
+    await expect(ex.api.sessions.acceptInvite.mutate({ token: link.token })).rejects.toMatchObject({
+      data: { code: expect.stringMatching(/FORBIDDEN|NOT_FOUND|CONFLICT/) },
+    });
     expect(await errorCode(ex.api.sessions.get.query({ sessionId }))).toBe("FORBIDDEN");
   });
 });
@@ -246,12 +275,25 @@ describe("abuse: Configs", () => {
   it("a network of 85,000 layers or an outShape of 10⁷ is refused at runs.create with the numbers", async () => {
     const mine = (await attacker.api.sessions.list.query())[0]!.id;
     const layer = { type: "ReLU" };
-    const huge = { name: "huge", z: { size: 10, distribution: "uniform" }, image: { height: 28, width: 28, channels: 1 }, numLabels: 10, generator: Array(85_000).fill(layer), discriminator: [layer], networks: [] };
-    const { result, slowestMs } = await whileProbing(() => attacker.api.runs.create.mutate({ sessionId: mine, name: "huge", config: { network: huge } }).catch((e: unknown) => e));
+    const huge = {
+      name: "huge",
+      z: { size: 10, distribution: "uniform" },
+      image: { height: 28, width: 28, channels: 1 },
+      numLabels: 10,
+      generator: Array(85_000).fill(layer),
+      discriminator: [layer],
+      networks: [],
+    };
+    const { result, slowestMs } = await whileProbing(() =>
+      attacker.api.runs.create.mutate({ sessionId: mine, name: "huge", config: { network: huge } }).catch((e: unknown) => e),
+    );
     // Refused by the body cap (the request is over 256 KiB) or by the layer limit: either way a typed 4xx.
     expect((result as { data?: { code?: string } }).data?.code).toMatch(/BAD_REQUEST|PAYLOAD_TOO_LARGE/);
     const wide = { ...huge, generator: [{ type: "Affine", scope: "Affine", outShape: [10_000_000] }], networks: [] };
-    const e = (await attacker.api.runs.create.mutate({ sessionId: mine, name: "wide", config: { network: wide } }).catch((x: unknown) => x)) as { data?: { code?: string }; message: string };
+    const e = (await attacker.api.runs.create.mutate({ sessionId: mine, name: "wide", config: { network: wide } }).catch((x: unknown) => x)) as {
+      data?: { code?: string };
+      message: string;
+    };
     expect(e.data?.code).toBe("BAD_REQUEST");
     expect(slowestMs).toBeLessThan(1000);
   });
@@ -260,7 +302,7 @@ describe("abuse: Configs", () => {
 /** A seeded generator of hostile JSON values: wrong types, huge numbers, long strings, deep nesting, odd keys. */
 function hostile(seed: number) {
   let s = seed >>> 0 || 1;
-  const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const value = (depth: number): unknown => {
     switch (Math.floor(rnd() * (depth > 3 ? 7 : 10))) {
@@ -281,7 +323,26 @@ function hostile(seed: number) {
       case 7:
         return Array.from({ length: Math.floor(rnd() * 5) }, () => value(depth + 1));
       default: {
-        const keys = ["runId", "sessionId", "label", "seed", "count", "config", "name", "token", "userId", "role", "value", "scope", "param", "network", "alpha", "files", "__proto__", "constructor"];
+        const keys = [
+          "runId",
+          "sessionId",
+          "label",
+          "seed",
+          "count",
+          "config",
+          "name",
+          "token",
+          "userId",
+          "role",
+          "value",
+          "scope",
+          "param",
+          "network",
+          "alpha",
+          "files",
+          "__proto__",
+          "constructor",
+        ];
         const o: Record<string, unknown> = {};
         for (let i = Math.floor(rnd() * 5); i > 0; i--) o[pick(keys)] = value(depth + 1);
         return o;
@@ -307,7 +368,11 @@ describe("abuse: fuzz", () => {
         const res =
           p.type === "query"
             ? await fetch(`${server.url}/api/trpc/${p.name}?input=${encodeURIComponent(input)}`, { headers: { cookie: attacker.cookie() } })
-            : await fetch(`${server.url}/api/trpc/${p.name}`, { method: "POST", headers: { cookie: attacker.cookie(), "content-type": "application/json" }, body: input });
+            : await fetch(`${server.url}/api/trpc/${p.name}`, {
+                method: "POST",
+                headers: { cookie: attacker.cookie(), "content-type": "application/json" },
+                body: input,
+              });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const body = (await res.json()) as { error?: { data?: { code?: string } } };
         if (res.status >= 500 || (res.status >= 400 && !body.error?.data?.code)) bad.push(`${p.name} ${input.slice(0, 200)} → ${res.status}`);

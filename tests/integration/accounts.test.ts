@@ -13,9 +13,9 @@ import path from "node:path";
 import { TRPCClientError } from "@trpc/client";
 import { io as ioClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { connect, errorCode, person, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
+import { startServer, type RunningServer } from "../../server/app";
+import { connect, errorCode, person, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-accounts-"));
 let server: RunningServer;
@@ -26,7 +26,14 @@ let sessionId: string;
 const PASSWORD = "correct horse battery";
 
 /** A tRPC error's `data` (code, quota, invite, issues), or a failure if the call succeeded. */
-async function errorData(p: Promise<unknown>): Promise<{ code: string; httpStatus: number; quota: { name: string; limit: number; used: number; retryAfterSeconds?: number } | null; invite: { reason: string } | null }> {
+async function errorData(
+  p: Promise<unknown>,
+): Promise<{
+  code: string;
+  httpStatus: number;
+  quota: { name: string; limit: number; used: number; retryAfterSeconds?: number } | null;
+  invite: { reason: string } | null;
+}> {
   try {
     await p;
   } catch (e) {
@@ -46,7 +53,13 @@ async function errorMessage(p: Promise<unknown>): Promise<string> {
 }
 
 /** One raw HTTP request from a chosen local address (each 127.0.0.x is its own IP to the server's rate limits). */
-function raw(opts: { from?: string; method?: string; path: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: string; setCookie: string[] }> {
+function raw(opts: {
+  from?: string;
+  method?: string;
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}): Promise<{ status: number; body: string; setCookie: string[] }> {
   const url = new URL(server.url);
   const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
   return new Promise((resolve, reject) => {
@@ -82,7 +95,14 @@ function handshake(opts: { cookie?: string; origin?: string; transport: "websock
   const headers: Record<string, string> = {};
   if (opts.cookie) headers.cookie = opts.cookie;
   if (opts.origin) headers.origin = opts.origin;
-  const socket = ioClient(server.url, { path: "/api/socket", transports: [opts.transport], extraHeaders: headers, reconnection: false, forceNew: true, timeout: 10_000 });
+  const socket = ioClient(server.url, {
+    path: "/api/socket",
+    transports: [opts.transport],
+    extraHeaders: headers,
+    reconnection: false,
+    forceNew: true,
+    timeout: 10_000,
+  });
   return new Promise((resolve) => {
     socket.once("connect", () => {
       socket.close();
@@ -142,7 +162,8 @@ describe("rate limits", () => {
   });
 
   it("failures count for an email without an account too, and a success resets the account's failures", async () => {
-    const signIn = async (email: string, password: string) => (await raw({ from: "127.0.0.8", path: "/api/trpc/auth.signIn", body: { email, password } })).status;
+    const signIn = async (email: string, password: string) =>
+      (await raw({ from: "127.0.0.8", path: "/api/trpc/auth.signIn", body: { email, password } })).status;
     const ghost: number[] = [];
     for (let i = 0; i < 11; i++) ghost.push(await signIn("nobody@example.com", "whatever123"));
     expect(ghost).toEqual([...Array(10).fill(401), 429]);
@@ -161,7 +182,10 @@ describe("rate limits", () => {
     const zoe = await signUp("Zoe");
     const statuses: number[] = [];
     for (let a = 0; a < 11; a++) {
-      for (let i = 0; i < 10; i++) statuses.push((await raw({ from: `127.0.1.${a + 1}`, path: "/api/trpc/auth.signIn", body: { email: zoe.email, password: `spread ${a}-${i}` } })).status);
+      for (let i = 0; i < 10; i++)
+        statuses.push(
+          (await raw({ from: `127.0.1.${a + 1}`, path: "/api/trpc/auth.signIn", body: { email: zoe.email, password: `spread ${a}-${i}` } })).status,
+        );
     }
     expect(statuses.slice(0, 100)).toEqual(Array(100).fill(401));
     expect(statuses.slice(100)).toEqual(Array(10).fill(429));
@@ -185,14 +209,22 @@ describe("rate limits", () => {
     const statuses: number[] = [];
     let refused: { message: string; data: { quota: { name: string; limit: number } } } | null = null;
     for (let i = 0; i < 22; i++) {
-      const res = await raw({ from: "127.0.0.2", path: "/api/trpc/auth.signUp", body: { email: `burst-${i}@example.com`, name: `Burst ${i}`, password: PASSWORD } });
+      const res = await raw({
+        from: "127.0.0.2",
+        path: "/api/trpc/auth.signUp",
+        body: { email: `burst-${i}@example.com`, name: `Burst ${i}`, password: PASSWORD },
+      });
       statuses.push(res.status);
       if (res.status === 429) refused ??= JSON.parse(res.body).error;
     }
     expect(statuses).toEqual([...Array(20).fill(200), 429, 429]);
     expect(refused!.message).toMatch(/^too many accounts created from your address: try again in (59|60) minutes$/);
     expect(refused!.data.quota).toMatchObject({ name: "rateLimit", limit: 20 });
-    const elsewhere = await raw({ from: "127.0.0.5", path: "/api/trpc/auth.signUp", body: { email: "elsewhere@example.com", name: "Else", password: PASSWORD } });
+    const elsewhere = await raw({
+      from: "127.0.0.5",
+      path: "/api/trpc/auth.signUp",
+      body: { email: "elsewhere@example.com", name: "Else", password: PASSWORD },
+    });
     expect(elsewhere.status).toBe(200);
   });
 
@@ -316,7 +348,16 @@ describe("invites", () => {
     const ana = await signUp("Ana");
     const invite = await owner.api.sessions.createInvite.mutate({ sessionId, role: "editor", maxUses: 3 });
     const info = await ana.p.api.sessions.inviteInfo.query({ token: tokenOf(invite) });
-    expect(info).toMatchObject({ sessionName: "Digits", invitedBy: "Ines", role: "editor", joinsAs: "editor", memberRole: null, sessionId: null, ceiling: null, usesLeft: 3 });
+    expect(info).toMatchObject({
+      sessionName: "Digits",
+      invitedBy: "Ines",
+      role: "editor",
+      joinsAs: "editor",
+      memberRole: null,
+      sessionId: null,
+      ceiling: null,
+      usesLeft: 3,
+    });
     // The default expiry: GAN_INVITE_DEFAULT_DAYS (7) from now.
     const days = (new Date(info.expiresAt!).getTime() - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(6.99);
@@ -329,7 +370,12 @@ describe("invites", () => {
     expect(bogus).toMatchObject({ code: "NOT_FOUND", invite: { reason: "unknown" } });
 
     expect(await ana.p.api.sessions.acceptInvite.mutate({ token: tokenOf(invite) })).toEqual({ sessionId, role: "editor" });
-    expect(await ana.p.api.sessions.inviteInfo.query({ token: tokenOf(invite) })).toMatchObject({ memberRole: "editor", joinsAs: "editor", sessionId, usesLeft: 2 });
+    expect(await ana.p.api.sessions.inviteInfo.query({ token: tokenOf(invite) })).toMatchObject({
+      memberRole: "editor",
+      joinsAs: "editor",
+      sessionId,
+      usesLeft: 2,
+    });
     // Accepting again as a member it would not raise changes nothing and uses nothing.
     expect(await ana.p.api.sessions.acceptInvite.mutate({ token: tokenOf(invite) })).toEqual({ sessionId, role: "editor" });
     expect((await owner.api.sessions.invites.query({ sessionId })).find((i) => i.id === invite.id)).toMatchObject({ uses: 1 });
@@ -364,7 +410,10 @@ describe("invites", () => {
     expect(await errorMessage(gus.p.api.sessions.acceptInvite.mutate({ token: once.token }))).toMatch(/used up \(1 of 1 uses\)/);
 
     const race = await owner.api.sessions.createInvite.mutate({ sessionId, role: "editor", maxUses: 1 });
-    const results = await Promise.allSettled([hal.p.api.sessions.acceptInvite.mutate({ token: race.token }), ida.p.api.sessions.acceptInvite.mutate({ token: race.token })]);
+    const results = await Promise.allSettled([
+      hal.p.api.sessions.acceptInvite.mutate({ token: race.token }),
+      ida.p.api.sessions.acceptInvite.mutate({ token: race.token }),
+    ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     expect((lost.reason as TRPCClientError<never>).data).toMatchObject({ code: "NOT_FOUND", invite: { reason: "usedUp" } });
@@ -434,6 +483,9 @@ describe("invites", () => {
     for (let i = 0; i < 11; i++) more.push((await guess("127.0.0.6", rex.p.cookie(), 100 + i, "info")).status);
     expect(more).toEqual([...Array(10).fill(404), 429]);
     const byAddress = await guess("127.0.0.6", rex.p.cookie(), 200);
-    expect(JSON.parse(byAddress.body).error).toMatchObject({ message: expect.stringMatching(/^too many invite links tried from your address/), data: { quota: { name: "rateLimit", limit: 30 } } });
+    expect(JSON.parse(byAddress.body).error).toMatchObject({
+      message: expect.stringMatching(/^too many invite links tried from your address/),
+      data: { quota: { name: "rateLimit", limit: 30 } },
+    });
   });
 });

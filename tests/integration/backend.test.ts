@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseBackendName } from "../../lib/gan/backend.js";
+import { parseBackendName } from "../../lib/gan/backend";
 
 const root = path.resolve(__dirname, "../..");
 
@@ -39,14 +39,13 @@ describe("backend choice", () => {
     expect(JSON.parse(r.out)).toMatchObject({ name: "wasm", skipped: [] });
   });
 
-  it.skipIf(installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu"))(
-    "a forced backend that is not installed is a clear error",
-    () => {
-      const r = pick("tensorflow");
-      expect(r.code).toBe(3);
-      expect(r.err).toContain("BackendError: backend tensorflow is not available: tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed");
-    },
-  );
+  it.skipIf(installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu"))("a forced backend that is not installed is a clear error", () => {
+    const r = pick("tensorflow");
+    expect(r.code).toBe(3);
+    expect(r.err).toContain(
+      "BackendError: backend tensorflow is not available: tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed",
+    );
+  });
 
   it("auto takes the fastest that works and says why it passed over the others", () => {
     const r = pick("auto");

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { decodePng } from "../../lib/gan/image.js";
+import { decodePng } from "../../lib/gan/image";
 
 const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-cli-"));
@@ -34,7 +34,13 @@ describe("npm run train / generate", () => {
     expect(r.stderr).toMatch(/completed at iteration 4 /);
     expect(readdirSync(path.join(out, "grids"))).toEqual(["epoch-001.png"]);
     expect(readFileSync(path.join(out, "losses.csv"), "utf8").trim().split("\n")).toHaveLength(5); // header + 4 iterations
-    expect(JSON.parse(readFileSync(path.join(out, "config.json"), "utf8"))).toMatchObject({ maxEpoch: 1, batchSize: 16, limit: 64, network: "small-dcgan", saveBest: false });
+    expect(JSON.parse(readFileSync(path.join(out, "config.json"), "utf8"))).toMatchObject({
+      maxEpoch: 1,
+      batchSize: 16,
+      limit: 64,
+      network: "small-dcgan",
+      saveBest: false,
+    });
     expect(existsSync(path.join(out, "latest", "model.json"))).toBe(true);
   });
 

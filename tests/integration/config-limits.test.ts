@@ -8,10 +8,10 @@ import os from "node:os";
 import path from "node:path";
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NNC_DCGAN_WITH_LABEL } from "../../lib/gan/spec.js";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { person, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
+import { NNC_DCGAN_WITH_LABEL } from "../../lib/gan/spec";
+import { startServer, type RunningServer } from "../../server/app";
+import { person, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-config-limits-"));
 let server: RunningServer;
@@ -19,9 +19,7 @@ let owner: Person;
 let sessionId: string;
 
 beforeAll(async () => {
-  server = await startServer(
-    testEnv(tmp, { GAN_MAX_BATCH_SIZE: "32" }),
-  );
+  server = await startServer(testEnv(tmp, { GAN_MAX_BATCH_SIZE: "32" }));
   owner = person(server.url);
   await owner.api.auth.signUp.mutate({ email: "lena@example.com", name: "Lena", password: "correct horse" });
   sessionId = (await owner.api.sessions.create.mutate({ name: "Limits" })).id;

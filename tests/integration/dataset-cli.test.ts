@@ -7,8 +7,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { encodePng } from "../../lib/gan/image.js";
-import { makeZip } from "../helpers/zip-writer.js";
+import { encodePng } from "../../lib/gan/image";
+import { makeZip } from "../helpers/zip-writer";
 
 const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-dataset-cli-"));
@@ -38,7 +38,14 @@ describe("npm run dataset", () => {
     const lines = r.stdout.trim().split("\n");
     expect(lines).toHaveLength(1);
     const out = JSON.parse(lines[0]!);
-    expect(out).toEqual({ id: expect.stringMatching(/^ds-[0-9a-f]{20}$/), count: 24, perLabel: [12, 12], imageShape: [6, 6, 1], name: "Shapes", reused: false });
+    expect(out).toEqual({
+      id: expect.stringMatching(/^ds-[0-9a-f]{20}$/),
+      count: 24,
+      perLabel: [12, 12],
+      imageShape: [6, 6, 1],
+      name: "Shapes",
+      reused: false,
+    });
     const again = JSON.parse(run(["import", zip, "--store", store, "--json"]).stdout);
     expect(again).toMatchObject({ id: out.id, reused: true });
   });
@@ -87,7 +94,23 @@ describe("npm run dataset", () => {
     const train = (dataset: string) =>
       spawnSync(
         process.execPath,
-        ["--import", "tsx", path.join(root, "lib/gan/cli/train.ts"), "--dataset", dataset, "--network", "small-dcgan", "--epochs", "1", "--batch", "8", "--diagnostics", "off", "--out", out],
+        [
+          "--import",
+          "tsx",
+          path.join(root, "lib/gan/cli/train.ts"),
+          "--dataset",
+          dataset,
+          "--network",
+          "small-dcgan",
+          "--epochs",
+          "1",
+          "--batch",
+          "8",
+          "--diagnostics",
+          "off",
+          "--out",
+          out,
+        ],
         { cwd: root, encoding: "utf8", env: { ...process.env, GAN_DATASETS_DIR: store, GAN_BACKEND: "wasm" }, timeout: 240_000 },
       );
     const r = train(imported.id);

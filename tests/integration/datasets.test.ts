@@ -9,15 +9,15 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readCheckpoint } from "../../lib/gan/checkpoint.js";
-import { DatasetError } from "../../lib/gan/data/dataset.js";
-import { ZipArchive } from "../../lib/gan/data/zip.js";
-import type { DatasetProgressPush } from "../../lib/protocol/socket.js";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { ImportProcess } from "../../server/datasets/importer.js";
-import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
-import { idxPair, labelsOf } from "../helpers/idx-fixtures.js";
+import { readCheckpoint } from "../../lib/gan/checkpoint";
+import { DatasetError } from "../../lib/gan/data/dataset";
+import { ZipArchive } from "../../lib/gan/data/zip";
+import type { DatasetProgressPush } from "../../lib/protocol/socket";
+import { startServer, type RunningServer } from "../../server/app";
+import { ImportProcess } from "../../server/datasets/importer";
+import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
+import { idxPair, labelsOf } from "../helpers/idx-fixtures";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-datasets-"));
 let server: RunningServer;
@@ -39,9 +39,7 @@ const objectsIn = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 const storeDir = () => path.join(tmp, "datasets");
 
 beforeAll(async () => {
-  server = await startServer(
-    testEnv(tmp, { DATASET_MAX_UPLOAD_MB: "1" }),
-  );
+  server = await startServer(testEnv(tmp, { DATASET_MAX_UPLOAD_MB: "1" }));
   owner = person(server.url);
   viewer = person(server.url);
   stranger = person(server.url);
@@ -68,9 +66,9 @@ describe("importing a data set into a session", () => {
     socket.on("dataset:progress", (p) => pushes.push(p));
     const done = waitFor(socket, "dataset:progress", (p) => p.importId === "import-one-0001" && p.phase === "done");
     const result = await importVia(owner, { sessionId, importId: "import-one-0001", name: "squares" }, [
-        { name: "train-images-idx3-ubyte.gz", bytes: gzipSync(pair.images) },
-        { name: "train-labels-idx1-ubyte", bytes: pair.labels },
-      ]);
+      { name: "train-images-idx3-ubyte.gz", bytes: gzipSync(pair.images) },
+      { name: "train-labels-idx1-ubyte", bytes: pair.labels },
+    ]);
     expect(result.reused).toBe(false);
     expect(result.dataset).toMatchObject({ name: "squares", count: 36, numLabels: 3, perLabel: [12, 12, 12], imageShape: [16, 16, 1], importedBy: "Ada" });
     datasetId = result.dataset.id;
@@ -99,9 +97,9 @@ describe("importing a data set into a session", () => {
     const before = objectsIn(path.join(storeDir(), "objects"));
     const pair = idxPair(labelsOf([12, 12, 12]));
     const again = await importVia(owner, { sessionId, importId: "import-two-0002" }, [
-        { name: "train-images-idx3-ubyte.gz", bytes: gzipSync(pair.images) },
-        { name: "train-labels-idx1-ubyte", bytes: pair.labels },
-      ]);
+      { name: "train-images-idx3-ubyte.gz", bytes: gzipSync(pair.images) },
+      { name: "train-labels-idx1-ubyte", bytes: pair.labels },
+    ]);
     expect(again).toMatchObject({ reused: true, dataset: { id: datasetId, name: "squares" } });
     expect(objectsIn(path.join(storeDir(), "objects"))).toEqual(before);
     const activity = await owner.api.sessions.activity.query({ sessionId });
@@ -113,9 +111,9 @@ describe("importing a data set into a session", () => {
     const pair = idxPair([0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3]); // label 2 has no image
     const failedPush = waitFor(socket, "dataset:progress", (p) => p.importId === "import-bad-0003" && p.phase === "failed");
     const call = importVia(owner, { sessionId, importId: "import-bad-0003" }, [
-        { name: "train-images-idx3-ubyte", bytes: pair.images },
-        { name: "train-labels-idx1-ubyte", bytes: pair.labels },
-      ]);
+      { name: "train-images-idx3-ubyte", bytes: pair.images },
+      { name: "train-labels-idx1-ubyte", bytes: pair.labels },
+    ]);
     const err = (await call.catch((e: unknown) => e)) as { data: { code: string; dataset: { code: string } }; message: string };
     expect(err.data.code).toBe("BAD_REQUEST");
     expect(err.data.dataset.code).toBe("empty_class");
@@ -141,9 +139,13 @@ describe("importing a data set into a session", () => {
     expect(await errorCode(importVia(viewer, { sessionId, importId: "import-viewer-0006" }, files))).toBe("FORBIDDEN");
     // Someone else's upload cannot be imported; refused imports leave no upload behind.
     const { uploadId } = await viewer.api.datasets.upload.mutate(new Blob([Buffer.from(pair.images)]));
-    expect(await errorCode(owner.api.datasets.import.mutate({ sessionId, importId: "import-theft-0009", files: [{ uploadId, name: "train-images-idx3-ubyte" }] }))).toBe("NOT_FOUND");
+    expect(
+      await errorCode(owner.api.datasets.import.mutate({ sessionId, importId: "import-theft-0009", files: [{ uploadId, name: "train-images-idx3-ubyte" }] })),
+    ).toBe("NOT_FOUND");
     expect(readdirSync(path.join(tmp, "uploads")).length).toBe(1); // the viewer's, still theirs
-    expect(await errorCode(viewer.api.datasets.import.mutate({ sessionId, importId: "import-viewer-0010", files: [{ uploadId, name: "train-images-idx3-ubyte" }] }))).toBe("FORBIDDEN");
+    expect(
+      await errorCode(viewer.api.datasets.import.mutate({ sessionId, importId: "import-viewer-0010", files: [{ uploadId, name: "train-images-idx3-ubyte" }] })),
+    ).toBe("FORBIDDEN");
     expect(readdirSync(path.join(tmp, "uploads"))).toEqual([]);
     expect(await errorCode(stranger.api.datasets.list.query({ sessionId }))).toBe("FORBIDDEN");
     expect(await errorCode(stranger.api.datasets.get.query({ sessionId, datasetId }))).toBe("FORBIDDEN");
@@ -169,14 +171,22 @@ describe("runs on an imported data set", () => {
 
   it("checks a run's Config against the data set: shared here, a batch fits, the network fits", async () => {
     const issuesOf = async (config: Record<string, unknown>) => {
-      const e = (await owner.api.runs.create.mutate({ sessionId, name: "bad", config }).catch((x: unknown) => x)) as { data: { code: string; issues: { path: string; message: string }[] } };
+      const e = (await owner.api.runs.create.mutate({ sessionId, name: "bad", config }).catch((x: unknown) => x)) as {
+        data: { code: string; issues: { path: string; message: string }[] };
+      };
       expect(e.data.code).toBe("BAD_REQUEST");
       return e.data.issues;
     };
-    expect(await issuesOf({ dataset: "ds-0123456789abcdef0123" })).toEqual([expect.objectContaining({ path: "dataset", message: expect.stringMatching(/no data set/) })]);
-    expect(await issuesOf({ dataset: datasetId, batchSize: 64 })).toEqual([expect.objectContaining({ path: "batchSize", message: expect.stringMatching(/30 training images/) })]);
+    expect(await issuesOf({ dataset: "ds-0123456789abcdef0123" })).toEqual([
+      expect.objectContaining({ path: "dataset", message: expect.stringMatching(/no data set/) }),
+    ]);
+    expect(await issuesOf({ dataset: datasetId, batchSize: 64 })).toEqual([
+      expect.objectContaining({ path: "batchSize", message: expect.stringMatching(/30 training images/) }),
+    ]);
     const otherSession = (await stranger.api.sessions.create.mutate({ name: "elsewhere" })).id;
-    const e = (await stranger.api.runs.create.mutate({ sessionId: otherSession, name: "x", config: { dataset: datasetId } }).catch((x: unknown) => x)) as { data: { issues: { path: string }[] } };
+    const e = (await stranger.api.runs.create.mutate({ sessionId: otherSession, name: "x", config: { dataset: datasetId } }).catch((x: unknown) => x)) as {
+      data: { issues: { path: string }[] };
+    };
     expect(e.data.issues[0]!.path).toBe("dataset");
   });
 
@@ -228,9 +238,9 @@ describe("runs on an imported data set", () => {
 
     const pair = idxPair(labelsOf([10, 10]), 12, 12);
     const spare = await importVia(owner, { sessionId, importId: "import-spare-0008", name: "spare" }, [
-        { name: "t10k-images-idx3-ubyte", bytes: pair.images },
-        { name: "t10k-labels-idx1-ubyte", bytes: pair.labels },
-      ]);
+      { name: "t10k-images-idx3-ubyte", bytes: pair.images },
+      { name: "t10k-labels-idx1-ubyte", bytes: pair.labels },
+    ]);
     expect(existsSync(path.join(storeDir(), "objects", spare.dataset.id))).toBe(true);
     await owner.api.datasets.remove.mutate({ sessionId, datasetId: spare.dataset.id });
     expect(existsSync(path.join(storeDir(), "objects", spare.dataset.id))).toBe(false);
@@ -257,7 +267,9 @@ describe("the import process", () => {
     expect(ok.dataset).toMatchObject({ name: "fine", count: 24, perLabel: [12, 12] });
     // A DatasetError in the process comes back as a DatasetError with its code and label.
     const bad = idxPair([0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2, 0, 0, 2, 2]);
-    const err = await importer.importFiles([onDisk("t10k-images-idx3-ubyte", bad.images), onDisk("t10k-labels-idx1-ubyte", bad.labels)]).catch((e: unknown) => e);
+    const err = await importer
+      .importFiles([onDisk("t10k-images-idx3-ubyte", bad.images), onDisk("t10k-labels-idx1-ubyte", bad.labels)])
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DatasetError);
     expect(err).toMatchObject({ code: "empty_class", label: 1 });
     importer.close();

@@ -280,8 +280,10 @@ function schemaProblems(dbFile: string, dm: Datamodel): string[] {
           continue;
         }
         const cols = (db.pragma(`index_info(${q(name)})`) as { name: string }[]).map((c) => c.name);
-        if (cols.join() !== want.columns.join()) problems.push(`${model.name}: index ${name} is on (${cols.join(", ")}), expected (${want.columns.join(", ")})`);
-        if ((got.unique === 1) !== want.unique) problems.push(`${model.name}: index ${name} is ${got.unique ? "" : "not "}unique, expected ${want.unique ? "" : "not "}unique`);
+        if (cols.join() !== want.columns.join())
+          problems.push(`${model.name}: index ${name} is on (${cols.join(", ")}), expected (${want.columns.join(", ")})`);
+        if ((got.unique === 1) !== want.unique)
+          problems.push(`${model.name}: index ${name} is ${got.unique ? "" : "not "}unique, expected ${want.unique ? "" : "not "}unique`);
       }
       for (const got of actualIndexes) {
         if (!expectedIndexes.has(got.name)) problems.push(`${model.name}: index ${got.name} exists in SQLite but not in the model`);
@@ -301,10 +303,7 @@ function schemaProblems(dbFile: string, dm: Datamodel): string[] {
         const onUpdate = ACTION[rel.relationOnUpdate ?? "Cascade"];
         const where = `${model.name}.${rel.name}`;
         const hit = [...actualFks.entries()].find(
-          ([, rows]) =>
-            rows[0]!.table === tableName(target) &&
-            rows.map((r) => r.from).join() === from.join() &&
-            rows.map((r) => r.to).join() === to.join(),
+          ([, rows]) => rows[0]!.table === tableName(target) && rows.map((r) => r.from).join() === from.join() && rows.map((r) => r.to).join() === to.join(),
         );
         if (!hit) {
           problems.push(`${where}: foreign key (${from.join(", ")}) → ${tableName(target)}(${to.join(", ")}) is missing`);
@@ -316,7 +315,8 @@ function schemaProblems(dbFile: string, dm: Datamodel): string[] {
         if (row.on_update !== onUpdate) problems.push(`${where}: foreign key ON UPDATE ${row.on_update}, expected ${onUpdate}`);
       }
       for (const [id, rows] of actualFks) {
-        if (!matched.has(id)) problems.push(`${table}: foreign key (${rows.map((r) => r.from).join(", ")}) → ${rows[0]!.table} exists in SQLite but not in the model`);
+        if (!matched.has(id))
+          problems.push(`${table}: foreign key (${rows.map((r) => r.from).join(", ")}) → ${rows[0]!.table} exists in SQLite but not in the model`);
       }
     }
   } finally {

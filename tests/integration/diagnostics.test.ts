@@ -12,19 +12,19 @@ import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../lib/gan/backend.js";
-import { writeCheckpoint } from "../../lib/gan/checkpoint.js";
-import { parseConfig } from "../../lib/gan/config.js";
-import { selectIndices, splitDataset, subsetDataset, type ImageDataset } from "../../lib/gan/data/dataset.js";
-import { loadDataset } from "../../lib/gan/data/index.js";
-import { DEFAULT_CLASSIFIER_TRAINING, trainClassifier, type Classifier } from "../../lib/gan/diagnostics/classifier.js";
-import { CollapseDetector } from "../../lib/gan/diagnostics/collapse.js";
-import { Diagnostics, pickReference, referenceIndices } from "../../lib/gan/diagnostics/diagnostics.js";
-import { loadOrTrainEvaluator } from "../../lib/gan/diagnostics/evaluator.js";
-import { computeMetrics, type QualityMetrics } from "../../lib/gan/diagnostics/metrics.js";
-import { GanModel } from "../../lib/gan/model.js";
-import { Rng } from "../../lib/gan/rng.js";
-import { BUILTIN_SPECS } from "../../lib/gan/spec.js";
+import { initBackend } from "../../lib/gan/backend";
+import { writeCheckpoint } from "../../lib/gan/checkpoint";
+import { parseConfig } from "../../lib/gan/config";
+import { selectIndices, splitDataset, subsetDataset, type ImageDataset } from "../../lib/gan/data/dataset";
+import { loadDataset } from "../../lib/gan/data/index";
+import { DEFAULT_CLASSIFIER_TRAINING, trainClassifier, type Classifier } from "../../lib/gan/diagnostics/classifier";
+import { CollapseDetector } from "../../lib/gan/diagnostics/collapse";
+import { Diagnostics, pickReference, referenceIndices } from "../../lib/gan/diagnostics/diagnostics";
+import { loadOrTrainEvaluator } from "../../lib/gan/diagnostics/evaluator";
+import { computeMetrics, type QualityMetrics } from "../../lib/gan/diagnostics/metrics";
+import { GanModel } from "../../lib/gan/model";
+import { Rng } from "../../lib/gan/rng";
+import { BUILTIN_SPECS } from "../../lib/gan/spec";
 
 const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-diagnostics-"));
@@ -49,7 +49,10 @@ beforeAll(async () => {
   const held = referenceIndices(split.validation, 50, 77);
   const inHeldOut = new Set(held);
   heldOut = selectIndices(split.validation, held);
-  fit = selectIndices(split.validation, [...Array(split.validation.count).keys()].filter((i) => !inHeldOut.has(i)));
+  fit = selectIndices(
+    split.validation,
+    [...Array(split.validation.count).keys()].filter((i) => !inHeldOut.has(i)),
+  );
   reference = pickReference(train, 50, SEED);
   classifier = await trainClassifier(fit, { training: QUICK });
 });
@@ -85,7 +88,10 @@ describe("the metrics mean what they say", () => {
 
   it("uniform noise: a large distance, near-zero precision, and the evaluator reads it as no digit", async () => {
     const images = new Rng(5).uniform(new Float32Array(500 * 784), 0, 1);
-    noise = await metrics(images, Int32Array.from({ length: 500 }, (_, i) => i % 10));
+    noise = await metrics(
+      images,
+      Int32Array.from({ length: 500 }, (_, i) => i % 10),
+    );
     console.log("noise", JSON.stringify({ ...noise, perClass: undefined }));
     expect(noise.precision).toBeLessThan(0.02);
     expect(noise.recall).toBeLessThan(0.02);
@@ -106,13 +112,24 @@ describe("the metrics mean what they say", () => {
     const detector = new CollapseDetector();
     const input = { ...m, dFakeMean: 0.3 };
     expect(detector.observe(input, 1)).toEqual([]);
-    expect(detector.observe(input, 2).map((a) => a.rule).sort()).toEqual(["classDiversity", "coverage", "diversity"]);
+    expect(
+      detector
+        .observe(input, 2)
+        .map((a) => a.rule)
+        .sort(),
+    ).toEqual(["classDiversity", "coverage", "diversity"]);
   });
 });
 
 describe("the evaluator cache", () => {
   const small = () => subsetDataset(full, 1200);
-  const opts = (ds: ImageDataset) => ({ dataset: ds, seed: SEED, validationFraction: 1 / 6, cacheDir: path.join(tmp, "evaluators"), training: { ...QUICK, epochs: 2 } });
+  const opts = (ds: ImageDataset) => ({
+    dataset: ds,
+    seed: SEED,
+    validationFraction: 1 / 6,
+    cacheDir: path.join(tmp, "evaluators"),
+    training: { ...QUICK, epochs: 2 },
+  });
 
   it("trains on the validation split, measures on the training split, caches, and reloads the same network", async () => {
     const first = await loadOrTrainEvaluator(opts(small()));
@@ -124,7 +141,16 @@ describe("the evaluator cache", () => {
     for (const f of ["model.json", "weights.bin", "evaluator.json"]) expect(existsSync(path.join(first.dir!, f))).toBe(true);
     const modelJson = JSON.parse(readFileSync(path.join(first.dir!, "model.json"), "utf8"));
     expect(modelJson.weightsManifest[0].paths).toEqual(["weights.bin"]);
-    expect(modelJson.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toEqual(["conv1/W", "conv1/b", "conv2/W", "conv2/b", "hidden/W", "hidden/b", "output/W", "output/b"]);
+    expect(modelJson.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toEqual([
+      "conv1/W",
+      "conv1/b",
+      "conv2/W",
+      "conv2/b",
+      "hidden/W",
+      "hidden/b",
+      "output/W",
+      "output/b",
+    ]);
     expect(JSON.parse(readFileSync(path.join(first.dir!, "evaluator.json"), "utf8")).accuracy).toBe(first.info.accuracy);
 
     const again = await loadOrTrainEvaluator(opts(small()));
@@ -168,7 +194,18 @@ describe("Diagnostics.evaluate, the per-epoch hook", () => {
       expect(tf.memory().numTensors).toBe(tensors);
       expect(second.metrics).toEqual(first.metrics);
       expect(first).toMatchObject({ epoch: 1, iteration: 130 });
-      for (const k of ["labelAccuracy", "coverage", "classEntropy", "frechetDistance", "precision", "recall", "diversity", "dRealMean", "dFakeMean", "classifierAccuracy"] as const) {
+      for (const k of [
+        "labelAccuracy",
+        "coverage",
+        "classEntropy",
+        "frechetDistance",
+        "precision",
+        "recall",
+        "diversity",
+        "dRealMean",
+        "dFakeMean",
+        "classifierAccuracy",
+      ] as const) {
         expect(Number.isFinite(first.metrics[k]), k).toBe(true);
       }
       expect(first.metrics.count).toBe(200);
@@ -208,16 +245,47 @@ describe("npm run eval", () => {
     const config = parseConfig({ network: "small-dcgan", seed: SEED });
     const model = new GanModel(BUILTIN_SPECS["small-dcgan"], SEED, config.optimizers);
     const dir = path.join(tmp, "ckpt");
-    await writeCheckpoint(dir, { model, config, iteration: 0, iterationsPerEpoch: 130, dataset: { ref: "mnist-bundled", trainCount: 8334, numLabels: 10 }, backend: "wasm", monitor: null });
+    await writeCheckpoint(dir, {
+      model,
+      config,
+      iteration: 0,
+      iterationsPerEpoch: 130,
+      dataset: { ref: "mnist-bundled", trainCount: 8334, numLabels: 10 },
+      backend: "wasm",
+      monitor: null,
+    });
     model.dispose();
-    const r = run(["--checkpoint", dir, "--json", "--backend", "wasm", "--cache", path.join(tmp, "cli-evaluators"), "--evaluator-epochs", "1", "--per-label", "10"]);
+    const r = run([
+      "--checkpoint",
+      dir,
+      "--json",
+      "--backend",
+      "wasm",
+      "--cache",
+      path.join(tmp, "cli-evaluators"),
+      "--evaluator-epochs",
+      "1",
+      "--per-label",
+      "10",
+    ]);
     expect(r.stderr).toMatch(/evaluator: trained in .* accuracy .* on the 8334 train images it never saw/);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[1]).toMatch(/^\| metric +\| value +\| meaning/);
     expect(r.stdout).toMatch(/\| ParameterScope +\| part +\| gradient norm/);
     const json = JSON.parse(lines.at(-1)!);
-    for (const k of ["labelAccuracy", "coverage", "classEntropy", "frechetDistance", "precision", "recall", "diversity", "dRealMean", "dFakeMean", "classifierAccuracy"]) {
+    for (const k of [
+      "labelAccuracy",
+      "coverage",
+      "classEntropy",
+      "frechetDistance",
+      "precision",
+      "recall",
+      "diversity",
+      "dRealMean",
+      "dFakeMean",
+      "classifierAccuracy",
+    ]) {
       expect(typeof json[k], k).toBe("number");
     }
     expect(json).toMatchObject({ count: 100, epoch: 0, iteration: 0, evaluator: { cached: false, trainedOn: { split: "validation", count: 1666 } } });

@@ -10,14 +10,14 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LossOverview, LossPoint, RunHistory } from "../../lib/protocol/socket.js";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { overviewWidth, type MetricInput } from "../../server/db/store.js";
-import { DEFAULT_LIMITS } from "../../server/limits.js";
-import { roomOf } from "../../server/realtime/socket.js";
-import { OverviewCache } from "../../server/runs/overview.js";
-import { connect, errorCode, person, type ClientSocket, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
+import type { LossOverview, LossPoint, RunHistory } from "../../lib/protocol/socket";
+import { startServer, type RunningServer } from "../../server/app";
+import { overviewWidth, type MetricInput } from "../../server/db/store";
+import { DEFAULT_LIMITS } from "../../server/limits";
+import { roomOf } from "../../server/realtime/socket";
+import { OverviewCache } from "../../server/runs/overview";
+import { connect, errorCode, person, type ClientSocket, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
 
 const N = 1_000_000;
 const PAGE = DEFAULT_LIMITS.GAN_HISTORY_PAGE_POINTS;
@@ -93,7 +93,9 @@ describe("run history of a run with a million points", () => {
     history = await owner.api.runs.history.query({ runId });
     const firstMs = performance.now() - t;
     lag.disable();
-    console.log(`history.test: event-loop delay during the first runs.history: max ${Math.round(lag.max / 1e6)} ms, p99 ${Math.round(lag.percentile(99) / 1e6)} ms`);
+    console.log(
+      `history.test: event-loop delay during the first runs.history: max ${Math.round(lag.max / 1e6)} ms, p99 ${Math.round(lag.percentile(99) / 1e6)} ms`,
+    );
     t = performance.now();
     const again = await owner.api.runs.history.query({ runId });
     const cachedMs = performance.now() - t;
@@ -224,14 +226,26 @@ describe("the overview cache", () => {
       expectSameOverview(got, await server.store.metricsOverview(id, 100, { toIteration: upTo }));
       return got;
     };
-    await server.store.appendMetrics(id, Array.from({ length: 250 }, (_, i) => metric(i)));
+    await server.store.appendMetrics(
+      id,
+      Array.from({ length: 250 }, (_, i) => metric(i)),
+    );
     expect((await check(249)).bucket).toBe(4);
-    await server.store.appendMetrics(id, Array.from({ length: 2_750 }, (_, i) => metric(250 + i)));
+    await server.store.appendMetrics(
+      id,
+      Array.from({ length: 2_750 }, (_, i) => metric(250 + i)),
+    );
     expect((await check(2_999)).bucket).toBe(32);
     // A hole (iterations 3000..3099 missing), then later points; then the hole is filled, as a resumed run does.
-    await server.store.appendMetrics(id, Array.from({ length: 400 }, (_, i) => metric(3_100 + i)));
+    await server.store.appendMetrics(
+      id,
+      Array.from({ length: 400 }, (_, i) => metric(3_100 + i)),
+    );
     await check(3_499);
-    await server.store.appendMetrics(id, Array.from({ length: 100 }, (_, i) => metric(3_000 + i)));
+    await server.store.appendMetrics(
+      id,
+      Array.from({ length: 100 }, (_, i) => metric(3_000 + i)),
+    );
     cache.rewind(id, 3_000);
     const full = await check(3_499);
     expect(full.points.reduce((a, p) => a + p.count, 0)).toBe(3_500);

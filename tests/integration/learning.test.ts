@@ -3,9 +3,9 @@
  * to real ones (nearest-neighbour distance) and their ink matches the data's, where at initialisation they do not.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../lib/gan/backend.js";
-import { RuntimeGenerator } from "../../lib/gan/generator.js";
-import { Trainer } from "../../lib/gan/trainer.js";
+import { initBackend } from "../../lib/gan/backend";
+import { RuntimeGenerator } from "../../lib/gan/generator";
+import { Trainer } from "../../lib/gan/trainer";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -35,7 +35,17 @@ const meanInk = (images: Float32Array[]) => images.reduce((s, im) => s + im.redu
 describe("learning", () => {
   // CPU-bound: about a minute on two idle cores; the budget leaves room for a busy machine.
   it("moves generated digits toward the data", { timeout: 600_000 }, async () => {
-    const trainer = await Trainer.create({ config: { network: "small-dcgan", diagnostics: false, batchSize: 32, limit: 640, maxEpoch: 8, seed: 11, optimizers: { Generator: { type: "Adam", alpha: 0.001 } } } });
+    const trainer = await Trainer.create({
+      config: {
+        network: "small-dcgan",
+        diagnostics: false,
+        batchSize: 32,
+        limit: 640,
+        maxEpoch: 8,
+        seed: 11,
+        optimizers: { Generator: { type: "Adam", alpha: 0.001 } },
+      },
+    });
     const size = 28 * 28;
     const gen = RuntimeGenerator.live(trainer.model);
     const labels = Array.from({ length: 40 }, (_, i) => i % 10);

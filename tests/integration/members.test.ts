@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ActivityPush } from "../../lib/protocol/socket.js";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
+import type { ActivityPush } from "../../lib/protocol/socket";
+import { startServer, type RunningServer } from "../../server/app";
+import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-members-"));
 let server: RunningServer;

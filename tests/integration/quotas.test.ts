@@ -11,10 +11,10 @@ import os from "node:os";
 import path from "node:path";
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunStatusPush } from "../../lib/protocol/socket.js";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
+import type { RunStatusPush } from "../../lib/protocol/socket";
+import { startServer, type RunningServer } from "../../server/app";
+import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-quotas-"));
 let server: RunningServer;
@@ -127,7 +127,10 @@ describe("quotas", () => {
     // Another session, another user: the queue itself is full.
     const maxSession = (await max.api.sessions.create.mutate({ name: "Max's" })).id;
     const r7 = await max.api.runs.create.mutate({ sessionId: maxSession, name: "r7", config: tinyConfig });
-    expect(await refusal(max.api.runs.start.mutate({ runId: r7.id }))).toMatchObject({ code: "TOO_MANY_REQUESTS", quota: { name: "queue", limit: 1, used: 1 } });
+    expect(await refusal(max.api.runs.start.mutate({ runId: r7.id }))).toMatchObject({
+      code: "TOO_MANY_REQUESTS",
+      quota: { name: "queue", limit: 1, used: 1 },
+    });
     // Pausing a queued run makes no sense; starting it twice neither.
     expect(await errorCode(olga.api.runs.pause.mutate({ runId: runs.r2! }))).toBe("CONFLICT");
     expect(await errorCode(olga.api.runs.start.mutate({ runId: runs.r2! }))).toBe("CONFLICT");
@@ -189,7 +192,10 @@ describe("quotas", () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
     const replies = await burst;
     const statuses = replies.map((r) => r.status);
-    expect(statuses.every((s) => s === 200 || s === 429), statuses.join(",")).toBe(true);
+    expect(
+      statuses.every((s) => s === 200 || s === 429),
+      statuses.join(","),
+    ).toBe(true);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(1);
     const refused = replies.find((r) => r.status === 429)!;

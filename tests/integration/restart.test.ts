@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { LossPoint } from "../../lib/protocol/socket.js";
-import { connect, person, waitFor } from "../helpers/clients.js";
+import type { LossPoint } from "../../lib/protocol/socket";
+import { connect, person, waitFor } from "../helpers/clients";
 
 const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-restart-"));
@@ -23,7 +23,15 @@ afterAll(() => {
 function startServerProcess(): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
     cwd: root,
-    env: { ...process.env, NODE_ENV: "test", PORT: "0", DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`, DATA_DIR: tmp, GAN_BACKEND: "wasm", SERVE_APP: "0" },
+    env: {
+      ...process.env,
+      NODE_ENV: "test",
+      PORT: "0",
+      DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`,
+      DATA_DIR: tmp,
+      GAN_BACKEND: "wasm",
+      SERVE_APP: "0",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -45,7 +53,11 @@ describe("restart safety", () => {
     const ada = person(first.url);
     await ada.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });
     const session = await ada.api.sessions.create.mutate({ name: "Crash test" });
-    const run = await ada.api.runs.create.mutate({ sessionId: session.id, name: "tiny", config: { network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 } });
+    const run = await ada.api.runs.create.mutate({
+      sessionId: session.id,
+      name: "tiny",
+      config: { network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 },
+    });
     const socket = await connect(first.url, ada.cookie());
     const received: LossPoint[] = [];
     socket.on("run:losses", (p) => received.push(...p.points));

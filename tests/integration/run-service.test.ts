@@ -6,14 +6,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ActivityPush, DiagnosticsPush, RunStatusPush } from "../../lib/protocol/socket.js";
-import type { TrainerEventMessage } from "../../lib/protocol/trainer.js";
-import { openDatabase } from "../../server/db/client.js";
-import { Store } from "../../server/db/store.js";
-import { DEFAULT_LIMITS } from "../../server/limits.js";
-import { RunService, type Broadcaster } from "../../server/runs/service.js";
-import type { GeneratorPool } from "../../server/trainer/generator-pool.js";
-import type { RunProcessEvent, TrainerSupervisor } from "../../server/trainer/supervisor.js";
+import type { ActivityPush, DiagnosticsPush, RunStatusPush } from "../../lib/protocol/socket";
+import type { TrainerEventMessage } from "../../lib/protocol/trainer";
+import { openDatabase } from "../../server/db/client";
+import { Store } from "../../server/db/store";
+import { DEFAULT_LIMITS } from "../../server/limits";
+import { RunService, type Broadcaster } from "../../server/runs/service";
+import type { GeneratorPool } from "../../server/trainer/generator-pool";
+import type { RunProcessEvent, TrainerSupervisor } from "../../server/trainer/supervisor";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-run-service-"));
 let store: Store;
@@ -120,7 +120,13 @@ describe("the trainer queue through the run service", () => {
   it("queues past the server's slots, starts the head when a released trainer exits (its slot freed once), and a queued run can leave", async () => {
     const started: ReturnType<typeof fakeProcess>[] = [];
     const statuses: RunStatusPush[] = [];
-    const broadcaster: Broadcaster = { losses: () => undefined, status: (_s, p) => statuses.push(p), grid: () => undefined, diagnostics: () => undefined, activity: () => undefined };
+    const broadcaster: Broadcaster = {
+      losses: () => undefined,
+      status: (_s, p) => statuses.push(p),
+      grid: () => undefined,
+      diagnostics: () => undefined,
+      activity: () => undefined,
+    };
     const supervisor = {
       start: () => {
         const fake = fakeProcess();

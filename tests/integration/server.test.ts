@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LossPoint } from "../../lib/protocol/socket.js";
-import { startServer, type RunningServer } from "../../server/app.js";
-import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients.js";
-import { testEnv } from "../helpers/env.js";
+import type { LossPoint } from "../../lib/protocol/socket";
+import { startServer, type RunningServer } from "../../server/app";
+import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
+import { testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-server-"));
 let server: RunningServer;
@@ -22,9 +22,7 @@ const sockets: ClientSocket[] = [];
 const tinyConfig = { network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 };
 
 beforeAll(async () => {
-  server = await startServer(
-    testEnv(tmp),
-  );
+  server = await startServer(testEnv(tmp));
   owner = person(server.url);
   viewer = person(server.url);
   await owner.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });
@@ -151,7 +149,11 @@ describe("the live session server", () => {
   it("serves the RuntimeGenerator as PNG from the live weights, to viewers too", async () => {
     const res = await viewer.fetch(`/api/runs/${runId}/generate?label=7&seed=42&count=1`);
     expect(res.status).toBe(200);
-    expect(Buffer.from(await res.arrayBuffer()).subarray(1, 4).toString()).toBe("PNG");
+    expect(
+      Buffer.from(await res.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe("PNG");
     const q = await viewer.api.runs.generate.query({ runId, label: 3, seed: 1, count: 2 });
     expect(q).toMatchObject({ label: 3, count: 2, labels: [3, 3] });
     expect((await fetch(`${server.url}/api/runs/${runId}/generate?label=7`)).status).toBe(401);

@@ -201,11 +201,26 @@ describe("runs", () => {
     expect(await store.getRun(run.id)).toEqual(run);
     expect(await store.getRun("missing")).toBeNull();
 
-    const withId = await store.createRun({ id: "fixed-run-id", sessionId: session.id, createdById: owner.id, name: "r2", config: [1, 2], datasetRef: "d", outDir: "/o" });
+    const withId = await store.createRun({
+      id: "fixed-run-id",
+      sessionId: session.id,
+      createdById: owner.id,
+      name: "r2",
+      config: [1, 2],
+      datasetRef: "d",
+      outDir: "/o",
+    });
     expect(withId.id).toBe("fixed-run-id");
     expect((await store.listRuns(session.id)).map((r) => r.name)).toEqual(["r1", "r2"]);
 
-    const updated = await store.updateRun(run.id, { status: "running", backend: "cpu", iteration: 10, epoch: 1, iterationsPerEpoch: 100, totalIterations: 300 });
+    const updated = await store.updateRun(run.id, {
+      status: "running",
+      backend: "cpu",
+      iteration: 10,
+      epoch: 1,
+      iterationsPerEpoch: 100,
+      totalIterations: 300,
+    });
     expect(updated).toMatchObject({ status: "running", backend: "cpu", iteration: 10, epoch: 1, iterationsPerEpoch: 100, totalIterations: 300 });
     expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(run.updatedAt.getTime());
     expect((await store.updateRun(run.id, { failureReason: "x" })).failureReason).toBe("x");
@@ -229,8 +244,19 @@ describe("runs", () => {
     const { owner, session, run: fresh } = await newRun("queued-fresh");
     const other = await store.createSession({ name: "second", ownerId: owner.id });
     expect(await store.countOwnedSessions(owner.id)).toBe(2);
-    const resumable = await store.createRun({ sessionId: other.id, createdById: owner.id, name: "queued-resumable", config: {}, datasetRef: "d", outDir: "/o" });
-    expect([await store.countRuns({ sessionId: session.id }), await store.countRuns({ sessionId: other.id }), await store.countRuns({ createdById: owner.id })]).toEqual([1, 1, 2]);
+    const resumable = await store.createRun({
+      sessionId: other.id,
+      createdById: owner.id,
+      name: "queued-resumable",
+      config: {},
+      datasetRef: "d",
+      outDir: "/o",
+    });
+    expect([
+      await store.countRuns({ sessionId: session.id }),
+      await store.countRuns({ sessionId: other.id }),
+      await store.countRuns({ createdById: owner.id }),
+    ]).toEqual([1, 1, 2]);
     await store.saveCheckpoint(resumable.id, { kind: "latest", epoch: 1, iteration: 6, dir: "/o/latest", bytes: 10 });
     await store.updateRun(fresh.id, { status: "queued" });
     await store.updateRun(resumable.id, { status: "queued" });
@@ -293,7 +319,13 @@ describe("grids and checkpoints", () => {
     const png2 = Buffer.from([0x89, 0x50, 0x4e, 0x47, 9, 9]);
     const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-    expect(await store.saveGrid(run.id, { epoch: 1, iteration: 199, png: png1, rows: 10, cols: 8 })).toEqual({ epoch: 1, iteration: 199, sha256: sha(png1), rows: 10, cols: 8 });
+    expect(await store.saveGrid(run.id, { epoch: 1, iteration: 199, png: png1, rows: 10, cols: 8 })).toEqual({
+      epoch: 1,
+      iteration: 199,
+      sha256: sha(png1),
+      rows: 10,
+      cols: 8,
+    });
     await store.saveGrid(run.id, { epoch: 0, iteration: 99, png: png1, rows: 10, cols: 8 });
     await store.saveGrid(run.id, { epoch: 1, iteration: 200, png: png2, rows: 10, cols: 10 });
 
@@ -330,12 +362,27 @@ describe("activity", () => {
   it("records entries with parsed detail and user names, lists the newest `limit` in chronological order", async () => {
     const { owner, session, run } = await newRun("activity");
     const a = await store.addActivity({ sessionId: session.id, userId: owner.id, kind: "run.created", detail: { name: "activity" } });
-    expect(a).toMatchObject({ sessionId: session.id, runId: null, userId: owner.id, userName: "owner", kind: "run.created", detail: { name: "activity" }, iteration: null });
+    expect(a).toMatchObject({
+      sessionId: session.id,
+      runId: null,
+      userId: owner.id,
+      userName: "owner",
+      kind: "run.created",
+      detail: { name: "activity" },
+      iteration: null,
+    });
     const kinds: string[] = ["run.created"];
     for (let i = 0; i < 6; i++) {
       const kind = `control.${i}`;
       kinds.push(kind);
-      await store.addActivity({ sessionId: session.id, runId: run.id, userId: i % 2 ? owner.id : null, kind, detail: { lr: { old: i, new: i + 1 } }, iteration: i * 10 });
+      await store.addActivity({
+        sessionId: session.id,
+        runId: run.id,
+        userId: i % 2 ? owner.id : null,
+        kind,
+        detail: { lr: { old: i, new: i + 1 } },
+        iteration: i * 10,
+      });
     }
     const all = await store.listActivity(session.id);
     expect(all.map((e) => e.kind)).toEqual(kinds);
@@ -368,7 +415,14 @@ describe("data sets shared in sessions", () => {
   it("refuses to remove a data set a run uses, removes it otherwise and says whether anything else refers to it", async () => {
     const { owner, session } = await newRun("uses-data");
     await store.addSessionDataset({ sessionId: session.id, datasetId: id, name: "used", importedById: owner.id });
-    await store.createRun({ sessionId: session.id, createdById: owner.id, name: "on it", config: { dataset: id }, datasetRef: id, outDir: path.join(tmp, "runs", "on-it") });
+    await store.createRun({
+      sessionId: session.id,
+      createdById: owner.id,
+      name: "on it",
+      config: { dataset: id },
+      datasetRef: id,
+      outDir: path.join(tmp, "runs", "on-it"),
+    });
     expect((await store.getSessionDataset(session.id, id))!.runCount).toBe(1);
     expect(await storeErrorCode(store.removeSessionDataset(session.id, id))).toBe("CONFLICT");
     expect(await store.getSessionDataset(session.id, id)).not.toBeNull();

@@ -10,9 +10,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import type { ConfigInput } from "../../lib/gan/config.js";
-import type { TrainerEventMessage } from "../../lib/protocol/trainer.js";
-import { RunProcess, TrainerCommandError, TrainerSupervisor, lastErrorLine, type RunProcessEvent } from "../../server/trainer/supervisor.js";
+import type { ConfigInput } from "../../lib/gan/config";
+import type { TrainerEventMessage } from "../../lib/protocol/trainer";
+import { RunProcess, TrainerCommandError, TrainerSupervisor, lastErrorLine, type RunProcessEvent } from "../../server/trainer/supervisor";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-trainer-process-"));
 const supervisor = new TrainerSupervisor({ env: { ...process.env, GAN_BACKEND: "wasm" }, replyTimeoutMs: 20_000 });
@@ -22,7 +22,16 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const tiny = (extra: ConfigInput = {}): ConfigInput => ({ network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 100, seed: 3, sampleColumns: 2, ...extra });
+const tiny = (extra: ConfigInput = {}): ConfigInput => ({
+  network: "small-dcgan",
+  diagnostics: false,
+  batchSize: 8,
+  limit: 48,
+  maxEpoch: 100,
+  seed: 3,
+  sampleColumns: 2,
+  ...extra,
+});
 const PNG_SIGNATURE = "89504e470d0a1a0a";
 const isPng = (bytes: Uint8Array) => bytes instanceof Uint8Array && Buffer.from(bytes.subarray(0, 8)).toString("hex") === PNG_SIGNATURE;
 /** Whether a process runs (a zombie that its new parent has not reaped yet counts as gone). */
@@ -65,12 +74,18 @@ class Log {
   }
 
   /** The first event of `type` (from index `after`) that satisfies `pred`, waiting for it if need be. */
-  async next<T extends TrainerEventMessage["type"]>(type: T, pred: (e: EventOf<T>) => boolean = () => true, after = 0, timeoutMs = 30_000): Promise<EventOf<T>> {
+  async next<T extends TrainerEventMessage["type"]>(
+    type: T,
+    pred: (e: EventOf<T>) => boolean = () => true,
+    after = 0,
+    timeoutMs = 30_000,
+  ): Promise<EventOf<T>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.of(type, after).find(pred);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${type} event after ${timeoutMs} ms; last events: ${JSON.stringify(this.events.slice(-3).map((e) => e.type))}`);
+      if (Date.now() > deadline)
+        throw new Error(`no ${type} event after ${timeoutMs} ms; last events: ${JSON.stringify(this.events.slice(-3).map((e) => e.type))}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
         setTimeout(r, 500);
@@ -116,7 +131,12 @@ describe("a run steered through its process", () => {
     expect(ckpt).toMatchObject({ epoch: 1, iteration: 6, kind: "latest", dir: path.join(outDir, "latest") });
     expect(existsSync(path.join(outDir, "latest", "model.json"))).toBe(true);
     expect(log.of("status")[0]).toMatchObject({ status: "running", iteration: 0, backend: "wasm" });
-    expect(log.of("losses").map((e) => e.iteration).slice(0, 6)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(
+      log
+        .of("losses")
+        .map((e) => e.iteration)
+        .slice(0, 6),
+    ).toEqual([0, 1, 2, 3, 4, 5]);
     for (const e of log.of("losses")) for (const x of Object.values(e.losses)) expect(Number.isFinite(x)).toBe(true);
     const grid = log.of("sampleGrid")[0]!;
     expect(grid).toMatchObject({ epoch: 1, iteration: 6, rows: 10, cols: 2, labels: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
@@ -263,7 +283,17 @@ describe("a crash, a resume and a graceful shutdown", () => {
 
 describe("exit reasons", () => {
   it("names the error line of a stderr tail, not the stack or Node's version line", () => {
-    const tail = ["file:///x/child.ts:3", "    throw new Error('boom');", "    ^", "", "Error: boom", "    at file:///x/child.ts:3:11", "", "Node.js v20.20.2", ""].join("\n");
+    const tail = [
+      "file:///x/child.ts:3",
+      "    throw new Error('boom');",
+      "    ^",
+      "",
+      "Error: boom",
+      "    at file:///x/child.ts:3:11",
+      "",
+      "Node.js v20.20.2",
+      "",
+    ].join("\n");
     expect(lastErrorLine(tail)).toBe("Error: boom");
     expect(lastErrorLine("warming up\nsomething odd happened\n")).toBe("something odd happened");
     expect(lastErrorLine("")).toBeUndefined();

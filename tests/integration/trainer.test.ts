@@ -7,14 +7,14 @@ import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../lib/gan/backend.js";
-import { ModelJsonSchema, readCheckpoint, writeCheckpoint } from "../../lib/gan/checkpoint.js";
-import { parseConfig } from "../../lib/gan/config.js";
-import { GanModel } from "../../lib/gan/model.js";
-import { SMALL_DCGAN } from "../../lib/gan/spec.js";
-import type { ConfigInput } from "../../lib/gan/config.js";
-import { RuntimeGenerator } from "../../lib/gan/generator.js";
-import { Trainer, type TrainerEvent } from "../../lib/gan/trainer.js";
+import { initBackend } from "../../lib/gan/backend";
+import { ModelJsonSchema, readCheckpoint, writeCheckpoint } from "../../lib/gan/checkpoint";
+import { parseConfig } from "../../lib/gan/config";
+import { GanModel } from "../../lib/gan/model";
+import { SMALL_DCGAN } from "../../lib/gan/spec";
+import type { ConfigInput } from "../../lib/gan/config";
+import { RuntimeGenerator } from "../../lib/gan/generator";
+import { Trainer, type TrainerEvent } from "../../lib/gan/trainer";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-trainer-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -23,7 +23,16 @@ beforeAll(async () => {
 });
 
 /** 48 training images at batch 8: 6 iterations per epoch. */
-const tiny = (extra: ConfigInput = {}): ConfigInput => ({ network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 2, seed: 3, sampleColumns: 2, ...extra });
+const tiny = (extra: ConfigInput = {}): ConfigInput => ({
+  network: "small-dcgan",
+  diagnostics: false,
+  batchSize: 8,
+  limit: 48,
+  maxEpoch: 2,
+  seed: 3,
+  sampleColumns: 2,
+  ...extra,
+});
 
 function record(trainer: Trainer): TrainerEvent[] {
   const events: TrainerEvent[] = [];
@@ -190,7 +199,16 @@ describe("checkpoints", () => {
     const model = new GanModel(SMALL_DCGAN, 1, parseConfig({}).optimizers);
     const dir = path.join(tmp, "with-collapse");
     const collapse = [{ rule: "dFake", epochs: [3, 4], values: [0.01, 0.02], raised: false }];
-    await writeCheckpoint(dir, { model, config: parseConfig({}), iteration: 10, iterationsPerEpoch: 5, dataset: { ref: "mnist-bundled", trainCount: 40, numLabels: 10 }, backend: "wasm", monitor: null, collapse });
+    await writeCheckpoint(dir, {
+      model,
+      config: parseConfig({}),
+      iteration: 10,
+      iterationsPerEpoch: 5,
+      dataset: { ref: "mnist-bundled", trainCount: 40, numLabels: 10 },
+      backend: "wasm",
+      monitor: null,
+      collapse,
+    });
     expect((await readCheckpoint(dir)).meta.collapse).toEqual(collapse);
     model.dispose();
   });
@@ -204,7 +222,13 @@ describe("checkpoints", () => {
     const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), group.weights);
     expect(Object.keys(tensors)).toContain("Deconvolution_2/W");
     expect(tensors["Deconvolution_2/W"]!.shape).toEqual([4, 4, 1, 64]);
-    expect(modelJson.userDefinedMetadata.runtimeGenerator.scopes).toEqual(["Affine", "BatchNormalization", "Deconvolution", "BatchNormalization_2", "Deconvolution_2"]);
+    expect(modelJson.userDefinedMetadata.runtimeGenerator.scopes).toEqual([
+      "Affine",
+      "BatchNormalization",
+      "Deconvolution",
+      "BatchNormalization_2",
+      "Deconvolution_2",
+    ]);
     expect(modelJson.userDefinedMetadata.iteration).toBe(12);
     expect(modelJson.userDefinedMetadata.config.batchSize).toBe(8);
     tf.dispose(Object.values(tensors));

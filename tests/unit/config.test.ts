@@ -57,7 +57,9 @@ describe("defaults", () => {
 
 describe("optimizers", () => {
   it("Sgd and Momentum parse with their defaults", () => {
-    const c = parseConfig({ optimizers: { Generator: { type: "Sgd" }, DiscriminatorFake: { type: "Momentum" }, DiscriminatorReal: { type: "Momentum", momentum: 0.5 } } });
+    const c = parseConfig({
+      optimizers: { Generator: { type: "Sgd" }, DiscriminatorFake: { type: "Momentum" }, DiscriminatorReal: { type: "Momentum", momentum: 0.5 } },
+    });
     expect(c.optimizers.Generator).toEqual({ type: "Sgd", alpha: 0.001 });
     expect(c.optimizers.DiscriminatorFake).toEqual({ type: "Momentum", alpha: 0.001, momentum: 0.9 });
     expect(c.optimizers.DiscriminatorReal).toEqual({ type: "Momentum", alpha: 0.001, momentum: 0.5 });
@@ -75,12 +77,8 @@ describe("optimizers", () => {
   });
 
   it("an unknown network or optimizer type is rejected with its path", () => {
-    expect(configError({ optimizers: { Discriminator: NNC_ADAM } }).issues).toEqual([
-      { path: "optimizers", message: 'Unrecognized key: "Discriminator"' },
-    ]);
-    expect(configError({ optimizers: { Generator: { type: "RMSprop" } } }).issues.map((i) => i.path)).toEqual([
-      "optimizers.Generator.type",
-    ]);
+    expect(configError({ optimizers: { Discriminator: NNC_ADAM } }).issues).toEqual([{ path: "optimizers", message: 'Unrecognized key: "Discriminator"' }]);
+    expect(configError({ optimizers: { Generator: { type: "RMSprop" } } }).issues.map((i) => i.path)).toEqual(["optimizers.Generator.type"]);
   });
 
   it("bad optimizer values are rejected with their paths (α ≤ 0, β1 = 1)", () => {

@@ -403,12 +403,7 @@ describe("file loaders", () => {
       const bad = fixture("undecodable", "x:image,y:label\nimg/a.png,0\nimg/bad.png,1\n");
       writeFileSync(join(dir, "undecodable", "img", "bad.png"), "not a png");
       const err2 = datasetError(() => loadNncCsv(bad));
-      expect([err2.code, err2.file, err2.row, err2.image]).toEqual([
-        "undecodable_image",
-        bad,
-        3,
-        join(dir, "undecodable", "img", "bad.png"),
-      ]);
+      expect([err2.code, err2.file, err2.row, err2.image]).toEqual(["undecodable_image", bad, 3, join(dir, "undecodable", "img", "bad.png")]);
     });
 
     it("reports mixed sizes and a size other than the one requested", () => {

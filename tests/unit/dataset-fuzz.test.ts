@@ -162,8 +162,7 @@ function fuzzCsv(rng: Rng, n: number): string {
         return `./imgs/${rng.int(n + 2)}.png`;
     }
   };
-  const label = (): string =>
-    pick(rng, [String(rng.int(3)), "-1", "1e3", "99999999999999999999999", " 1 ", "x", "", "0x1", "+1", "1.0", '"1"', "1000"]);
+  const label = (): string => pick(rng, [String(rng.int(3)), "-1", "1e3", "99999999999999999999999", " 1 ", "x", "", "0x1", "+1", "1.0", '"1"', "1000"]);
   const header =
     rng.int(4) === 0 ? pick(rng, ["y:label,x:image", "x,y", "image,label", "x:image", "", '"x:image","y:label"', "x:image,y:label,z"]) : "x:image,y:label";
   const swapped = header.startsWith("y");
@@ -218,7 +217,12 @@ describe("fuzz", () => {
       else if (how === 2) bytes = mutateHeader(rng, mutateHeader(rng, mutate(rng, bytes)));
       else bytes = rng.int(4) === 0 ? randomBytes(rng, rng.int(300)) : mutateHeader(rng, bytes);
       const f = await attempt(`zip seed ${seed}`, () => {
-        const z = ZipArchive.open(bytes, "f.zip", { maxEntries: LIMITS.maxFiles, maxEntryBytes: LIMITS.maxEntryBytes, maxTotalBytes: LIMITS.maxTotalBytes, maxRatio: 1000 });
+        const z = ZipArchive.open(bytes, "f.zip", {
+          maxEntries: LIMITS.maxFiles,
+          maxEntryBytes: LIMITS.maxEntryBytes,
+          maxTotalBytes: LIMITS.maxTotalBytes,
+          maxRatio: 1000,
+        });
         for (const e of z.files) z.read(e);
       });
       if (f) failures.push(f);

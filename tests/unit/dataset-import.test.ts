@@ -128,7 +128,17 @@ describe("zip reader", () => {
     ["C:/x.png", "unsafe_path"],
     ["a/x\0.png", "unsafe_path"],
   ] as const)("refuses the entry name %j (%s), naming it", async (name, code) => {
-    const e = await rejects(() => ZipArchive.open(makeZip([{ name: "ok.txt", data: "x" }, { name, data: "x" }]), "t.zip"), code);
+    const e = await rejects(
+      () =>
+        ZipArchive.open(
+          makeZip([
+            { name: "ok.txt", data: "x" },
+            { name, data: "x" },
+          ]),
+          "t.zip",
+        ),
+      code,
+    );
     expect(e.file).toBe(name);
   });
 
@@ -136,8 +146,20 @@ describe("zip reader", () => {
     const link = await rejects(() => ZipArchive.open(makeZip([{ name: "0/link.png", symlink: true, data: "/etc/passwd" }]), "t.zip"), "symlink");
     expect(link.file).toBe("0/link.png");
     expect((await rejects(() => ZipArchive.open(makeZip([{ name: "a.png", data: "x", flags: 1 }]), "t.zip"), "bad_archive")).message).toMatch(/encrypted/);
-    expect((await rejects(() => ZipArchive.open(makeZip([{ name: "a.png", data: "x", methodId: 12 }]), "t.zip"), "bad_archive")).message).toMatch(/method 12 \(bzip2\)/);
-    await rejects(() => ZipArchive.open(makeZip([{ name: "a.png", data: "x" }, { name: "./a.png", data: "y" }]), "t.zip"), "bad_archive");
+    expect((await rejects(() => ZipArchive.open(makeZip([{ name: "a.png", data: "x", methodId: 12 }]), "t.zip"), "bad_archive")).message).toMatch(
+      /method 12 \(bzip2\)/,
+    );
+    await rejects(
+      () =>
+        ZipArchive.open(
+          makeZip([
+            { name: "a.png", data: "x" },
+            { name: "./a.png", data: "y" },
+          ]),
+          "t.zip",
+        ),
+      "bad_archive",
+    );
     const crc = ZipArchive.open(makeZip([{ name: "a.png", data: "hello", crc: 1234 }]), "t.zip");
     expect((await rejects(() => crc.read(crc.files[0]!), "bad_archive")).message).toMatch(/CRC-32/);
   });
@@ -151,7 +173,10 @@ describe("zip reader", () => {
     const liar = ZipArchive.open(makeZip([{ name: "liar.png", data: zeros, declaredSize: 1000 }]), "t.zip");
     expect((await rejects(() => liar.read(liar.files[0]!), "zip_bomb")).message).toMatch(/more than the 1000 bytes its header declares/);
     // Two central directory entries pointing at the same local data.
-    const twice = makeZip([{ name: "a.png", data: "abc", method: 0 }, { name: "b.png", data: "abc", method: 0 }]);
+    const twice = makeZip([
+      { name: "a.png", data: "abc", method: 0 },
+      { name: "b.png", data: "abc", method: 0 },
+    ]);
     // Patch b's local header offset to a's (0).
     const view = new DataView(twice.buffer);
     const cd = view.getUint32(twice.length - 22 + 16, true);
@@ -290,14 +315,38 @@ describe("formats", () => {
 
   it("says what it found when the layout is ambiguous or unknown", async () => {
     const store = newStore();
-    const a = await rejects(() => store.importFiles([{ name: "a.zip", bytes: makeZip([{ name: "a.csv", data: "x" }, { name: "b.csv", data: "y" }]) }]), "unsupported_format");
+    const a = await rejects(
+      () =>
+        store.importFiles([
+          {
+            name: "a.zip",
+            bytes: makeZip([
+              { name: "a.csv", data: "x" },
+              { name: "b.csv", data: "y" },
+            ]),
+          },
+        ]),
+      "unsupported_format",
+    );
     expect(a.message).toMatch(/2 CSV files \(a\.csv, b\.csv\).*expected one of/);
     const b = await rejects(
-      () => store.importFiles([{ name: "a.zip", bytes: makeZip([{ name: "a.csv", data: "x" }, { name: "train-images-idx3-ubyte", data: "y" }]) }]),
+      () =>
+        store.importFiles([
+          {
+            name: "a.zip",
+            bytes: makeZip([
+              { name: "a.csv", data: "x" },
+              { name: "train-images-idx3-ubyte", data: "y" },
+            ]),
+          },
+        ]),
       "unsupported_format",
     );
     expect(b.message).toMatch(/both an NNC CSV \(a\.csv\) and IDX files/);
-    const c = await rejects(() => store.importFiles([{ name: "a.zip", bytes: makeZip([{ name: "x.png", data: png(grayPixels(0, 8, 8), 8, 8) }]) }]), "unsupported_format");
+    const c = await rejects(
+      () => store.importFiles([{ name: "a.zip", bytes: makeZip([{ name: "x.png", data: png(grayPixels(0, 8, 8), 8, 8) }]) }]),
+      "unsupported_format",
+    );
     expect(c.message).toMatch(/x\.png is not inside a label folder/);
     const d = await rejects(() => store.importFiles([{ name: "a.zip", bytes: makeZip([{ name: "readme.txt", data: "hi" }]) }]), "unsupported_format");
     expect(d.message).toMatch(/no images, CSV or IDX files/);
@@ -332,7 +381,10 @@ describe("validation", () => {
     const truncated = await rejects(() => importZip(csvZip(["img/cut.png,1"], [{ name: "img/cut.png", data: t.subarray(0, 40) }])), "undecodable_image");
     expect(truncated.row).toBe(22);
     const j = solidJpeg(8, 8, [10, 200, 10]);
-    const cutJpeg = await rejects(() => importZip(csvZip(["img/cut.jpg,0"], [{ name: "img/cut.jpg", data: j.subarray(0, j.length - 40) }])), "undecodable_image");
+    const cutJpeg = await rejects(
+      () => importZip(csvZip(["img/cut.jpg,0"], [{ name: "img/cut.jpg", data: j.subarray(0, j.length - 40) }])),
+      "undecodable_image",
+    );
     expect([cutJpeg.file, cutJpeg.row]).toEqual(["img/cut.jpg", 22]);
     expect(cutJpeg.message).toMatch(/not a readable JPEG image .*named on line 22 of data\.csv/);
   });
@@ -378,7 +430,9 @@ describe("validation", () => {
     expect(Math.abs(red[1]! - 40)).toBeLessThanOrEqual(3);
     expect(same(px.subarray(22 * plane), rgbPixels(1, 8, 8))).toBe(true);
     // All gray: the data set stays one channel.
-    const grayOnly = await newStore().importFiles([{ name: "g.zip", bytes: makeZip([...folderEntries(s), { name: "1/z.jpg", data: solidJpeg(8, 8, [7, 7, 7]) }]) }]);
+    const grayOnly = await newStore().importFiles([
+      { name: "g.zip", bytes: makeZip([...folderEntries(s), { name: "1/z.jpg", data: solidJpeg(8, 8, [7, 7, 7]) }]) },
+    ]);
     expect(grayOnly.dataset.imageShape).toEqual([8, 8, 1]);
   });
 
@@ -461,10 +515,30 @@ describe("limits", () => {
   });
 
   it("path escapes and absolute paths in a zip or an upload, symlink entries, symlinks in a folder", async () => {
-    expect((await rejects(() => newStore().importFiles([{ name: "a.zip", bytes: makeZip([...folderEntries(s), { name: "../x.png", data: "x" }]) }]), "unsafe_path")).file).toBe("../x.png");
-    expect((await rejects(() => newStore().importFiles([{ name: "a.zip", bytes: makeZip([...folderEntries(s), { name: "/abs/x.png", data: "x" }]) }]), "unsafe_path")).file).toBe("/abs/x.png");
-    await rejects(() => newStore().importFiles([{ name: "../../0/x.png", bytes: png(s[0]!.pixels, 8, 8) }, { name: "1/y.png", bytes: png(s[0]!.pixels, 8, 8) }]), "unsafe_path");
-    const link = await rejects(() => newStore().importFiles([{ name: "a.zip", bytes: makeZip([...folderEntries(s), { name: "1/link.png", symlink: true, data: "/etc/passwd" }]) }]), "symlink");
+    expect(
+      (await rejects(() => newStore().importFiles([{ name: "a.zip", bytes: makeZip([...folderEntries(s), { name: "../x.png", data: "x" }]) }]), "unsafe_path"))
+        .file,
+    ).toBe("../x.png");
+    expect(
+      (
+        await rejects(
+          () => newStore().importFiles([{ name: "a.zip", bytes: makeZip([...folderEntries(s), { name: "/abs/x.png", data: "x" }]) }]),
+          "unsafe_path",
+        )
+      ).file,
+    ).toBe("/abs/x.png");
+    await rejects(
+      () =>
+        newStore().importFiles([
+          { name: "../../0/x.png", bytes: png(s[0]!.pixels, 8, 8) },
+          { name: "1/y.png", bytes: png(s[0]!.pixels, 8, 8) },
+        ]),
+      "unsafe_path",
+    );
+    const link = await rejects(
+      () => newStore().importFiles([{ name: "a.zip", bytes: makeZip([...folderEntries(s), { name: "1/link.png", symlink: true, data: "/etc/passwd" }]) }]),
+      "symlink",
+    );
     expect(link.file).toBe("1/link.png");
     const dir = fresh("links");
     s.forEach((x, i) => {
@@ -494,7 +568,13 @@ describe("store", () => {
   const zip = makeZip(folderEntries(s));
   const idx = () => [
     { name: "train-images-idx3-ubyte.gz", bytes: encodeIdxImages(concat(s), s.length, 8, 8, true) },
-    { name: "train-labels-idx1-ubyte.gz", bytes: encodeIdxLabels(s.map((x) => x.label), true) },
+    {
+      name: "train-labels-idx1-ubyte.gz",
+      bytes: encodeIdxLabels(
+        s.map((x) => x.label),
+        true,
+      ),
+    },
   ];
 
   it("is content-addressed: the same images through two formats get one id; a repeat import decodes nothing", async () => {

@@ -2,7 +2,7 @@
  * The collapse alarm: a forced collapse fires with its evidence; a healthy run, or a single bad epoch, does not.
  */
 import { describe, expect, it } from "vitest";
-import { CollapseDetector, DEFAULT_COLLAPSE_RULES, type CollapseInput } from "../../lib/gan/diagnostics/collapse.js";
+import { CollapseDetector, DEFAULT_COLLAPSE_RULES, type CollapseInput } from "../../lib/gan/diagnostics/collapse";
 
 const healthy: CollapseInput = { diversity: 0.9, minClassDiversity: 0.7, minDiversityLabel: 3, coverage: 10, numLabels: 10, dFakeMean: 0.3 };
 const collapsed: CollapseInput = { diversity: 0.05, minClassDiversity: 0.01, minDiversityLabel: 7, coverage: 1, numLabels: 10, dFakeMean: 0.3 };
@@ -35,7 +35,12 @@ describe("CollapseDetector", () => {
     expect(d.observe(healthy, 5)).toEqual([]);
     expect(d.active()).toEqual([]);
     d.observe(collapsed, 6);
-    expect(d.observe(collapsed, 7).map((a) => a.rule).sort()).toEqual(["classDiversity", "coverage", "diversity"]);
+    expect(
+      d
+        .observe(collapsed, 7)
+        .map((a) => a.rule)
+        .sort(),
+    ).toEqual(["classDiversity", "coverage", "diversity"]);
   });
 
   it("a detector restored from a saved state (a resumed run) neither repeats a raised alarm nor loses a streak", () => {

@@ -3,8 +3,17 @@
  * distance, against constructions whose answers are known in closed form.
  */
 import { describe, expect, it } from "vitest";
-import { fromEigen, frechetDistance, gaussianStats, matMul, meanAndCovariance, sqrtPsd, symmetricEigen, type GaussianStats } from "../../lib/gan/diagnostics/linalg.js";
-import { Rng } from "../../lib/gan/rng.js";
+import {
+  fromEigen,
+  frechetDistance,
+  gaussianStats,
+  matMul,
+  meanAndCovariance,
+  sqrtPsd,
+  symmetricEigen,
+  type GaussianStats,
+} from "../../lib/gan/diagnostics/linalg";
+import { Rng } from "../../lib/gan/rng";
 
 function randomMatrix(n: number, seed: number): Float64Array {
   const rng = new Rng(seed);
@@ -55,7 +64,12 @@ describe("symmetricEigen (Jacobi)", () => {
     const a = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = r[i * n + j]! + r[j * n + i]!;
     const e = symmetricEigen(a, n);
-    expect(maxAbsDiff(fromEigen(e, n, (x) => x), a)).toBeLessThan(1e-10);
+    expect(
+      maxAbsDiff(
+        fromEigen(e, n, (x) => x),
+        a,
+      ),
+    ).toBeLessThan(1e-10);
     const vtv = matMul(transpose(e.vectors, n), e.vectors, n);
     const identity = Float64Array.from({ length: n * n }, (_, k) => (k % (n + 1) === 0 ? 1 : 0));
     expect(maxAbsDiff(vtv, identity)).toBeLessThan(1e-12);

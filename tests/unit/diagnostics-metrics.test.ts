@@ -3,15 +3,19 @@
  * right answer of each metric is known.
  */
 import { describe, expect, it } from "vitest";
-import type { Predictions } from "../../lib/gan/diagnostics/classifier.js";
-import { kthNeighbourRadii2, meanPairwiseDistance, metricsFromPredictions, realReference, shareInsideBalls } from "../../lib/gan/diagnostics/metrics.js";
-import { Rng } from "../../lib/gan/rng.js";
+import type { Predictions } from "../../lib/gan/diagnostics/classifier";
+import { kthNeighbourRadii2, meanPairwiseDistance, metricsFromPredictions, realReference, shareInsideBalls } from "../../lib/gan/diagnostics/metrics";
+import { Rng } from "../../lib/gan/rng";
 
 const L = 10;
 const D = 16;
 
 /** `perLabel` points per label around label-specific centres (spread `spread`), read as `predict(label)`. */
-function clusters(perLabel: number, seed: number, opts: { spread?: number; offset?: number; predict?: (label: number, i: number) => number } = {}): { p: Predictions; labels: Int32Array } {
+function clusters(
+  perLabel: number,
+  seed: number,
+  opts: { spread?: number; offset?: number; predict?: (label: number, i: number) => number } = {},
+): { p: Predictions; labels: Int32Array } {
   const centres = new Rng(1234);
   const centre = Array.from({ length: L }, () => Float32Array.from({ length: D }, () => 10 * centres.next()));
   const rng = new Rng(seed);
@@ -105,6 +109,12 @@ describe("metricsFromPredictions", () => {
   it("rejects labels out of range and mismatched sizes", () => {
     const gen = clusters(5, 2);
     expect(() => metricsFromPredictions(gen.p, gen.labels.subarray(1), ref)).toThrow(/49 labels for 50 images/);
-    expect(() => metricsFromPredictions(gen.p, gen.labels.map(() => 10), ref)).toThrow(/label 10 of image 0 is outside 0\.\.9/);
+    expect(() =>
+      metricsFromPredictions(
+        gen.p,
+        gen.labels.map(() => 10),
+        ref,
+      ),
+    ).toThrow(/label 10 of image 0 is outside 0\.\.9/);
   });
 });

@@ -46,7 +46,13 @@ const tinySpec = (distribution: "uniform" | "normal"): NetworkSpecInput => ({
   ],
   networks: [
     { name: "Generator", input: "noise", parts: ["generator", "discriminator"], trains: ["generator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
-    { name: "DiscriminatorFake", input: "noise", parts: ["generator", "discriminator"], trains: ["discriminator"], loss: { type: "BinaryCrossEntropy", target: 0 } },
+    {
+      name: "DiscriminatorFake",
+      input: "noise",
+      parts: ["generator", "discriminator"],
+      trains: ["discriminator"],
+      loss: { type: "BinaryCrossEntropy", target: 0 },
+    },
     { name: "DiscriminatorReal", input: "data", parts: ["discriminator"], trains: ["discriminator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
     { name: "RuntimeGenerator", input: "noise", parts: ["generator"], trains: [], loss: null },
   ],
@@ -210,7 +216,18 @@ describe("generate rejects bad requests with a GenerateError", () => {
 
   it("a z of the wrong length or with a non-finite value", async () => {
     expect((await generateError(() => gen.generate({ z: [[0.1, 0.2, 0.3]] }))).message).toBe("z 0 must be 4 finite numbers, got 3");
-    expect((await generateError(() => gen.generate({ z: [[0, 0, 0, 0], [0, 0, 0, 0, 0]] }))).message).toBe("z 1 must be 4 finite numbers, got 5");
+    expect(
+      (
+        await generateError(() =>
+          gen.generate({
+            z: [
+              [0, 0, 0, 0],
+              [0, 0, 0, 0, 0],
+            ],
+          }),
+        )
+      ).message,
+    ).toBe("z 1 must be 4 finite numbers, got 5");
     expect((await generateError(() => gen.generate({ z: [[0, Number.POSITIVE_INFINITY, 0, 0]] }))).message).toMatch(/^z 0 must be 4 finite numbers/);
   });
 
@@ -225,11 +242,19 @@ describe("generate rejects bad requests with a GenerateError", () => {
     expect((await generateError(() => gen.interpolate({ label: 5, seedA: 1, seedB: 2, steps: 4 }))).message).toBe(
       "label must be an integer from 0 to 2, got 5",
     );
-    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1, seedB: 2, steps: 1 }))).message).toBe("steps must be an integer from 2 to 64, got 1");
-    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1.5, seedB: 2, steps: 3 }))).message).toBe("seedA must be an integer from 0 to 2^32 − 1, got 1.5");
-    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1, seedB: -1, steps: 3 }))).message).toBe("seedB must be an integer from 0 to 2^32 − 1, got -1");
+    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1, seedB: 2, steps: 1 }))).message).toBe(
+      "steps must be an integer from 2 to 64, got 1",
+    );
+    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1.5, seedB: 2, steps: 3 }))).message).toBe(
+      "seedA must be an integer from 0 to 2^32 − 1, got 1.5",
+    );
+    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1, seedB: -1, steps: 3 }))).message).toBe(
+      "seedB must be an integer from 0 to 2^32 − 1, got -1",
+    );
     expect((await generateError(() => gen.generate({ z: [[0, Number.NaN, 0, 0]] }))).message).toBe("z 0 must be 4 finite numbers, value 1 is NaN");
-    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1, seedB: 2, steps: 65 }))).message).toBe("steps must be an integer from 2 to 64, got 65");
+    expect((await generateError(() => gen.interpolate({ label: 0, seedA: 1, seedB: 2, steps: 65 }))).message).toBe(
+      "steps must be an integer from 2 to 64, got 65",
+    );
   });
 });
 

@@ -59,7 +59,13 @@ const TINY: NetworkSpecInput = {
   ],
   networks: [
     { name: "Generator", input: "noise", parts: ["generator", "discriminator"], trains: ["generator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
-    { name: "DiscriminatorFake", input: "noise", parts: ["generator", "discriminator"], trains: ["discriminator"], loss: { type: "BinaryCrossEntropy", target: 0 } },
+    {
+      name: "DiscriminatorFake",
+      input: "noise",
+      parts: ["generator", "discriminator"],
+      trains: ["discriminator"],
+      loss: { type: "BinaryCrossEntropy", target: 0 },
+    },
     { name: "DiscriminatorReal", input: "data", parts: ["discriminator"], trains: ["discriminator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
     { name: "RuntimeGenerator", input: "noise", parts: ["generator"], trains: [], loss: null },
   ],
@@ -145,7 +151,10 @@ function naivePart(model: GanModel, part: PartName, x: tf.Tensor, labels: number
         );
         break;
       case "Convolution":
-        h = tf.add(tf.conv2d(h as tf.Tensor4D, store.variable(layer.scope, "W") as tf.Tensor4D, layer.stride, nncPad(layer.pad)), store.variable(layer.scope, "b"));
+        h = tf.add(
+          tf.conv2d(h as tf.Tensor4D, store.variable(layer.scope, "W") as tf.Tensor4D, layer.stride, nncPad(layer.pad)),
+          store.variable(layer.scope, "b"),
+        );
         break;
       case "Deconvolution":
         h = tf.add(
@@ -170,7 +179,10 @@ function naivePart(model: GanModel, part: PartName, x: tf.Tensor, labels: number
           mean = store.variable(layer.scope, "mean");
           variance = store.variable(layer.scope, "var");
         }
-        h = tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, layer.epsilon))), store.variable(layer.scope, "gamma")), store.variable(layer.scope, "beta"));
+        h = tf.add(
+          tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, layer.epsilon))), store.variable(layer.scope, "gamma")),
+          store.variable(layer.scope, "beta"),
+        );
         break;
       }
       case "ReLU":
@@ -280,16 +292,38 @@ describe("the naive reference follows NNC's definitions (plain loops)", () => {
 
   it("tf.conv2dTranspose with [[0,0],[p,p],[q,q],[0,0]] is NNC's Deconvolution (k4 s2 p1 and k5×6 s2×1 p2×1)", () => {
     for (const [xs, k, s, p] of [
-      [[3, 3, 2], [4, 4], [2, 2], [1, 1]],
-      [[4, 3, 2], [5, 6], [2, 1], [2, 1]],
+      [
+        [3, 3, 2],
+        [4, 4],
+        [2, 2],
+        [1, 1],
+      ],
+      [
+        [4, 3, 2],
+        [5, 6],
+        [2, 1],
+        [2, 1],
+      ],
     ] as [number[], number[], number[], number[]][]) {
       const O = 3;
-      const x = values(xs.reduce((a, b) => a * b, 1), 3);
+      const x = values(
+        xs.reduce((a, b) => a * b, 1),
+        3,
+      );
       const wShape = [k[0]!, k[1]!, O, xs[2]!] as [number, number, number, number];
-      const w = values(wShape.reduce((a, b) => a * b, 1), 4);
+      const w = values(
+        wShape.reduce((a, b) => a * b, 1),
+        4,
+      );
       const ref = loopDeconv(x, xs, w, wShape, s, p);
       const got = run(() =>
-        tf.conv2dTranspose(tf.tensor4d(x, [1, ...xs] as [number, number, number, number]), tf.tensor4d(w, wShape), [1, ...ref.shape] as [number, number, number, number], s as [number, number], nncPad(p as [number, number])),
+        tf.conv2dTranspose(
+          tf.tensor4d(x, [1, ...xs] as [number, number, number, number]),
+          tf.tensor4d(w, wShape),
+          [1, ...ref.shape] as [number, number, number, number],
+          s as [number, number],
+          nncPad(p as [number, number]),
+        ),
       );
       expect(got.shape).toEqual([1, ...ref.shape]);
       expect(maxAbsDiff(got.data, ref.data)).toBeLessThan(1e-5);
@@ -309,8 +343,33 @@ describe("fused label planes equal the naive concatenation", () => {
 
   it("has the tiny spec's shapes", () => {
     const r = model.resolved;
-    expect(r.layers.generator.map((l) => l.outShape.join("×"))).toEqual(["7", "2×2×4", "2×2×4", "2×2×4", "2×2×7", "4×4×3", "4×4×3", "4×4×3", "4×4×6", "8×8×1", "8×8×1"]);
-    expect(r.layers.discriminator.map((l) => l.outShape.join("×"))).toEqual(["8×8×4", "4×4×4", "4×4×4", "4×4×7", "2×3×4", "2×3×4", "2×3×4", "2×3×7", "42", "45", "1", "1"]);
+    expect(r.layers.generator.map((l) => l.outShape.join("×"))).toEqual([
+      "7",
+      "2×2×4",
+      "2×2×4",
+      "2×2×4",
+      "2×2×7",
+      "4×4×3",
+      "4×4×3",
+      "4×4×3",
+      "4×4×6",
+      "8×8×1",
+      "8×8×1",
+    ]);
+    expect(r.layers.discriminator.map((l) => l.outShape.join("×"))).toEqual([
+      "8×8×4",
+      "4×4×4",
+      "4×4×4",
+      "4×4×7",
+      "2×3×4",
+      "2×3×4",
+      "2×3×4",
+      "2×3×7",
+      "42",
+      "45",
+      "1",
+      "1",
+    ]);
     expect(model.store.variable("Deconvolution", "W").shape).toEqual([4, 4, 3, 7]);
     expect(model.store.variable("Convolution_2", "W").shape).toEqual([3, 2, 7, 4]);
   });
@@ -357,14 +416,12 @@ describe("fused label planes equal the naive concatenation", () => {
       const r = tf.tensor(values(n * (part === "generator" ? 64 : 1), 9), part === "generator" ? [n, 8, 8, 1] : [n, 1]);
       const f = () =>
         tf.sum(
-          tf.mul(
-            naive
-              ? naivePart(model, part, x, LABELS, true, true)
-              : model.graph.runPart(part, x, model.graph.oneHot(LABELS), { training: true }, true),
-            r,
-          ),
+          tf.mul(naive ? naivePart(model, part, x, LABELS, true, true) : model.graph.runPart(part, x, model.graph.oneHot(LABELS), { training: true }, true), r),
         ) as tf.Scalar;
-      const { grads } = tf.variableGrads(f, vars.map((p) => p.variable));
+      const { grads } = tf.variableGrads(
+        f,
+        vars.map((p) => p.variable),
+      );
       for (const p of vars) out.set(p.key, grads[p.variable.name]!.dataSync() as Float32Array);
     });
     return out;
@@ -512,7 +569,16 @@ describe("GanModel.trainStep", () => {
         expect(v).toBeGreaterThan(0);
       }
       const after = await readAll(model);
-      for (const key of ["Affine/W", "Deconvolution/W", "Deconvolution_2/W", "BatchNormalization/gamma", "Convolution/W", "Convolution_2/W", "Affine_2/W", "BatchNormalization_3/beta"]) {
+      for (const key of [
+        "Affine/W",
+        "Deconvolution/W",
+        "Deconvolution_2/W",
+        "BatchNormalization/gamma",
+        "Convolution/W",
+        "Convolution_2/W",
+        "Affine_2/W",
+        "BatchNormalization_3/beta",
+      ]) {
         expect(same(before.get(key)!, after.get(key)!), key).toBe(false);
       }
       // the first Adam step moves a parameter by at most about α (0.0005) per value

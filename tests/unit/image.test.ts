@@ -42,13 +42,9 @@ describe("encodePng / decodePng", () => {
 
   it("writes Uint8Array data as bytes and clamps floats (NaN → 0)", () => {
     const bytes = new Uint8Array([0, 1, 128, 255]);
-    expect(Array.from(decodePngBytes(encodePng({ width: 2, height: 2, channels: 1, data: bytes })).data)).toEqual([
-      0, 1, 128, 255,
-    ]);
+    expect(Array.from(decodePngBytes(encodePng({ width: 2, height: 2, channels: 1, data: bytes })).data)).toEqual([0, 1, 128, 255]);
     const floats = new Float32Array([-0.5, 2, Number.NaN, 0.5]);
-    expect(Array.from(decodePngBytes(encodePng({ width: 4, height: 1, channels: 1, data: floats })).data)).toEqual([
-      0, 255, 0, 128,
-    ]);
+    expect(Array.from(decodePngBytes(encodePng({ width: 4, height: 1, channels: 1, data: floats })).data)).toEqual([0, 255, 0, 128]);
   });
 
   it("reads an RGB PNG whose pixels are all gray as one channel", () => {
@@ -132,8 +128,7 @@ describe("upscaleNearest", () => {
     const up = upscaleNearest(img, 2);
     expect(up.data).toBeInstanceOf(Float32Array);
     expect(Array.from(up.data).map((v) => +v.toFixed(2))).toEqual([
-      0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.4, 0.5, 0.6, 0.4, 0.5, 0.6, 0.4,
-      0.5, 0.6,
+      0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.4, 0.5, 0.6, 0.4, 0.5, 0.6, 0.4, 0.5, 0.6,
     ]);
     expect(upscaleNearest(img, 1).data).toEqual(img.data);
     expect(() => upscaleNearest(img, 0)).toThrow(RangeError);

@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { EnvError, loadEnv } from "../../server/env.js";
-import { DEFAULT_LIMITS, LimitsSchema, loadLimits, machineTrainerSlots } from "../../server/limits.js";
+import { EnvError, loadEnv } from "../../server/env";
+import { DEFAULT_LIMITS, LimitsSchema, loadLimits, machineTrainerSlots } from "../../server/limits";
 
 const env = (vars: Record<string, string>) => vars as unknown as NodeJS.ProcessEnv;
 

@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { beforeAll, describe, expect, it } from "vitest";
-import { groupCount, registerTwoStageReductions } from "../../lib/gan/backends/reductions.js";
+import { groupCount, registerTwoStageReductions } from "../../lib/gan/backends/reductions";
 
 const stockSum = tf.getKernel("Sum", "cpu")!.kernelFunc;
 

@@ -32,9 +32,37 @@ const increasing = (xs: readonly number[]) => xs.every((x, i) => i === 0 || x > 
 
 describe("spans", () => {
   it("merges overlapping and touching spans and answers whether a range is covered", () => {
-    expect(mergeSpans([[50, Infinity], [10, 19], [20, 29], [5, 12]])).toEqual([[5, 29], [50, Infinity]]);
-    expect(spansCover([[10, 19], [20, 29]], 12, 28)).toBe(true);
-    expect(spansCover([[10, 19], [21, 29]], 12, 28)).toBe(false);
+    expect(
+      mergeSpans([
+        [50, Infinity],
+        [10, 19],
+        [20, 29],
+        [5, 12],
+      ]),
+    ).toEqual([
+      [5, 29],
+      [50, Infinity],
+    ]);
+    expect(
+      spansCover(
+        [
+          [10, 19],
+          [20, 29],
+        ],
+        12,
+        28,
+      ),
+    ).toBe(true);
+    expect(
+      spansCover(
+        [
+          [10, 19],
+          [21, 29],
+        ],
+        12,
+        28,
+      ),
+    ).toBe(false);
     expect(spansCover([[100, Infinity]], 150, 1e9)).toBe(true);
     expect(spansCover([], 0, 0)).toBe(false);
   });
@@ -66,7 +94,14 @@ describe("chartPoints", () => {
     const ov = overview(99, 10);
     const detail = range(22, 34);
     const tail = range(80, 99);
-    const drawn = chartPoints(ov, [detail, tail], [[22, 34], [80, Infinity]]);
+    const drawn = chartPoints(
+      ov,
+      [detail, tail],
+      [
+        [22, 34],
+        [80, Infinity],
+      ],
+    );
     expect(drawn.filter((p) => p.overview).map((p) => p.iteration)).toEqual([0, 10, 40, 50, 60, 70]);
     expect(drawn.filter((p) => !p.overview).map((p) => p.iteration)).toEqual([...range(22, 34), ...tail].map((p) => p.iteration));
     expect(increasing(drawn.map((p) => p.iteration))).toBe(true);
@@ -170,7 +205,11 @@ describe("readRange", () => {
     const all = await readRange(fetchPage, 100, 999);
     expect(all.to).toBe(999);
     expect(all.points.map((p) => p.iteration)).toEqual(range(100, 999).map((p) => p.iteration));
-    expect(calls).toEqual([[100, 999], [400, 999], [700, 999]]);
+    expect(calls).toEqual([
+      [100, 999],
+      [400, 999],
+      [700, 999],
+    ]);
     const capped = await readRange(fetchPage, 0, 999, 2);
     expect(capped.to).toBe(599);
     expect(capped.points.length).toBe(600);

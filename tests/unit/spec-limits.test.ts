@@ -53,13 +53,25 @@ function wideSpec(): Loose {
 
 describe("the defaults", () => {
   it("are server/limits.ts's: 1024, 200, 50 million, 4 GiB, 1024", () => {
-    expect(DEFAULT_CONFIG_LIMITS).toEqual({ maxBatchSize: 1024, maxLayers: 200, maxParameters: 50_000_000, maxActivationBytes: 4 * 2 ** 30, maxGridImages: 1024 });
+    expect(DEFAULT_CONFIG_LIMITS).toEqual({
+      maxBatchSize: 1024,
+      maxLayers: 200,
+      maxParameters: 50_000_000,
+      maxActivationBytes: 4 * 2 ** 30,
+      maxGridImages: 1024,
+    });
     expect(configLimitsFrom(DEFAULT_LIMITS)).toEqual(DEFAULT_CONFIG_LIMITS);
   });
 
   it("follow the environment: parameters in millions, activation memory in MiB", () => {
     const limits = configLimitsFrom(
-      loadLimits({ GAN_MAX_BATCH_SIZE: "32", GAN_MAX_LAYERS: "40", GAN_MAX_PARAMETERS_M: "2", GAN_MAX_ACTIVATION_MB: "100", GAN_MAX_GRID_IMAGES: "50" } as unknown as NodeJS.ProcessEnv),
+      loadLimits({
+        GAN_MAX_BATCH_SIZE: "32",
+        GAN_MAX_LAYERS: "40",
+        GAN_MAX_PARAMETERS_M: "2",
+        GAN_MAX_ACTIVATION_MB: "100",
+        GAN_MAX_GRID_IMAGES: "50",
+      } as unknown as NodeJS.ProcessEnv),
     );
     expect(limits).toEqual({ maxBatchSize: 32, maxLayers: 40, maxParameters: 2_000_000, maxActivationBytes: 100 * 2 ** 20, maxGridImages: 50 });
   });
@@ -140,8 +152,12 @@ describe("the activation estimate", () => {
 
 describe("BatchSize", () => {
   it("over the server's limit is refused before the spec is resolved, naming both numbers", () => {
-    expect(checkConfigBeforeResolve({ batchSize: 4096 }, DEFAULT_CONFIG_LIMITS)).toEqual([{ path: "batchSize", message: "BatchSize 4096 is over this server's limit of 1024" }]);
-    expect(issuesOf({ batchSize: 64 }, { ...DEFAULT_CONFIG_LIMITS, maxBatchSize: 32 })).toEqual([{ path: "batchSize", message: "BatchSize 64 is over this server's limit of 32" }]);
+    expect(checkConfigBeforeResolve({ batchSize: 4096 }, DEFAULT_CONFIG_LIMITS)).toEqual([
+      { path: "batchSize", message: "BatchSize 4096 is over this server's limit of 1024" },
+    ]);
+    expect(issuesOf({ batchSize: 64 }, { ...DEFAULT_CONFIG_LIMITS, maxBatchSize: 32 })).toEqual([
+      { path: "batchSize", message: "BatchSize 64 is over this server's limit of 32" },
+    ]);
     expect(issuesOf({ batchSize: 1024 })).toEqual([]);
   });
 });
@@ -175,7 +191,9 @@ describe("layers", () => {
   it("checkConfigLimits counts them too, when it is given a resolved spec over the limit", () => {
     const network = copy(NNC_DCGAN_WITH_LABEL);
     network.generator.splice(3, 0, ...Array.from({ length: 170 }, () => ({ type: "ReLU" })));
-    expect(issuesOf({ network })).toEqual([{ path: "network", message: "the network has 201 layers (generator 185, discriminator 16); this server allows at most 200" }]);
+    expect(issuesOf({ network })).toEqual([
+      { path: "network", message: "the network has 201 layers (generator 185, discriminator 16); this server allows at most 200" },
+    ]);
   });
 });
 
@@ -194,7 +212,9 @@ describe("parameters", () => {
   it("an outShape of 10^7 is refused by the schema; one of 4,000,000 (within it) by the parameter limit", () => {
     const network = copy(NNC_DCGAN_WITH_LABEL);
     network.generator[1].outShape = [10_000_000];
-    expect(configError({ network }).issues).toEqual([{ path: "network.generator.1.outShape.0", message: "10,000,000 is over the largest allowed value, 4,194,304" }]);
+    expect(configError({ network }).issues).toEqual([
+      { path: "network.generator.1.outShape.0", message: "10,000,000 is over the largest allowed value, 4,194,304" },
+    ]);
     const reshaped = copy(NNC_DCGAN_WITH_LABEL);
     reshaped.discriminator[8].outShape = [1e7];
     expect(configError({ network: reshaped }).issues[0]!.path).toBe("network.discriminator.8.outShape.0");
@@ -206,7 +226,9 @@ describe("parameters", () => {
     const expected = 110 * 4e6 + 4e6 + 4 * 4e6 + (4_000_010 * 3136 + 3136) + rest;
     expect(issues[0]!.message).toBe(`the network has ${formatCount(expected)} parameters; this server allows at most 50,000,000`);
     expect(formatCount(expected)).toBe("13,005,811,988");
-    expect(issues[1]!.message).toMatch(/^one iteration at BatchSize 64 needs about [\d.]+ GiB of activations; this server allows 4 GiB: not even BatchSize 1 fits/);
+    expect(issues[1]!.message).toMatch(
+      /^one iteration at BatchSize 64 needs about [\d.]+ GiB of activations; this server allows 4 GiB: not even BatchSize 1 fits/,
+    );
   });
 });
 
@@ -215,7 +237,10 @@ describe("the sample grid", () => {
     const many = resolveSpec(adaptSpecToData(SMALL_DCGAN, { height: 28, width: 28, channels: 1, numLabels: 200 }));
     const check = (sampleColumns: number, limits = DEFAULT_CONFIG_LIMITS) => checkConfigLimits(parseConfig({ sampleColumns }), many, limits);
     expect(check(10)).toEqual([
-      { path: "sampleColumns", message: "the sample grid would hold 2,000 images (200 labels × 10 columns); this server allows at most 1,024: lower sampleColumns to 5 or less" },
+      {
+        path: "sampleColumns",
+        message: "the sample grid would hold 2,000 images (200 labels × 10 columns); this server allows at most 1,024: lower sampleColumns to 5 or less",
+      },
     ]);
     expect(check(5)).toEqual([]);
     expect(check(1, { ...DEFAULT_CONFIG_LIMITS, maxGridImages: 100 })[0]!.message).toContain("not even one column of 200 labels fits");

@@ -298,9 +298,7 @@ describe("rejections name where the spec goes wrong", () => {
     expect(specError(s).message).toBe("network DiscriminatorReal trains the generator, which it does not contain");
     s = copy(NNC_DCGAN_WITH_LABEL);
     s.networks[0].parts = ["discriminator", "generator"];
-    expect(specError(s).message).toBe(
-      "network Generator with noise input must be made of generator → discriminator, got discriminator → generator",
-    );
+    expect(specError(s).message).toBe("network Generator with noise input must be made of generator → discriminator, got discriminator → generator");
   });
 
   it("an unknown layer type, an unknown layer key or an unknown spec key (strict schema)", () => {
@@ -358,9 +356,7 @@ describe("rejections name where the spec goes wrong", () => {
     s = copy(NNC_DCGAN_WITH_LABEL);
     s.discriminator[5].kernel = [20, 20];
     s.discriminator[5].pad = [0, 0];
-    expect(specError(s).message).toBe(
-      'discriminator layer 6 (Convolution "Convolution_4"): a 20×20 kernel with pad 0,0 does not fit a 14×14 input',
-    );
+    expect(specError(s).message).toBe('discriminator layer 6 (Convolution "Convolution_4"): a 20×20 kernel with pad 0,0 does not fit a 14×14 input');
   });
 });
 

@@ -1,7 +1,7 @@
 /** The trainer slots' counting and queue (server/runs/trainer-slots.ts), without processes. */
 import { describe, expect, it } from "vitest";
-import { QuotaError } from "../../server/limits.js";
-import { TrainerSlots } from "../../server/runs/trainer-slots.js";
+import { QuotaError } from "../../server/limits";
+import { TrainerSlots } from "../../server/runs/trainer-slots";
 
 const limits = { GAN_MAX_LIVE_TRAINERS: 2, GAN_MAX_LIVE_TRAINERS_PER_SESSION: 3, GAN_MAX_LIVE_TRAINERS_PER_USER: 4, GAN_MAX_QUEUED_RUNS: 2 };
 const owner = (runId: string, sessionId = "s1", userId: string | null = "u1") => ({ runId, sessionId, userId });

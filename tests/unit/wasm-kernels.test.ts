@@ -9,12 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "../../lib/gan/tf-gradients";
-import {
-  registerWasmTrainingKernels,
-  setWasmKernelStrategy,
-  stockWasmKernels,
-  wasmTrainingKernelFuncs,
-} from "../../lib/gan/backends/wasm-kernels";
+import { registerWasmTrainingKernels, setWasmKernelStrategy, stockWasmKernels, wasmTrainingKernelFuncs } from "../../lib/gan/backends/wasm-kernels";
 import type { WasmKernelStrategy } from "../../lib/gan/backends/wasm-kernels";
 
 type Shape4 = [number, number, number, number];
@@ -84,8 +79,7 @@ interface ConvCase {
 }
 
 function describeCase(c: ConvCase): string {
-  return `x [${c.n},${c.h},${c.w},${c.ci}] -> ${c.co} ch, k ${String(c.k)}, s ${String(c.stride)}, ` +
-    `pad ${JSON.stringify(c.pad)}`;
+  return `x [${c.n},${c.h},${c.w},${c.ci}] -> ${c.co} ch, k ${String(c.k)}, s ${String(c.stride)}, ` + `pad ${JSON.stringify(c.pad)}`;
 }
 
 function geometry(c: ConvCase): { xShape: Shape4; filterShape: Shape4; dyShape: Shape4 } {
@@ -123,7 +117,21 @@ const CASES: ConvCase[] = [
   { n: 1, h: 28, w: 28, ci: 11, co: 3, k: 5, stride: 1, pad: "valid" },
   { n: 4, h: 28, w: 28, ci: 1, co: 3, k: 6, stride: 2, pad: "valid" },
   { n: 1, h: 28, w: 28, ci: 42, co: 11, k: 5, stride: 2, pad: "same" },
-  { n: 2, h: 10, w: 10, ci: 3, co: 4, k: 3, stride: 2, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  {
+    n: 2,
+    h: 10,
+    w: 10,
+    ci: 3,
+    co: 4,
+    k: 3,
+    stride: 2,
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 3],
+      [0, 0],
+    ],
+  },
   { n: 1, h: 10, w: 10, ci: 11, co: 3, k: 4, stride: 2, pad: 1 },
   { n: 2, h: 9, w: 12, ci: 5, co: 3, k: [3, 5], stride: [2, 3], pad: "same" },
   { n: 1, h: 13, w: 8, ci: 17, co: 2, k: [1, 4], stride: [3, 2], pad: "valid" },
@@ -162,17 +170,15 @@ describe("Conv2DBackpropInput and Conv2DBackpropFilter match the cpu backend", (
       const dy = values(size(dyShape), 3);
       const common = { strides: c.stride, pad: c.pad, dataFormat: "NHWC" };
       const inputGradient = () =>
-        tf.engine().runKernel(
-          "Conv2DBackpropInput",
-          { dy: tf.tensor4d(dy, dyShape), filter: tf.tensor4d(filter, filterShape) },
-          { ...common, inputShape: xShape },
-        ) as tf.Tensor;
+        tf
+          .engine()
+          .runKernel(
+            "Conv2DBackpropInput",
+            { dy: tf.tensor4d(dy, dyShape), filter: tf.tensor4d(filter, filterShape) },
+            { ...common, inputShape: xShape },
+          ) as tf.Tensor;
       const filterGradient = () =>
-        tf.engine().runKernel(
-          "Conv2DBackpropFilter",
-          { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, dyShape) },
-          { ...common, filterShape },
-        ) as tf.Tensor;
+        tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, dyShape) }, { ...common, filterShape }) as tf.Tensor;
       const [inputRef] = await on("cpu", inputGradient);
       const [filterRef] = await on("cpu", filterGradient);
       if (inputRef === undefined || filterRef === undefined) throw new Error("no cpu result");
@@ -195,25 +201,32 @@ describe("Conv2DBackpropInput and Conv2DBackpropFilter match the cpu backend", (
 
 describe("whole gradients through tf.grads match the cpu backend", () => {
   it("conv2d: d sum(conv2d(x, w)^2) / d(x, w), 5x5 stride 2 'same' and 4x4 stride 1 'valid'", async () => {
-    for (const [k, stride, pad] of [[5, 2, "same"], [4, 1, "valid"]] as const) {
+    for (const [k, stride, pad] of [
+      [5, 2, "same"],
+      [4, 1, "valid"],
+    ] as const) {
       const x = values(3 * 14 * 14 * 11, 4);
       const w = values(k * k * 11 * 7, 5);
       await expectSameOnBothBackends(() =>
-        tf.grads((xs: tf.Tensor, ws: tf.Tensor) =>
-          tf.sum(tf.square(tf.conv2d(xs as tf.Tensor4D, ws as tf.Tensor4D, stride, pad)))
-        )([tf.tensor4d(x, [3, 14, 14, 11]), tf.tensor4d(w, [k, k, 11, 7])])
+        tf.grads((xs: tf.Tensor, ws: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xs as tf.Tensor4D, ws as tf.Tensor4D, stride, pad))))([
+          tf.tensor4d(x, [3, 14, 14, 11]),
+          tf.tensor4d(w, [k, k, 11, 7]),
+        ]),
       );
     }
   });
 
   it("conv2dTranspose: d sum(conv2dTranspose(x, w)^2) / d(x, w), 6x6 stride 2 'same' 7 -> 14 -> 28", async () => {
-    for (const [h, ci, co] of [[7, 16, 8], [14, 8, 1]] as const) {
+    for (const [h, ci, co] of [
+      [7, 16, 8],
+      [14, 8, 1],
+    ] as const) {
       const x = values(2 * h * h * ci, 6);
       const w = values(6 * 6 * co * ci, 7); // conv2dTranspose filter: [kh, kw, outChannels, inChannels]
       await expectSameOnBothBackends(() =>
         tf.grads((xs: tf.Tensor, ws: tf.Tensor) =>
-          tf.sum(tf.square(tf.conv2dTranspose(xs as tf.Tensor4D, ws as tf.Tensor4D, [2, 2 * h, 2 * h, co], 2, "same")))
-        )([tf.tensor4d(x, [2, h, h, ci]), tf.tensor4d(w, [6, 6, co, ci])])
+          tf.sum(tf.square(tf.conv2dTranspose(xs as tf.Tensor4D, ws as tf.Tensor4D, [2, 2 * h, 2 * h, co], 2, "same"))),
+        )([tf.tensor4d(x, [2, h, h, ci]), tf.tensor4d(w, [6, 6, co, ci])]),
       );
     }
   });
@@ -222,40 +235,77 @@ describe("whole gradients through tf.grads match the cpu backend", () => {
 describe("the other kernels a conv GAN's training step needs work on wasm", () => {
   // Forward and backward of each op the project's networks use, compared with cpu. A kernel missing on wasm
   // throws "Kernel 'X' not registered for backend 'wasm'".
-  const grads = (f: (...xs: tf.Tensor[]) => tf.Tensor, ...inputs: [Float32Array, number[]][]) => () => {
-    const xs = inputs.map(([v, s]) => tf.tensor(v, s));
-    return [f(...xs), ...tf.grads(f)(xs)];
-  };
+  const grads =
+    (f: (...xs: tf.Tensor[]) => tf.Tensor, ...inputs: [Float32Array, number[]][]) =>
+    () => {
+      const xs = inputs.map(([v, s]) => tf.tensor(v, s));
+      return [f(...xs), ...tf.grads(f)(xs)];
+    };
   const v = (n: number, seed: number): Float32Array => values(n, seed);
   const ops: [string, () => tf.Tensor[]][] = [
-    ["batch norm by hand (moments + arithmetic) and tf.batchNorm", grads((x, g, b) => {
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      const byHand = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
-      return tf.sum(tf.square(tf.add(byHand, tf.batchNorm(x, mean, variance, b, g, 1e-5))));
-    }, [v(2 * 4 * 4 * 3, 1), [2, 4, 4, 3]], [v(3, 2), [3]], [v(3, 3), [3]])],
-    ["relu, leakyRelu, sigmoid, tanh, softplus, log", grads((x) => {
-      const a = tf.add(tf.relu(x), tf.leakyRelu(x, 0.2));
-      const b = tf.add(tf.sigmoid(x), tf.tanh(x));
-      return tf.sum(tf.mul(tf.add(a, b), tf.add(tf.softplus(x), tf.log(tf.add(tf.abs(x), 1)))));
-    }, [v(40, 4), [4, 10]])],
-    ["binary cross-entropy on logits (relu, abs, exp, log1p, mean)", grads((z) => {
-      const target = tf.onesLike(z);
-      return tf.mean(tf.add(tf.sub(tf.relu(z), tf.mul(z, target)), tf.log1p(tf.exp(tf.neg(tf.abs(z))))));
-    }, [v(16, 5), [16, 1]])],
-    ["matMul, concat, slice, reshape, sum, mean, max", grads((a, b) => {
-      const m = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D); // [3, 5]
-      const c = tf.concat([m, tf.slice(m, [0, 1], [3, 2])], 1); // [3, 7]
-      const r = tf.reshape(c, [7, 3]);
-      return tf.add(tf.add(tf.sum(tf.square(r)), tf.mean(r)), tf.max(r));
-    }, [v(12, 6), [3, 4]], [v(20, 7), [4, 5]])],
-    ["gather (an embedding lookup; its gradient is UnsortedSegmentSum)", grads((table) =>
-      tf.sum(tf.square(tf.gather(table, tf.tensor1d([0, 2, 2, 1], "int32"))))
-    , [v(12, 8), [3, 4]])],
-    ["label planes: tile, broadcast, concat along channels", grads((img, onehot) => {
-      const planes = tf.tile(tf.reshape(onehot, [2, 1, 1, 10]), [1, 4, 4, 1]);
-      const broadcast = tf.mul(tf.reshape(onehot, [2, 1, 1, 10]), tf.onesLike(planes));
-      return tf.sum(tf.square(tf.concat([img, planes, broadcast], 3)));
-    }, [v(2 * 4 * 4, 9), [2, 4, 4, 1]], [v(20, 10), [2, 10]])],
+    [
+      "batch norm by hand (moments + arithmetic) and tf.batchNorm",
+      grads(
+        (x, g, b) => {
+          const { mean, variance } = tf.moments(x, [0, 1, 2]);
+          const byHand = tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+          return tf.sum(tf.square(tf.add(byHand, tf.batchNorm(x, mean, variance, b, g, 1e-5))));
+        },
+        [v(2 * 4 * 4 * 3, 1), [2, 4, 4, 3]],
+        [v(3, 2), [3]],
+        [v(3, 3), [3]],
+      ),
+    ],
+    [
+      "relu, leakyRelu, sigmoid, tanh, softplus, log",
+      grads(
+        (x) => {
+          const a = tf.add(tf.relu(x), tf.leakyRelu(x, 0.2));
+          const b = tf.add(tf.sigmoid(x), tf.tanh(x));
+          return tf.sum(tf.mul(tf.add(a, b), tf.add(tf.softplus(x), tf.log(tf.add(tf.abs(x), 1)))));
+        },
+        [v(40, 4), [4, 10]],
+      ),
+    ],
+    [
+      "binary cross-entropy on logits (relu, abs, exp, log1p, mean)",
+      grads(
+        (z) => {
+          const target = tf.onesLike(z);
+          return tf.mean(tf.add(tf.sub(tf.relu(z), tf.mul(z, target)), tf.log1p(tf.exp(tf.neg(tf.abs(z))))));
+        },
+        [v(16, 5), [16, 1]],
+      ),
+    ],
+    [
+      "matMul, concat, slice, reshape, sum, mean, max",
+      grads(
+        (a, b) => {
+          const m = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D); // [3, 5]
+          const c = tf.concat([m, tf.slice(m, [0, 1], [3, 2])], 1); // [3, 7]
+          const r = tf.reshape(c, [7, 3]);
+          return tf.add(tf.add(tf.sum(tf.square(r)), tf.mean(r)), tf.max(r));
+        },
+        [v(12, 6), [3, 4]],
+        [v(20, 7), [4, 5]],
+      ),
+    ],
+    [
+      "gather (an embedding lookup; its gradient is UnsortedSegmentSum)",
+      grads((table) => tf.sum(tf.square(tf.gather(table, tf.tensor1d([0, 2, 2, 1], "int32")))), [v(12, 8), [3, 4]]),
+    ],
+    [
+      "label planes: tile, broadcast, concat along channels",
+      grads(
+        (img, onehot) => {
+          const planes = tf.tile(tf.reshape(onehot, [2, 1, 1, 10]), [1, 4, 4, 1]);
+          const broadcast = tf.mul(tf.reshape(onehot, [2, 1, 1, 10]), tf.onesLike(planes));
+          return tf.sum(tf.square(tf.concat([img, planes, broadcast], 3)));
+        },
+        [v(2 * 4 * 4, 9), [2, 4, 4, 1]],
+        [v(20, 10), [2, 10]],
+      ),
+    ],
   ];
   for (const [name, f] of ops) {
     it(name, async () => {
@@ -279,17 +329,13 @@ describe("the other kernels a conv GAN's training step needs work on wasm", () =
     for (const [aShape, bShape, transposeA, transposeB] of cases) {
       const a = v(size(aShape), 20);
       const b = v(size(bShape), 21);
-      await expectSameOnBothBackends(() =>
-        tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB)
-      );
+      await expectSameOnBothBackends(() => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB));
     }
   });
 
   it("UnsortedSegmentSum drops ids outside [0, numSegments) like the cpu backend", async () => {
     const x = v(5 * 3, 11);
-    await expectSameOnBothBackends(() =>
-      tf.unsortedSegmentSum(tf.tensor2d(x, [5, 3]), tf.tensor1d([1, 0, 1, 3, 2], "int32"), 3)
-    );
+    await expectSameOnBothBackends(() => tf.unsortedSegmentSum(tf.tensor2d(x, [5, 3]), tf.tensor1d([1, 0, 1, 3, 2], "int32"), 3));
   });
 });
 
@@ -298,22 +344,44 @@ describe("unsupported attrs fail loudly, naming the attr", () => {
   it("dataFormat NCHW", async () => {
     await tf.setBackend("wasm");
     expect(() =>
-      tf.engine().runKernel("Conv2DBackpropInput", { dy: dy(), filter: tf.zeros([3, 3, 2, 2]) }, {
-        strides: 2, pad: "same", dataFormat: "NCHW", inputShape: [1, 2, 8, 8],
-      })
+      tf.engine().runKernel(
+        "Conv2DBackpropInput",
+        { dy: dy(), filter: tf.zeros([3, 3, 2, 2]) },
+        {
+          strides: 2,
+          pad: "same",
+          dataFormat: "NCHW",
+          inputShape: [1, 2, 8, 8],
+        },
+      ),
     ).toThrow(/dataFormat 'NCHW'/);
     expect(() =>
-      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.zeros([1, 2, 8, 8]), dy: dy() }, {
-        strides: 2, pad: "same", dataFormat: "NCHW", filterShape: [3, 3, 2, 2],
-      })
+      tf.engine().runKernel(
+        "Conv2DBackpropFilter",
+        { x: tf.zeros([1, 2, 8, 8]), dy: dy() },
+        {
+          strides: 2,
+          pad: "same",
+          dataFormat: "NCHW",
+          filterShape: [3, 3, 2, 2],
+        },
+      ),
     ).toThrow(/dataFormat 'NCHW'/);
   });
   it("dilations other than 1", async () => {
     await tf.setBackend("wasm");
     expect(() =>
-      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.zeros([1, 8, 8, 2]), dy: dy() }, {
-        strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [3, 3, 2, 2], dilations: 2,
-      })
+      tf.engine().runKernel(
+        "Conv2DBackpropFilter",
+        { x: tf.zeros([1, 8, 8, 2]), dy: dy() },
+        {
+          strides: 2,
+          pad: "same",
+          dataFormat: "NHWC",
+          filterShape: [3, 3, 2, 2],
+          dilations: 2,
+        },
+      ),
     ).toThrow(/dilations/);
   });
 });
@@ -326,11 +394,21 @@ describe("no leaks", () => {
     tf.env().set("IS_TEST", true);
     try {
       const weights = (shape: Shape4, seed: number) =>
-        tf.variable(tf.tensor4d(values(size(shape), seed).map((w) => w * 0.1), shape));
+        tf.variable(
+          tf.tensor4d(
+            values(size(shape), seed).map((w) => w * 0.1),
+            shape,
+          ),
+        );
       const deconv = weights([6, 6, 8, 16], 12);
       const out = weights([6, 6, 1, 8], 13);
       const conv = weights([5, 5, 1, 8], 14);
-      const dense = tf.variable(tf.tensor2d(values(14 * 14 * 8, 19).map((w) => w * 0.01), [14 * 14 * 8, 1]));
+      const dense = tf.variable(
+        tf.tensor2d(
+          values(14 * 14 * 8, 19).map((w) => w * 0.01),
+          [14 * 14 * 8, 1],
+        ),
+      );
       const z = tf.tensor4d(values(4 * 7 * 7 * 16, 15), [4, 7, 7, 16]);
       const step = () =>
         tf.tidy(() => {
@@ -369,18 +447,41 @@ describe("no leaks", () => {
     try {
       for (const inputGradient of STRATEGIES) {
         setWasmKernelStrategy({ inputGradient });
-        const dx = tf.engine().runKernel("Conv2DBackpropInput", { dy, filter }, {
-          strides: 2, pad: "same", dataFormat: "NHWC", inputShape: [2, 14, 14, 8],
-        }) as tf.Tensor;
-        const dw = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-          strides: 2, pad: "same", dataFormat: "NHWC", filterShape: [5, 5, 8, 16],
-        }) as tf.Tensor;
+        const dx = tf.engine().runKernel(
+          "Conv2DBackpropInput",
+          { dy, filter },
+          {
+            strides: 2,
+            pad: "same",
+            dataFormat: "NHWC",
+            inputShape: [2, 14, 14, 8],
+          },
+        ) as tf.Tensor;
+        const dw = tf.engine().runKernel(
+          "Conv2DBackpropFilter",
+          { x, dy },
+          {
+            strides: 2,
+            pad: "same",
+            dataFormat: "NHWC",
+            filterShape: [5, 5, 8, 16],
+          },
+        ) as tf.Tensor;
         expect(backend.numDataIds()).toBe(before + 2);
         tf.dispose([dx, dw]);
         expect(backend.numDataIds()).toBe(before);
       }
       // BatchMatMul's direct and swapped forms.
-      for (const [aShape, bShape] of [[[3, 7], [50, 7]], [[40, 6], [5, 6]]] as const) {
+      for (const [aShape, bShape] of [
+        [
+          [3, 7],
+          [50, 7],
+        ],
+        [
+          [40, 6],
+          [5, 6],
+        ],
+      ] as const) {
         const a = tf.ones([...aShape]);
         const b = tf.ones([...bShape]);
         const withInputs = backend.numDataIds();

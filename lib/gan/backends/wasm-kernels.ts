@@ -78,12 +78,7 @@ export function setWasmKernelStrategy(next: Partial<WasmKernelStrategy>): WasmKe
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Runs the wasm backend's kernel `name` directly (no engine, no tape) and returns its single output. */
-function runWasmKernel(
-  backend: BackendWasm,
-  name: string,
-  inputs: NamedTensorInfoMap,
-  attrs: NamedAttrMap = {},
-): TensorInfo {
+function runWasmKernel(backend: BackendWasm, name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
   // getKernel's declared type says it always returns a config; at run time it is undefined when missing.
   const config = tf.getKernel(name, BACKEND) as KernelConfig | undefined;
   if (config == null) {
@@ -265,14 +260,7 @@ function makeAxisGroup(
 }
 
 /** Plans one axis, fused (one group holding every phase, alignment with the fewest taps) or split. */
-function planInputGradientAxis(
-  k: number,
-  s: number,
-  pad: number,
-  size: number,
-  outSize: number,
-  split: boolean,
-): AxisPlan {
+function planInputGradientAxis(k: number, s: number, pad: number, size: number, outSize: number, split: boolean): AxisPlan {
   const all = Array.from({ length: s }, (_, r) => r);
   if (split) {
     // Every phase alone: its taps are exact whatever the alignment, so take a0 = 0, which needs the fewest units.
@@ -384,11 +372,15 @@ function axisSources(plan: AxisPlan, s: number, size: number): (Source | undefin
     const u = Math.floor(k / s);
     const where = plan.phaseOf[k - u * s];
     const group = where === undefined ? undefined : plan.groups[where[0]];
-    out.push(where === undefined || group === undefined ? undefined : {
-      group: where[0],
-      index: u + group.offset,
-      position: where[1],
-    });
+    out.push(
+      where === undefined || group === undefined
+        ? undefined
+        : {
+            group: where[0],
+            index: u + group.offset,
+            position: where[1],
+          },
+    );
   }
   return out;
 }
@@ -414,7 +406,7 @@ function interleavePhases(
     for (let h = 0; h < height; h++) {
       const rs = rowSources[h];
       const rowGroup = rs === undefined ? undefined : plan.rows.groups[rs.group];
-      let dst = ((b * height + h) * width) * ci;
+      let dst = (b * height + h) * width * ci;
       for (let w = 0; w < width; w++, dst += ci) {
         const cs = colSources[w];
         if (rs === undefined || rowGroup === undefined || cs === undefined) continue; // no taps: stays 0
@@ -423,8 +415,7 @@ function interleavePhases(
         if (colGroup === undefined || conv === undefined) continue;
         const nw = colGroup.residues.length;
         const channels = rowGroup.residues.length * nw * ci;
-        const src = ((b * rowGroup.rows + rs.index) * colGroup.rows + cs.index) * channels +
-          (rs.position * nw + cs.position) * ci;
+        const src = ((b * rowGroup.rows + rs.index) * colGroup.rows + cs.index) * channels + (rs.position * nw + cs.position) * ci;
         if (ci >= 16) {
           dx.set(conv.subarray(src, src + ci), dst);
         } else {
@@ -435,11 +426,7 @@ function interleavePhases(
   }
 }
 
-function conv2DBackpropInput(args: {
-  inputs: NamedTensorInfoMap;
-  backend: {};
-  attrs?: NamedAttrMap;
-}): TensorInfo {
+function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: {}; attrs?: NamedAttrMap }): TensorInfo {
   const backend = args.backend as BackendWasm;
   const attrs = (args.attrs ?? {}) as unknown as Conv2DBackpropInputAttrs;
   const { dy, filter } = args.inputs;
@@ -450,9 +437,7 @@ function conv2DBackpropInput(args: {
 
   const filterShape = shape4(filter, "filter");
   const [kh, kw, ci, co] = filterShape; // [kh, kw, inChannels of the forward conv, its outChannels]
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast",
-  );
+  const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
   const [n, oh, ow, dyChannels] = shape4(dy, "dy"); // [n, oh, ow, co]
   if (oh !== info.outHeight || ow !== info.outWidth || dyChannels !== co || n !== info.batchSize) {
     throw new Error(
@@ -479,16 +464,23 @@ function conv2DBackpropInput(args: {
       for (const cols of plan.cols.groups) {
         const g = subKernels(w, kw, ci, co, rows, cols);
         const gInfo = temps.fromValues([rows.kc, cols.kc, co, rows.residues.length * cols.residues.length * ci], g);
-        convs.push(temps.run(
-          "Conv2D",
-          { x: dy, filter: gInfo },
-          {
-            strides: [1, 1],
-            dilations: [1, 1],
-            pad: [[0, 0], [rows.padBefore, rows.padAfter], [cols.padBefore, cols.padAfter], [0, 0]],
-            dataFormat: "NHWC",
-          },
-        ));
+        convs.push(
+          temps.run(
+            "Conv2D",
+            { x: dy, filter: gInfo },
+            {
+              strides: [1, 1],
+              dilations: [1, 1],
+              pad: [
+                [0, 0],
+                [rows.padBefore, rows.padAfter],
+                [cols.padBefore, cols.padAfter],
+                [0, 0],
+              ],
+              dataFormat: "NHWC",
+            },
+          ),
+        );
       }
     }
     // Interleave the phases and crop: -> dx [n, inHeight, inWidth, ci]. makeOutput leaves the heap unset, so
@@ -498,7 +490,7 @@ function conv2DBackpropInput(args: {
     const complete = plan.rows.phaseOf.every((p) => p !== undefined) && plan.cols.phaseOf.every((p) => p !== undefined);
     if (!complete) dxValues.fill(0);
     interleavePhases(
-      convs.map((c) => (c === undefined ? undefined : backend.typedArrayFromHeap(c) as Float32Array)),
+      convs.map((c) => (c === undefined ? undefined : (backend.typedArrayFromHeap(c) as Float32Array))),
       plan,
       axisSources(plan.rows, sh, inHeight),
       axisSources(plan.cols, sw, inWidth),
@@ -524,11 +516,7 @@ function conv2DBackpropInput(args: {
 // convolution of xT with dyT whose taps are spread by the dilation (sh, sw), evaluated at output (c, i, j), with
 // x's own padding (pt, pl) in front. The GEMM behind it is (ci*kh*kw) x (oh*ow*n) x co, every multiply useful.
 
-function conv2DBackpropFilter(args: {
-  inputs: NamedTensorInfoMap;
-  backend: {};
-  attrs?: NamedAttrMap;
-}): TensorInfo {
+function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: {}; attrs?: NamedAttrMap }): TensorInfo {
   const backend = args.backend as BackendWasm;
   const attrs = (args.attrs ?? {}) as unknown as Conv2DBackpropFilterAttrs;
   const { x, dy } = args.inputs;
@@ -539,9 +527,7 @@ function conv2DBackpropFilter(args: {
 
   const xShape = shape4(x, "x"); // [n, H, W, ci]
   const [kh, kw, ci, co] = attrs.filterShape;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast",
-  );
+  const info = tf.backend_util.computeConv2DInfo(xShape, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
   const [n, oh, ow, dyChannels] = shape4(dy, "dy"); // [n, oh, ow, co]
   if (oh !== info.outHeight || ow !== info.outWidth || dyChannels !== co || n !== xShape[0] || xShape[3] !== ci) {
     throw new Error(
@@ -724,8 +710,7 @@ export function registerWasmTrainingKernels(): void {
  * `tf.setBackend('wasm')` only while its kernel is registered; after a replacement, call `setupFunc(backend)`
  * yourself before calling the stock `kernelFunc`.
  */
-export const stockWasmKernels: Readonly<Record<"Conv2DBackpropInput" | "BatchMatMul", KernelConfig | undefined>> =
-  Object.freeze({
-    Conv2DBackpropInput: tf.getKernel("Conv2DBackpropInput", BACKEND) as KernelConfig | undefined,
-    BatchMatMul: stockBatchMatMul,
-  });
+export const stockWasmKernels: Readonly<Record<"Conv2DBackpropInput" | "BatchMatMul", KernelConfig | undefined>> = Object.freeze({
+  Conv2DBackpropInput: tf.getKernel("Conv2DBackpropInput", BACKEND) as KernelConfig | undefined,
+  BatchMatMul: stockBatchMatMul,
+});

@@ -3,10 +3,10 @@
  * Prints a table, then (with --json) one JSON line per batch size, the last line last:
  * {"backend","spec","batch","imagesPerSec","msPerIter","tensorsAfter", …}
  */
-import { initBackend } from "../backend.js";
-import { benchTable, benchTrain, type BenchResult } from "../bench.js";
-import { BUILTIN_SPECS, type BuiltinSpecName } from "../spec.js";
-import { UsageError, helpText, intOption, parseCli, runMain } from "./args.js";
+import { initBackend } from "../backend";
+import { benchTable, benchTrain, type BenchResult } from "../bench";
+import { BUILTIN_SPECS, type BuiltinSpecName } from "../spec";
+import { UsageError, helpText, intOption, parseCli, runMain } from "./args";
 
 const OPTIONS = {
   backend: { type: "string", help: "tensorflow | webgpu | wasm | cpu (default: GAN_BACKEND, else the fastest)" },

@@ -8,9 +8,9 @@
  * data set {"error":{"code","message","file","row"}} and exits 1; list prints one JSON array.
  */
 import { parseArgs } from "node:util";
-import { DatasetError } from "../data/dataset.js";
-import { DatasetStore, defaultStoreDir, type ImportOptions, type ImportPhase, type StoredDatasetMeta } from "../data/store.js";
-import { ProgressBar, UsageError, helpText, runMain, type OptionSpec } from "./args.js";
+import { DatasetError } from "../data/dataset";
+import { DatasetStore, defaultStoreDir, type ImportOptions, type ImportPhase, type StoredDatasetMeta } from "../data/store";
+import { ProgressBar, UsageError, helpText, runMain, type OptionSpec } from "./args";
 
 const OPTIONS = {
   name: { type: "string", help: "import: the data set's name (default: from the file or folder name)" },
@@ -46,12 +46,21 @@ function parseSize(value: string): [number, number] {
 
 /** The error line of `--json`: code and message, file and row when known. */
 function errorJson(e: DatasetError): string {
-  return JSON.stringify({ error: { code: e.code, message: e.message, ...(e.file !== undefined ? { file: e.file } : {}), ...(e.row !== undefined ? { row: e.row } : {}) } });
+  return JSON.stringify({
+    error: { code: e.code, message: e.message, ...(e.file !== undefined ? { file: e.file } : {}), ...(e.row !== undefined ? { row: e.row } : {}) },
+  });
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 function describe(meta: StoredDatasetMeta, reused: boolean, storeDir: string): string {

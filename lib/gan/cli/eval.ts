@@ -4,10 +4,10 @@
  * (from the checkpoint's Config), trains or loads the cached evaluator, and prints a table of the metrics, the
  * per-label figures and the gradient norms; with --json, then one JSON line with every metric.
  */
-import { readCheckpoint } from "../checkpoint.js";
-import { DEFAULT_EVALUATOR_DIR, DEFAULT_EVALUATOR_EPOCHS, DEFAULT_PER_LABEL } from "../diagnostics/defaults.js";
-import type { DiagnosticsMetrics } from "../diagnostics/diagnostics.js";
-import { UsageError, helpText, intOption, parseCli, runMain } from "./args.js";
+import { readCheckpoint } from "../checkpoint";
+import { DEFAULT_EVALUATOR_DIR, DEFAULT_EVALUATOR_EPOCHS, DEFAULT_PER_LABEL } from "../diagnostics/defaults";
+import type { DiagnosticsMetrics } from "../diagnostics/diagnostics";
+import { UsageError, helpText, intOption, parseCli, runMain } from "./args";
 
 const OPTIONS = {
   checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest)" },
@@ -61,11 +61,11 @@ runMain(async () => {
   const { config } = ckpt.meta;
   // TensorFlow.js and the rest load only now: a usage error or a missing checkpoint answers at once.
   const [{ initBackend }, { loadDataset }, { DEFAULT_CLASSIFIER_TRAINING }, { Diagnostics }, { GanModel }] = await Promise.all([
-    import("../backend.js"),
-    import("../data/index.js"),
-    import("../diagnostics/classifier.js"),
-    import("../diagnostics/diagnostics.js"),
-    import("../model.js"),
+    import("../backend"),
+    import("../data/index"),
+    import("../diagnostics/classifier"),
+    import("../diagnostics/diagnostics"),
+    import("../model"),
   ]);
   const backend = await initBackend(a.backend);
   process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
@@ -101,18 +101,38 @@ runMain(async () => {
       );
       const report = await diagnostics.evaluate(model, ckpt.meta.epoch, { iteration: ckpt.meta.iteration });
       const m = report.metrics;
-      console.log(`Checkpoint ${a.checkpoint}: epoch ${show(ckpt.meta.epoch)}, iteration ${ckpt.meta.iteration}, network ${ckpt.meta.spec.name}, data set ${config.dataset}`);
-      console.log(table(["metric", "value", "meaning"], (Object.keys(MEANING) as (keyof DiagnosticsMetrics)[]).map((k) => [k, show(m[k]), MEANING[k]])));
+      console.log(
+        `Checkpoint ${a.checkpoint}: epoch ${show(ckpt.meta.epoch)}, iteration ${ckpt.meta.iteration}, network ${ckpt.meta.spec.name}, data set ${config.dataset}`,
+      );
+      console.log(
+        table(
+          ["metric", "value", "meaning"],
+          (Object.keys(MEANING) as (keyof DiagnosticsMetrics)[]).map((k) => [k, show(m[k]), MEANING[k]]),
+        ),
+      );
       console.log("");
       console.log(
         table(
           ["label", "asked", "predicted", "labelAccuracy", "diversity", "spread (gen)", "spread (real)"],
-          report.perClass.map((c) => [String(c.label), String(c.requested), String(c.predicted), show(c.labelAccuracy), show(c.diversity), show(c.generatedSpread), show(c.realSpread)]),
+          report.perClass.map((c) => [
+            String(c.label),
+            String(c.requested),
+            String(c.predicted),
+            show(c.labelAccuracy),
+            show(c.diversity),
+            show(c.generatedSpread),
+            show(c.realSpread),
+          ]),
         ),
       );
       if (report.gradNorms.length > 0) {
         console.log("");
-        console.log(table(["ParameterScope", "part", "gradient norm"], report.gradNorms.map((g) => [g.scope, g.part, g.norm.toExponential(3)])));
+        console.log(
+          table(
+            ["ParameterScope", "part", "gradient norm"],
+            report.gradNorms.map((g) => [g.scope, g.part, g.norm.toExponential(3)]),
+          ),
+        );
       }
       process.stderr.write(`evaluated ${m.count} generated images in ${(report.timings.total / 1000).toFixed(2)} s\n`);
       if (a.json) {

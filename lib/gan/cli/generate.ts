@@ -3,9 +3,9 @@
  * Runs the RuntimeGenerator of a checkpoint and writes a PNG (several images side by side when count > 1).
  */
 import { writeFileSync } from "node:fs";
-import { initBackend } from "../backend.js";
-import { RuntimeGenerator } from "../generator.js";
-import { UsageError, helpText, intOption, parseCli, runMain } from "./args.js";
+import { initBackend } from "../backend";
+import { RuntimeGenerator } from "../generator";
+import { UsageError, helpText, intOption, parseCli, runMain } from "./args";
 
 const OPTIONS = {
   checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest)" },

@@ -5,9 +5,9 @@
  */
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { ConfigInput } from "../config.js";
-import { Trainer } from "../trainer.js";
-import { ProgressBar, UsageError, helpText, intOption, parseCli, runMain } from "./args.js";
+import type { ConfigInput } from "../config";
+import { Trainer } from "../trainer";
+import { ProgressBar, UsageError, helpText, intOption, parseCli, runMain } from "./args";
 
 const OPTIONS = {
   config: { type: "string", help: "Config JSON file (NNC's Config tab: maxEpoch, batchSize, saveBest, optimizers, …)" },
@@ -15,7 +15,10 @@ const OPTIONS = {
   batch: { type: "string", help: "BatchSize (overrides the config)" },
   limit: { type: "string", help: "train on the first N training images only" },
   network: { type: "string", help: "nnc-dcgan-with-label (default) or small-dcgan" },
-  dataset: { type: "string", help: "mnist-bundled (default), an imported data set id (ds-…, see npm run dataset -- list), an NNC dataset .csv, or a folder of IDX files" },
+  dataset: {
+    type: "string",
+    help: "mnist-bundled (default), an imported data set id (ds-…, see npm run dataset -- list), an NNC dataset .csv, or a folder of IDX files",
+  },
   seed: { type: "string", help: "seed for weights, batches and noise" },
   out: { type: "string", help: "output folder (default runs/<date-time>)" },
   resume: { type: "string", help: "continue the run saved in this checkpoint folder" },
@@ -125,7 +128,9 @@ runMain(async () => {
   trainer.dispose();
   const seconds = (performance.now() - t0) / 1000;
   const images = (trainer.iteration - startIteration) * trainer.config.batchSize;
-  process.stderr.write(`${status} at iteration ${trainer.iteration} after ${formatSeconds(seconds)} (${(images / seconds).toFixed(1)} images/s on ${backend.name})\n`);
+  process.stderr.write(
+    `${status} at iteration ${trainer.iteration} after ${formatSeconds(seconds)} (${(images / seconds).toFixed(1)} images/s on ${backend.name})\n`,
+  );
   if (status === "failed") throw new Error(failed || "training failed");
   console.log(out);
 });

@@ -120,10 +120,7 @@ export function imageSize(ds: Pick<ImageDataset, "height" | "width" | "channels"
 export function checkDatasetShape(ds: ImageDataset): void {
   const positive = (n: number) => Number.isInteger(n) && n > 0;
   if (!positive(ds.height) || !positive(ds.width) || (ds.channels !== 1 && ds.channels !== 3)) {
-    throw new DatasetError(
-      "bad_format",
-      `data set "${ds.name}" has an invalid shape ${ds.height}x${ds.width}x${ds.channels}`,
-    );
+    throw new DatasetError("bad_format", `data set "${ds.name}" has an invalid shape ${ds.height}x${ds.width}x${ds.channels}`);
   }
   if (!positive(ds.numLabels)) {
     throw new DatasetError("bad_format", `data set "${ds.name}" has numLabels ${ds.numLabels}`);
@@ -141,11 +138,7 @@ export function checkDatasetShape(ds: ImageDataset): void {
   for (let i = 0; i < ds.count; i++) {
     const label = ds.labels[i]!;
     if (label < 0 || label >= ds.numLabels) {
-      throw new DatasetError(
-        "label_out_of_range",
-        `label ${label} is outside 0..${ds.numLabels - 1}`,
-        { row: i, label },
-      );
+      throw new DatasetError("label_out_of_range", `label ${label} is outside 0..${ds.numLabels - 1}`, { row: i, label });
     }
   }
 }
@@ -201,18 +194,10 @@ export function validateDataset(ds: ImageDataset, options: { minPerLabel?: numbe
   const summary = datasetSummary(ds);
   summary.perLabel.forEach((n, label) => {
     if (n === 0) {
-      throw new DatasetError(
-        "empty_class",
-        `label ${label} has no images (labels must be 0..${ds.numLabels - 1}, each with at least one image)`,
-        { label },
-      );
+      throw new DatasetError("empty_class", `label ${label} has no images (labels must be 0..${ds.numLabels - 1}, each with at least one image)`, { label });
     }
     if (n < minPerLabel) {
-      throw new DatasetError(
-        "too_few_images",
-        `label ${label} has ${n} image${n === 1 ? "" : "s"}, fewer than the ${minPerLabel} required`,
-        { label },
-      );
+      throw new DatasetError("too_few_images", `label ${label} has ${n} image${n === 1 ? "" : "s"}, fewer than the ${minPerLabel} required`, { label });
     }
   });
   return summary;
@@ -271,10 +256,7 @@ export interface SplitOptions {
  * images. Both parts keep the original data-set order of their images. Names get "/train" and "/validation".
  * Throws RangeError for a fraction outside [0, 1).
  */
-export function splitDataset(
-  ds: ImageDataset,
-  options: SplitOptions,
-): { train: ImageDataset; validation: ImageDataset } {
+export function splitDataset(ds: ImageDataset, options: SplitOptions): { train: ImageDataset; validation: ImageDataset } {
   const fraction = options.validationFraction ?? 1 / 6;
   if (!(fraction >= 0 && fraction < 1)) {
     throw new RangeError(`validationFraction must be in [0, 1), got ${fraction}`);
@@ -361,17 +343,9 @@ export interface Batch {
  * Pass `out` to reuse buffers across iterations (they must have exactly the batch's lengths).
  * Throws RangeError when the slice runs past `indices` or an index is outside the data set.
  */
-export function gatherBatch(
-  ds: ImageDataset,
-  indices: ArrayLike<number>,
-  start: number,
-  batchSize: number,
-  out?: Batch,
-): Batch {
+export function gatherBatch(ds: ImageDataset, indices: ArrayLike<number>, start: number, batchSize: number, out?: Batch): Batch {
   if (start < 0 || start + batchSize > indices.length) {
-    throw new RangeError(
-      `batch [${start}, ${start + batchSize}) is outside the ${indices.length} indices of the epoch order`,
-    );
+    throw new RangeError(`batch [${start}, ${start + batchSize}) is outside the ${indices.length} indices of the epoch order`);
   }
   const size = imageSize(ds);
   const images = out?.images ?? new Float32Array(batchSize * size);

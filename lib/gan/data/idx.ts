@@ -15,9 +15,7 @@ const MAGIC_IMAGES = 0x00000803;
 const MAGIC_LABELS = 0x00000801;
 
 /** The parsed contents of one IDX file. `data` is a view into the (decompressed) bytes. */
-export type IdxFile =
-  | { kind: "images"; count: number; rows: number; cols: number; data: Uint8Array }
-  | { kind: "labels"; count: number; data: Uint8Array };
+export type IdxFile = { kind: "images"; count: number; rows: number; cols: number; data: Uint8Array } | { kind: "labels"; count: number; data: Uint8Array };
 
 /**
  * Parses an IDX images (0x00000803) or labels (0x00000801) file; gunzips first if the bytes start with the gzip
@@ -50,11 +48,7 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxFile {
   } else if (magic === MAGIC_LABELS) {
     dims = [view.getUint32(4, false)];
   } else {
-    throw new DatasetError(
-      "bad_format",
-      `not an IDX file of unsigned bytes: magic ${hex}, expected 0x00000803 (images) or 0x00000801 (labels)`,
-      { file },
-    );
+    throw new DatasetError("bad_format", `not an IDX file of unsigned bytes: magic ${hex}, expected 0x00000803 (images) or 0x00000801 (labels)`, { file });
   }
   const headerBytes = 4 + 4 * dims.length;
   const expected = dims.reduce((a, b) => a * b, 1);
@@ -62,8 +56,7 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxFile {
   if (actual !== expected) {
     throw new DatasetError(
       "bad_format",
-      `${actual < expected ? "truncated" : "trailing bytes"}: the header [${dims.join(", ")}] ` +
-        `needs ${expected} data bytes, the file has ${actual}`,
+      `${actual < expected ? "truncated" : "trailing bytes"}: the header [${dims.join(", ")}] ` + `needs ${expected} data bytes, the file has ${actual}`,
       { file },
     );
   }
@@ -120,11 +113,7 @@ export function loadIdx(imagesPath: string, labelsPath: string, options: LoadIdx
     });
   }
   if (images.count !== labels.count) {
-    throw new DatasetError(
-      "bad_format",
-      `${images.count} images but ${labels.count} labels in ${labelsPath}`,
-      { file: imagesPath },
-    );
+    throw new DatasetError("bad_format", `${images.count} images but ${labels.count} labels in ${labelsPath}`, { file: imagesPath });
   }
   let maxLabel = -1;
   const labelArr = new Int32Array(labels.count);

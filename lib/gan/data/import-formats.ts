@@ -60,7 +60,10 @@ export function detectFormat(tree: SourceTree, limits: ImportLimits): FormatPlan
   const where = tree.label;
   const unsupported = (found: string) => new DatasetError("unsupported_format", `${where}: found ${found}; ${EXPECTED}`, { file: where });
 
-  if (csvs.length > 1) throw unsupported(`${csvs.length} CSV files (${list(csvs)}): import one CSV at a time (give the path of that .csv, or a zip holding one CSV and its images)`);
+  if (csvs.length > 1)
+    throw unsupported(
+      `${csvs.length} CSV files (${list(csvs)}): import one CSV at a time (give the path of that .csv, or a zip holding one CSV and its images)`,
+    );
   if (csvs.length === 1 && idx.length > 0) throw unsupported(`both an NNC CSV (${csvs[0]}) and IDX files (${list(idx)})`);
   if (csvs.length === 1) return { format: "nnc-csv", csv: tree.byPath.get(csvs[0]!)! };
   if (idx.length > 0) {
@@ -169,11 +172,11 @@ export function csvItems(tree: SourceTree, csv: SourceFile, limits: ImportLimits
     if (rawPath.includes("\0")) throw new DatasetError("unsafe_path", "the image path holds a NUL byte", { file, row });
     const image = tree.byPath.get(key);
     if (image === undefined) {
-      throw new DatasetError(
-        "missing_image",
-        `image "${rawPath.slice(0, 200)}" named on line ${row} of ${file} is not in ${tree.label} (looked for ${key})`,
-        { file: key, row, image: key },
-      );
+      throw new DatasetError("missing_image", `image "${rawPath.slice(0, 200)}" named on line ${row} of ${file} is not in ${tree.label} (looked for ${key})`, {
+        file: key,
+        row,
+        image: key,
+      });
     }
     items.push({ file: image, label, row, csv: file });
   }

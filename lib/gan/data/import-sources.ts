@@ -55,7 +55,14 @@ const ZIP_MAGIC = [0x50, 0x4b];
 
 function isZipName(name: string, bytes?: Uint8Array): boolean {
   if (/\.zip$/i.test(name)) return true;
-  return bytes !== undefined && bytes.length >= 4 && bytes[0] === ZIP_MAGIC[0] && bytes[1] === ZIP_MAGIC[1] && (bytes[2] === 3 || bytes[2] === 5) && bytes[3] === bytes[2] + 1;
+  return (
+    bytes !== undefined &&
+    bytes.length >= 4 &&
+    bytes[0] === ZIP_MAGIC[0] &&
+    bytes[1] === ZIP_MAGIC[1] &&
+    (bytes[2] === 3 || bytes[2] === 5) &&
+    bytes[3] === bytes[2] + 1
+  );
 }
 
 function sortedTree(kind: SourceTree["kind"], label: string, files: SourceFile[], digest: string, allowOutside = false): SourceTree {
@@ -388,7 +395,12 @@ export function openUploadSource(uploaded: UploadedFile[], limits: ImportLimits)
     throw new DatasetError("too_many_files", `${uploaded.length} files were uploaded, more than the ${limits.maxFiles} an import may hold`);
   }
   const total = uploaded.reduce((a, f) => a + f.bytes.length, 0);
-  const label = uploaded.length === 1 ? baseName(uploaded[0]!.name) : uploaded.length === 2 ? uploaded.map((f) => baseName(f.name)).join(" + ") : `${uploaded.length} files`;
+  const label =
+    uploaded.length === 1
+      ? baseName(uploaded[0]!.name)
+      : uploaded.length === 2
+        ? uploaded.map((f) => baseName(f.name)).join(" + ")
+        : `${uploaded.length} files`;
   if (total > limits.maxUploadBytes) throw tooLarge(uploaded.length === 1 ? label : "the upload", total, limits);
   if (uploaded.length === 1 && isZipName(uploaded[0]!.name, uploaded[0]!.bytes)) return zipTree(uploaded[0]!.bytes, label, limits);
   const files: Array<{ name: string; bytes: Uint8Array }> = [];

@@ -270,11 +270,10 @@ export function checkLabels(labels: Uint16Array, limits: ImportLimits, file: str
   for (const l of labels) perLabel[l]! += 1;
   const present = perLabel.filter((n) => n > 0).length;
   if (present < 2) {
-    throw new DatasetError(
-      "too_few_labels",
-      `every image has label ${max}: a conditional GAN needs at least two labels (two folders, or two label values)`,
-      { file, label: max },
-    );
+    throw new DatasetError("too_few_labels", `every image has label ${max}: a conditional GAN needs at least two labels (two folders, or two label values)`, {
+      file,
+      label: max,
+    });
   }
   perLabel.forEach((n, label) => {
     if (n === 0) {
@@ -287,11 +286,10 @@ export function checkLabels(labels: Uint16Array, limits: ImportLimits, file: str
   });
   perLabel.forEach((n, label) => {
     if (n < limits.minPerLabel) {
-      throw new DatasetError(
-        "too_few_images",
-        `label ${label} has ${n} image${n === 1 ? "" : "s"}, fewer than the ${limits.minPerLabel} each label needs`,
-        { file, label },
-      );
+      throw new DatasetError("too_few_images", `label ${label} has ${n} image${n === 1 ? "" : "s"}, fewer than the ${limits.minPerLabel} each label needs`, {
+        file,
+        label,
+      });
     }
   });
   return perLabel;

@@ -5,11 +5,11 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { DatasetError, type ImageDataset } from "./dataset.js";
-import { loadIdx } from "./idx.js";
-import { loadBundledMnist } from "./mnist-bundled.js";
-import { loadNncCsv } from "./nnc-csv.js";
-import { DATASET_ID, DatasetStore, defaultStoreDir } from "./store.js";
+import { DatasetError, type ImageDataset } from "./dataset";
+import { loadIdx } from "./idx";
+import { loadBundledMnist } from "./mnist-bundled";
+import { loadNncCsv } from "./nnc-csv";
+import { DATASET_ID, DatasetStore, defaultStoreDir } from "./store";
 
 export const BUNDLED_MNIST = "mnist-bundled";
 
@@ -39,7 +39,9 @@ export function loadDataset(ref: string, opts: LoadDatasetOptions = {}): ImageDa
   if (DATASET_ID.test(ref)) {
     const store = new DatasetStore(opts.storeDir ?? defaultStoreDir());
     if (!store.has(ref)) {
-      throw new DatasetError("missing_file", `data set ${ref} is not in the data set store ${store.dir} (import it first, or set GAN_DATASETS_DIR)`, { file: ref });
+      throw new DatasetError("missing_file", `data set ${ref} is not in the data set store ${store.dir} (import it first, or set GAN_DATASETS_DIR)`, {
+        file: ref,
+      });
     }
     return store.load(ref);
   }

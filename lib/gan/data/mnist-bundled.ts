@@ -22,7 +22,15 @@ export function bundledMnistDir(): string {
   return join(dirname(packageJson), "src", "digits");
 }
 
-const SPACE = 32, TAB = 9, LF = 10, CR = 13, COMMA = 44, DOT = 46, ZERO = 48, NINE = 57, CLOSE_BRACKET = 93;
+const SPACE = 32,
+  TAB = 9,
+  LF = 10,
+  CR = 13,
+  COMMA = 44,
+  DOT = 46,
+  ZERO = 48,
+  NINE = 57,
+  CLOSE_BRACKET = 93;
 
 /** Position after `{ "data": [` (whitespace allowed), or -1. */
 function dataArrayStart(bytes: Uint8Array): number {

@@ -181,11 +181,10 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
     const rawPath = fields[xCol];
     const rawLabel = fields[yCol];
     if (rawPath === undefined || rawLabel === undefined) {
-      throw new DatasetError(
-        "bad_format",
-        `the record has ${fields.length} field${fields.length === 1 ? "" : "s"}, the header ${header.fields.length}`,
-        { file, row },
-      );
+      throw new DatasetError("bad_format", `the record has ${fields.length} field${fields.length === 1 ? "" : "s"}, the header ${header.fields.length}`, {
+        file,
+        row,
+      });
     }
     if (!/^[+-]?\d+$/.test(rawLabel)) {
       throw new DatasetError("label_not_integer", `label "${rawLabel}" is not an integer`, { file, row });
@@ -193,11 +192,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
     const label = Number.parseInt(rawLabel, 10);
     const limit = options.numLabels ?? MAX_LABELS;
     if (label < 0 || label >= limit) {
-      throw new DatasetError(
-        "label_out_of_range",
-        `label ${rawLabel} is outside 0..${limit - 1}`,
-        { file, row, label },
-      );
+      throw new DatasetError("label_out_of_range", `label ${rawLabel} is outside 0..${limit - 1}`, { file, row, label });
     }
     labels[k] = label;
     if (label > maxLabel) maxLabel = label;
@@ -223,10 +218,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
       });
     }
     const got = `${decoded.width}x${decoded.height}`;
-    if (
-      (options.height !== undefined && decoded.height !== options.height) ||
-      (options.width !== undefined && decoded.width !== options.width)
-    ) {
+    if ((options.height !== undefined && decoded.height !== options.height) || (options.width !== undefined && decoded.width !== options.width)) {
       const want = `${options.width ?? "any"}x${options.height ?? "any"}`;
       throw new DatasetError("wrong_image_size", `image ${image} is ${got} (width x height), expected ${want}`, {
         file,
@@ -238,11 +230,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
       height = decoded.height;
       width = decoded.width;
     } else if (decoded.height !== height || decoded.width !== width) {
-      throw new DatasetError(
-        "mixed_sizes",
-        `image ${image} is ${got} (width x height), the first image is ${width}x${height}`,
-        { file, row, image },
-      );
+      throw new DatasetError("mixed_sizes", `image ${image} is ${got} (width x height), the first image is ${width}x${height}`, { file, row, image });
     }
     const plane = height * width;
     if (pixels === undefined) pixels = new Uint8Array(count * plane);

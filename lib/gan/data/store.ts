@@ -232,10 +232,7 @@ export class DatasetStore {
     }, options);
   }
 
-  private async importSource(
-    open: (limits: ImportLimits, progress: ProgressReporter) => Promise<SourceTree>,
-    options: ImportOptions,
-  ): Promise<ImportResult> {
+  private async importSource(open: (limits: ImportLimits, progress: ProgressReporter) => Promise<SourceTree>, options: ImportOptions): Promise<ImportResult> {
     const limits = resolveLimits(options.limits);
     const progress = new ProgressReporter(options.onProgress, options.signal);
     progress.checkAbort();
@@ -427,7 +424,8 @@ export class DatasetStore {
     const fd = openSync(path.join(this.objectDir(id), "images.u8"), "r");
     try {
       indices.forEach((index, k) => {
-        if (!Number.isInteger(index) || index < 0 || index >= meta.count) throw new RangeError(`index ${index} is outside 0..${meta.count - 1} of data set ${id}`);
+        if (!Number.isInteger(index) || index < 0 || index >= meta.count)
+          throw new RangeError(`index ${index} is outside 0..${meta.count - 1} of data set ${id}`);
         readSync(fd, buf, 0, size, index * size);
         for (let p = 0; p < size; p++) out[k * size + p] = buf[p]! * inv;
       });

@@ -100,9 +100,7 @@ const METHOD_NAMES: Record<number, string> = {
 };
 
 /** Code page 437 (the original IBM PC set), bytes 0x80–0xFF: zip's default name encoding. */
-const CP437_HIGH =
-  "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀" +
-  "αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0";
+const CP437_HIGH = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀" + "αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0";
 
 function decodeCp437(bytes: Uint8Array): string {
   let s = "";
@@ -132,8 +130,7 @@ const NOT_PLAIN = /[\\\0]|^\/|^[A-Za-z]:|\/\/|(^|\/)\.\.?(\/|$)/;
 
 export function safeRelativePath(name: string, where: string): string {
   if (!NOT_PLAIN.test(name)) return name.endsWith("/") ? name.slice(0, -1) : name; // the common case, as is
-  const unsafe = (why: string) =>
-    new DatasetError("unsafe_path", `${why}; ${where} may only hold relative paths inside it`, { file: name });
+  const unsafe = (why: string) => new DatasetError("unsafe_path", `${why}; ${where} may only hold relative paths inside it`, { file: name });
   if (name.includes("\0")) throw unsafe("the name holds a NUL byte");
   const slashed = name.replace(/\\/g, "/");
   if (slashed.startsWith("/")) throw unsafe("the path is absolute");
@@ -208,11 +205,7 @@ export class ZipArchive {
       }
       if (e.method !== 0 && e.method !== 8) {
         const what = METHOD_NAMES[e.method] ? ` (${METHOD_NAMES[e.method]})` : "";
-        throw new DatasetError(
-          "bad_archive",
-          `compression method ${e.method}${what} in ${this.label} is not supported: only stored (0) and deflate (8)`,
-          at,
-        );
+        throw new DatasetError("bad_archive", `compression method ${e.method}${what} in ${this.label} is not supported: only stored (0) and deflate (8)`, at);
       }
       if (seen.has(e.name)) throw new DatasetError("bad_archive", `the name appears twice in ${this.label}`, at);
       seen.add(e.name);
@@ -225,11 +218,7 @@ export class ZipArchive {
       }
       total += e.uncompressedSize;
       if (total > lim.maxTotalBytes) {
-        throw new DatasetError(
-          "too_large",
-          `the files of ${this.label} decompress to more than the ${formatBytes(lim.maxTotalBytes)} allowed in all`,
-          at,
-        );
+        throw new DatasetError("too_large", `the files of ${this.label} decompress to more than the ${formatBytes(lim.maxTotalBytes)} allowed in all`, at);
       }
       if (e.method === 0 && e.compressedSize !== e.uncompressedSize) {
         throw new DatasetError(
@@ -294,20 +283,12 @@ export class ZipArchive {
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         if (err.code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) {
-          throw new DatasetError(
-            "zip_bomb",
-            `entry of ${this.label} inflates to more than the ${entry.uncompressedSize} bytes its header declares`,
-            at,
-          );
+          throw new DatasetError("zip_bomb", `entry of ${this.label} inflates to more than the ${entry.uncompressedSize} bytes its header declares`, at);
         }
         throw new DatasetError("bad_archive", `corrupt deflate data in ${this.label} (${err.message})`, at);
       }
       if (data.length > entry.uncompressedSize) {
-        throw new DatasetError(
-          "zip_bomb",
-          `entry of ${this.label} inflates to more than the ${entry.uncompressedSize} bytes its header declares`,
-          at,
-        );
+        throw new DatasetError("zip_bomb", `entry of ${this.label} inflates to more than the ${entry.uncompressedSize} bytes its header declares`, at);
       }
     }
     if (data.length !== entry.uncompressedSize) {
@@ -440,7 +421,11 @@ function readCentralEntry(r: Reader, pos: number, end: number): { entry: ZipEntr
     if (id === 0x0001) {
       // The 64-bit values of the fields that hold 0xffffffff, in this order; then the disk number.
       let q = data;
-      const want = (uncompressedSize === 0xffffffff ? 8 : 0) + (compressedSize === 0xffffffff ? 8 : 0) + (localHeaderOffset === 0xffffffff ? 8 : 0) + (disk === 0xffff ? 4 : 0);
+      const want =
+        (uncompressedSize === 0xffffffff ? 8 : 0) +
+        (compressedSize === 0xffffffff ? 8 : 0) +
+        (localHeaderOffset === 0xffffffff ? 8 : 0) +
+        (disk === 0xffff ? 4 : 0);
       if (want > len) throw corrupt(r, `the ZIP64 extra field of the entry at offset ${pos} is too short`);
       if (uncompressedSize === 0xffffffff) {
         uncompressedSize = r.u64(q);

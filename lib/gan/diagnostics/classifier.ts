@@ -16,11 +16,11 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 // Gradients are registered by this import (tfjs-core's Node build has none).
-import "../tf-gradients.js";
-import type { ImageDataset } from "../data/dataset.js";
-import { Rng, deriveSeed } from "../rng.js";
-import { DEFAULT_EVALUATOR_EPOCHS } from "./defaults.js";
-import { DiagnosticsStream } from "./streams.js";
+import "../tf-gradients";
+import type { ImageDataset } from "../data/dataset";
+import { Rng, deriveSeed } from "../rng";
+import { DEFAULT_EVALUATOR_EPOCHS } from "./defaults";
+import { DiagnosticsStream } from "./streams";
 
 /** The evaluator's architecture, as data (part of the cache key). */
 export interface ClassifierSpec {
@@ -153,7 +153,10 @@ export class Classifier {
         if (def.fanIn > 0) new Rng(deriveSeed(init.seed, DiagnosticsStream.evaluatorInit, i)).normal(values, Math.sqrt(2 / def.fanIn));
       }
       // Unnamed: tf variable names are global and two classifiers may live in one process.
-      this.vars.set(def.name, tf.tidy(() => tf.variable(tf.tensor(values, def.shape, "float32"), true)));
+      this.vars.set(
+        def.name,
+        tf.tidy(() => tf.variable(tf.tensor(values, def.shape, "float32"), true)),
+      );
     });
   }
 
@@ -397,7 +400,8 @@ export async function trainClassifier(
   // With a reject output, the last `negatives` images of every batch are synthetic non-digits.
   const negatives = spec.reject ? Math.round(t.batchSize * t.negativeShare) : 0;
   const reals = Math.min(t.batchSize - negatives, train.count);
-  if (reals < 1) throw new RangeError(`the evaluator needs at least one real image per batch (batch ${t.batchSize}, ${negatives} synthetic, ${train.count} images)`);
+  if (reals < 1)
+    throw new RangeError(`the evaluator needs at least one real image per batch (batch ${t.batchSize}, ${negatives} synthetic, ${train.count} images)`);
   const B = reals + negatives;
   const classifier = new Classifier(spec, shape, { seed: t.seed });
   const params = classifier.variables();
@@ -442,11 +446,14 @@ export async function trainClassifier(
           const x = tf.tensor4d(batch, [B, shape.height, shape.width, shape.channels]);
           const y = tf.oneHot(tf.tensor1d(labels, "int32"), classifier.outputs);
           const dropMask = t.dropout > 0 ? tf.tensor2d(mask, [B, spec.hidden]) : undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const { logits } = classifier.forward(x, dropMask);
-            // mean over the batch of −Σ y·log softmax(logits)
-            return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;
-          }, params.map((p) => p.variable));
+          const { value, grads } = tf.variableGrads(
+            () => {
+              const { logits } = classifier.forward(x, dropMask);
+              // mean over the batch of −Σ y·log softmax(logits)
+              return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+            },
+            params.map((p) => p.variable),
+          );
           params.forEach((p, i) => {
             const g = grads[p.variable.name]!;
             m[i]!.assign(tf.add(tf.mul(m[i]!, b1), tf.mul(g, 1 - b1)));

@@ -106,7 +106,8 @@ export class CollapseDetector {
   constructor(config: Partial<CollapseRules> = {}) {
     this.config = { ...DEFAULT_COLLAPSE_RULES, ...config };
     for (const r of this.config.rules) {
-      if (!(r.patience >= 1 && Number.isInteger(r.patience))) throw new RangeError(`collapse rule ${r.name}: patience must be an integer ≥ 1, got ${r.patience}`);
+      if (!(r.patience >= 1 && Number.isInteger(r.patience)))
+        throw new RangeError(`collapse rule ${r.name}: patience must be an integer ≥ 1, got ${r.patience}`);
     }
   }
 

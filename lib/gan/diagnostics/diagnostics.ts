@@ -12,20 +12,20 @@
  * never saw, from the distribution the GAN learns). The evaluator reads the reference once, at create.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { ImageDataset } from "../data/dataset.js";
-import { selectIndices, splitDataset } from "../data/dataset.js";
-import { discriminatorEndsInSigmoid, lossFrom } from "../graph.js";
-import type { GanModel } from "../model.js";
-import { Rng, deriveSeed } from "../rng.js";
-import type { PartName, TrainingNetworkName } from "../spec.js";
-import type { Classifier, TrainProgress } from "./classifier.js";
-import { DEFAULT_GRADIENT_PER_LABEL, DEFAULT_PER_LABEL } from "./defaults.js";
-import { CollapseDetector, type CollapseAlarm, type CollapseRuleName, type CollapseRules } from "./collapse.js";
-import { loadOrTrainEvaluator, type Evaluator, type EvaluatorInfo, type EvaluatorOptions } from "./evaluator.js";
-import { metricsFromPredictions, realReference, type MetricOptions, type PerClassMetrics, type QualityMetrics, type RealReference } from "./metrics.js";
-import { DiagnosticsStream } from "./streams.js";
+import type { ImageDataset } from "../data/dataset";
+import { selectIndices, splitDataset } from "../data/dataset";
+import { discriminatorEndsInSigmoid, lossFrom } from "../graph";
+import type { GanModel } from "../model";
+import { Rng, deriveSeed } from "../rng";
+import type { PartName, TrainingNetworkName } from "../spec";
+import type { Classifier, TrainProgress } from "./classifier";
+import { DEFAULT_GRADIENT_PER_LABEL, DEFAULT_PER_LABEL } from "./defaults";
+import { CollapseDetector, type CollapseAlarm, type CollapseRuleName, type CollapseRules } from "./collapse";
+import { loadOrTrainEvaluator, type Evaluator, type EvaluatorInfo, type EvaluatorOptions } from "./evaluator";
+import { metricsFromPredictions, realReference, type MetricOptions, type PerClassMetrics, type QualityMetrics, type RealReference } from "./metrics";
+import { DiagnosticsStream } from "./streams";
 
-export { DEFAULT_GRADIENT_PER_LABEL, DEFAULT_PER_LABEL } from "./defaults.js";
+export { DEFAULT_GRADIENT_PER_LABEL, DEFAULT_PER_LABEL } from "./defaults";
 
 /** Every metric of one evaluation, flat (the CLI's JSON line and the event's `metrics`). */
 export interface DiagnosticsMetrics extends Omit<QualityMetrics, "perClass"> {
@@ -132,7 +132,10 @@ export class Diagnostics {
       const referenceImages = pickReference(train, opts.referencePerLabel ?? perLabel, opts.seed);
       const predictions = await evaluator.classifier.predict(referenceImages.images, referenceImages.count);
       // Only the options: the Diagnostics must not keep the whole data set alive.
-      const metricOptions: MetricOptions = { ...(opts.k !== undefined ? { k: opts.k } : {}), ...(opts.coverageShare !== undefined ? { coverageShare: opts.coverageShare } : {}) };
+      const metricOptions: MetricOptions = {
+        ...(opts.k !== undefined ? { k: opts.k } : {}),
+        ...(opts.coverageShare !== undefined ? { coverageShare: opts.coverageShare } : {}),
+      };
       const reference = realReference(predictions, referenceImages.labels, ds.numLabels, metricOptions);
       const gradientPerLabel = opts.gradientPerLabel ?? DEFAULT_GRADIENT_PER_LABEL;
       return new Diagnostics(evaluator, referenceImages, reference, opts.seed, perLabel, gradientPerLabel, metricOptions, opts.collapse, !opts.evaluator);
@@ -265,7 +268,10 @@ export class Diagnostics {
       ] as const) {
         const vars = params.filter((p) => p.def.part === part);
         if (vars.length === 0) continue;
-        const { grads } = tf.variableGrads(lossFn, vars.map((p) => p.variable));
+        const { grads } = tf.variableGrads(
+          lossFn,
+          vars.map((p) => p.variable),
+        );
         for (const p of vars) perKey.set(p.key, tf.sum(tf.square(grads[p.variable.name]!)));
       }
       return { keys: [...perKey.keys()], stacked: tf.stack([...perKey.values()]) };

@@ -19,8 +19,8 @@ import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { activeBackend } from "../backend.js";
-import { splitDataset, type ImageDataset } from "../data/dataset.js";
+import { activeBackend } from "../backend";
+import { splitDataset, type ImageDataset } from "../data/dataset";
 import {
   Classifier,
   DEFAULT_CLASSIFIER_SPEC,
@@ -30,10 +30,10 @@ import {
   type ClassifierSpec,
   type ClassifierTraining,
   type TrainProgress,
-} from "./classifier.js";
-import { DEFAULT_EVALUATOR_DIR } from "./defaults.js";
+} from "./classifier";
+import { DEFAULT_EVALUATOR_DIR } from "./defaults";
 
-export { DEFAULT_EVALUATOR_DIR } from "./defaults.js";
+export { DEFAULT_EVALUATOR_DIR } from "./defaults";
 
 export const EVALUATOR_FORMAT = "gan-studio-evaluator";
 export const EVALUATOR_VERSION = 1;
@@ -139,7 +139,14 @@ async function readCached(dir: string, key: string): Promise<{ info: EvaluatorIn
     .object({
       format: z.literal(EVALUATOR_FORMAT),
       formatVersion: z.literal(EVALUATOR_VERSION),
-      weightsManifest: z.array(z.object({ paths: z.array(z.string()).length(1), weights: z.array(z.object({ name: z.string(), shape: z.array(z.number().int()), dtype: z.literal("float32") })) })).length(1),
+      weightsManifest: z
+        .array(
+          z.object({
+            paths: z.array(z.string()).length(1),
+            weights: z.array(z.object({ name: z.string(), shape: z.array(z.number().int()), dtype: z.literal("float32") })),
+          }),
+        )
+        .length(1),
       userDefinedMetadata: EvaluatorInfoSchema,
     })
     .safeParse(json);

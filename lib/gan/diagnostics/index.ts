@@ -13,11 +13,11 @@
  * | `streams.ts` | the diagnostics' seeded-stream purposes |
  * | `defaults.ts` | the defaults the CLI's help names (no TensorFlow.js) |
  */
-export * from "./classifier.js";
-export * from "./collapse.js";
-export * from "./defaults.js";
-export * from "./diagnostics.js";
-export * from "./evaluator.js";
-export * from "./linalg.js";
-export * from "./metrics.js";
-export * from "./streams.js";
+export * from "./classifier";
+export * from "./collapse";
+export * from "./defaults";
+export * from "./diagnostics";
+export * from "./evaluator";
+export * from "./linalg";
+export * from "./metrics";
+export * from "./streams";

@@ -17,8 +17,8 @@
  * - diversity: per label, the mean pairwise feature distance of the generated images asked for that label over
  *   the same for real images of that label; `diversity` is the mean of these ratios over labels.
  */
-import type { Classifier, Predictions } from "./classifier.js";
-import { frechetDistance, gaussianStats, type GaussianStats } from "./linalg.js";
+import type { Classifier, Predictions } from "./classifier";
+import { frechetDistance, gaussianStats, type GaussianStats } from "./linalg";
 
 export interface MetricOptions {
   /** Neighbours for the k-NN radii (Kynkäänniemi et al. use 3). */
@@ -182,7 +182,12 @@ export function realReference(real: Predictions, realLabels: ArrayLike<number>, 
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
 /** The metrics of generated images (their evaluator predictions and requested labels) against a real reference. */
-export function metricsFromPredictions(generated: Predictions, generatedLabels: ArrayLike<number>, ref: RealReference, opts: MetricOptions = {}): QualityMetrics {
+export function metricsFromPredictions(
+  generated: Predictions,
+  generatedLabels: ArrayLike<number>,
+  ref: RealReference,
+  opts: MetricOptions = {},
+): QualityMetrics {
   const L = ref.numLabels;
   checkSet("generated", generated, generatedLabels, L);
   const n = generated.count;
@@ -193,7 +198,8 @@ export function metricsFromPredictions(generated: Predictions, generatedLabels: 
   let rejected = 0;
   for (let i = 0; i < n; i++) {
     const p = generated.labels[i]!;
-    if (p >= L) rejected++; // the evaluator's "not a digit" output
+    if (p >= L)
+      rejected++; // the evaluator's "not a digit" output
     else histogram[p] = histogram[p]! + 1;
     if (p === generatedLabels[i]) right++;
   }

@@ -1,4 +1,4 @@
-// `npm test`: type check, then every Vitest suite (unit and integration), then the Playwright e2e suite, and a
+// `npm test`: the formatter check, the linter and the import rules, the type check, then every Vitest suite (unit and integration), then the Playwright e2e suite, and a
 // closing line "N passed, N failed" counted from both runners' JSON reports (so a run that ran nothing shows).
 // `npm test -- --no-e2e` skips the browser suite.
 import { spawnSync } from "node:child_process";
@@ -17,6 +17,25 @@ let failed = 0;
 let skipped = 0;
 const steps = [];
 
+// The formatter check and the linter (Biome), then the import rules (dependency-cruiser: the layers as checks).
+const biome = run("npx", ["--no-install", "biome", "ci", "."]);
+steps.push(["format and lint", biome]);
+if (biome !== 0) failed++;
+const imports = run("npx", [
+  "--no-install",
+  "depcruise",
+  "app",
+  "lib",
+  "server",
+  "scripts",
+  "tests",
+  "--config",
+  ".dependency-cruiser.cjs",
+  "--output-type",
+  "err",
+]);
+steps.push(["import rules", imports]);
+if (imports !== 0) failed++;
 const tsc = run("npx", ["--no-install", "tsc", "--noEmit"]);
 steps.push(["type check", tsc]);
 if (tsc !== 0) failed++;

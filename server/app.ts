@@ -176,11 +176,18 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   /** The signed-in member's access to a run, or an HTTP error already sent. */
   const runAccess = async (req: IncomingMessage, res: ServerResponse, runId: string) => {
     const user = await sealer.read(req.headers.cookie);
-    if (!user) return (sendJson(res, 401, { error: { code: "UNAUTHORIZED", message: "sign in first" } }), null);
+    if (!user) {
+      sendJson(res, 401, { error: { code: "UNAUTHORIZED", message: "sign in first" } });
+      return null;
+    }
     const run = await store.getRun(runId);
-    if (!run) return (sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${runId} does not exist` } }), null);
+    if (!run) {
+      sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${runId} does not exist` } });
+      return null;
+    }
     if (!(await store.getMembership(user.userId, run.sessionId))) {
-      return (sendJson(res, 403, { error: { code: "FORBIDDEN", message: "you are not a member of this run's session" } }), null);
+      sendJson(res, 403, { error: { code: "FORBIDDEN", message: "you are not a member of this run's session" } });
+      return null;
     }
     return run;
   };

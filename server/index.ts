@@ -10,7 +10,7 @@ import { EnvError, loadEnv } from "./env";
 
 async function main() {
   const env = loadEnv();
-  let nextHandler;
+  let nextHandler: ReturnType<ReturnType<typeof next>["getRequestHandler"]> | undefined;
   if (env.SERVE_APP) {
     const app = next({ dev: env.NODE_ENV !== "production", dir: process.cwd(), hostname: env.HOST, port: env.PORT });
     await app.prepare();

@@ -52,6 +52,7 @@ export function PerLabelBars({
       aria-label={`Images per label: ${perLabel.map((n, i) => `${labelNames?.[i] ?? i}: ${n}`).join(", ")}`}
     >
       {perLabel.map((n, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: one bar per label: the index is the label number
         <div key={i} className="flex min-w-0 flex-1 flex-col items-center gap-0.5" title={`${labelNames?.[i] ?? `label ${i}`}: ${n.toLocaleString()} images`}>
           <div className="w-full rounded-sm bg-sky-500/70" style={{ height: Math.max(1, Math.round((n / max) * height)) }} />
           <span className="max-w-full truncate text-[10px] leading-3 text-slate-500">{labelNames?.[i] ?? i}</span>
@@ -448,6 +449,7 @@ export function DatasetDetailPage({ sessionId, datasetId }: { sessionId: string;
                 </thead>
                 <tbody className="text-slate-200">
                   {d.perLabel.map((n, i) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: one row per label: the index is the label number
                     <tr key={i} className="border-t border-slate-800">
                       <td>{d.labelNames?.[i] ?? i}</td>
                       <td className="text-right">{n.toLocaleString()}</td>
@@ -468,6 +470,7 @@ export function DatasetDetailPage({ sessionId, datasetId }: { sessionId: string;
               <div className="flex gap-2">
                 <ol className="flex flex-col justify-around text-right text-xs text-slate-400" aria-hidden>
                   {d.perLabel.map((_, i) => (
+                    // biome-ignore lint/suspicious/noArrayIndexKey: one row per label: the index is the label number
                     <li key={i}>{d.labelNames?.[i] ?? i}</li>
                   ))}
                 </ol>

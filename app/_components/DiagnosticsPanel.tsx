@@ -169,6 +169,7 @@ function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: 
     };
   }, [group, height]);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: diagnostics is the trigger: dataRef.current is rebuilt from it on each render, and the plot takes the new data when it changes
   useEffect(() => {
     plotRef.current?.setData(dataRef.current);
   }, [diagnostics]);
@@ -347,6 +348,7 @@ export function CollapseAlarmBanner({ alarm, onDismiss }: { alarm: CollapseAlarm
         </p>
         <ul className="mt-1 list-disc pl-5 text-rose-100/90">
           {alarm.messages.map((msg, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: the messages of one alarm are a list rebuilt whole and may repeat a text: the position is the identity
             <li key={i}>{msg}</li>
           ))}
         </ul>

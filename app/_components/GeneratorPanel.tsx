@@ -82,6 +82,7 @@ export function GeneratorPanel({
           />
           <div aria-hidden className="flex justify-between px-0.5 text-[10px] text-slate-500">
             {Array.from({ length: numLabels }, (_, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: one tick per label: the index is the label number
               <span key={i} className={numLabels > 12 && i % Math.ceil(numLabels / 12) !== 0 ? "invisible" : undefined}>
                 {labelNames?.[i] ?? i}
               </span>
@@ -178,11 +179,12 @@ export function GeneratorPanel({
             className={`flex flex-wrap gap-1.5 transition-opacity ${generated.isFetching ? "opacity-60" : ""}`}
           >
             {data.png.map((png, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: the strip is regenerated as a whole: the index is the image's place in it
               <li key={i}>
                 {/* eslint-disable-next-line @next/next/no-img-element */}
                 <img
                   src={`data:image/png;base64,${png}`}
-                  alt={`Digit ${data.labels[i] ?? data.label}, image ${i + 1}`}
+                  alt={`Digit ${data.labels[i] ?? data.label}, ${i + 1} of ${data.png.length}`}
                   width={data.width * 2}
                   height={data.height * 2}
                   className="pixelated rounded bg-black ring-1 ring-slate-800"

@@ -139,6 +139,7 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
               <colgroup className="hidden sm:table-column-group">
                 <col className="w-48" />
                 {Array.from({ length: columns }, (_, i) => (
+                  // biome-ignore lint/suspicious/noArrayIndexKey: the columns of a fixed grid: the index is the column
                   <col key={i} />
                 ))}
               </colgroup>

@@ -43,7 +43,9 @@ export function RunControls({
   const stop = useMutation(trpc.runs.stop.mutationOptions());
   const pending = start.isPending || pause.isPending || resume.isPending || stop.isPending;
   const error = start.error ?? pause.error ?? resume.error ?? stop.error;
-  const reset = () => [start, pause, resume, stop].forEach((m) => m.reset());
+  const reset = () => {
+    for (const m of [start, pause, resume, stop]) m.reset();
+  };
 
   const status = run.status;
   const iteration = Math.max(run.iteration, (series.lastIteration ?? -1) + 1);
@@ -105,22 +107,53 @@ export function RunControls({
 
       <div className="flex flex-wrap gap-2">
         {status === "idle" ? (
-          <Button tone="primary" disabled={disabled} title={why} onClick={() => (reset(), start.mutate({ runId }))}>
+          <Button
+            tone="primary"
+            disabled={disabled}
+            title={why}
+            onClick={() => {
+              reset();
+              start.mutate({ runId });
+            }}
+          >
             <span aria-hidden>▶</span> Start
           </Button>
         ) : null}
         {status === "running" ? (
-          <Button disabled={disabled} title={why} onClick={() => (reset(), pause.mutate({ runId }))}>
+          <Button
+            disabled={disabled}
+            title={why}
+            onClick={() => {
+              reset();
+              pause.mutate({ runId });
+            }}
+          >
             <span aria-hidden>❚❚</span> Pause
           </Button>
         ) : null}
         {status === "paused" ? (
-          <Button tone="primary" disabled={disabled} title={why} onClick={() => (reset(), resume.mutate({ runId }))}>
+          <Button
+            tone="primary"
+            disabled={disabled}
+            title={why}
+            onClick={() => {
+              reset();
+              resume.mutate({ runId });
+            }}
+          >
             <span aria-hidden>▶</span> Resume
           </Button>
         ) : null}
         {status === "running" || status === "paused" ? (
-          <Button tone="danger" disabled={disabled} title={why} onClick={() => (reset(), stop.mutate({ runId }))}>
+          <Button
+            tone="danger"
+            disabled={disabled}
+            title={why}
+            onClick={() => {
+              reset();
+              stop.mutate({ runId });
+            }}
+          >
             <span aria-hidden>■</span> Stop
           </Button>
         ) : null}
@@ -130,7 +163,10 @@ export function RunControls({
               tone="danger"
               disabled={disabled}
               title={why ?? "leave the queue: the run gets back the status it had"}
-              onClick={() => (reset(), stop.mutate({ runId }))}
+              onClick={() => {
+                reset();
+                stop.mutate({ runId });
+              }}
             >
               <span aria-hidden>■</span> Leave the queue
             </Button>
@@ -145,7 +181,10 @@ export function RunControls({
             tone="primary"
             disabled={disabled || !hasCheckpoint}
             title={why ?? (hasCheckpoint ? undefined : "no checkpoint yet")}
-            onClick={() => (reset(), start.mutate({ runId }))}
+            onClick={() => {
+              reset();
+              start.mutate({ runId });
+            }}
           >
             <span aria-hidden>⟲</span> Resume from checkpoint
           </Button>

@@ -106,7 +106,12 @@ export function SampleGrid({ grids, runName, height = 300 }: { grids: Grid[]; ru
         ref={dialogRef}
         aria-label={`Sample grid, epoch ${grid.epoch}`}
         className="m-auto max-h-[95vh] max-w-[95vw] rounded-xl bg-slate-950 p-3 text-slate-100 ring-1 ring-slate-700"
-        onClick={(e) => e.target === dialogRef.current && dialogRef.current?.close()}
+        onClick={(e) => {
+          if (e.target === dialogRef.current) dialogRef.current?.close();
+        }}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") dialogRef.current?.close();
+        }}
       >
         <div className="mb-2 flex items-center justify-between gap-4">
           <p className="text-sm text-slate-300">
@@ -131,6 +136,7 @@ function GridPlaceholder() {
   return (
     <svg aria-hidden width="48" height="48" viewBox="0 0 48 48" className="opacity-40">
       {Array.from({ length: 16 }, (_, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: the cells of a fixed 4x4 placeholder grid: the index is the cell
         <rect key={i} x={(i % 4) * 12} y={Math.floor(i / 4) * 12} width="10" height="10" rx="2" fill="#334155" />
       ))}
     </svg>

@@ -142,7 +142,8 @@ function SessionCard({ s }: { s: SessionItem }) {
             <p className="text-sm text-slate-500">No run yet</p>
           )}
           <div className="mt-auto flex items-center justify-between gap-2">
-            <div className="flex items-center -space-x-1.5" aria-label={`${s.watching.length} watching now`}>
+            {/* biome-ignore lint/a11y/useSemanticElements: a <fieldset> groups form controls; this names a group of avatars */}
+            <div className="flex items-center -space-x-1.5" role="group" aria-label={`${s.watching.length} watching now`}>
               {s.watching.slice(0, 5).map((u) => (
                 <Avatar key={u.userId} id={u.userId} name={u.name} size="sm" title={`${u.name} is watching`} />
               ))}

@@ -28,7 +28,9 @@ export const xhrFetch = (input: RequestInfo | URL, init: RequestInit = {}): Prom
     const xhr = new XMLHttpRequest();
     xhr.open(init.method ?? "GET", typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
     xhr.responseType = "arraybuffer";
-    new Headers(init.headers).forEach((value, key) => xhr.setRequestHeader(key, value));
+    new Headers(init.headers).forEach((value, key) => {
+      xhr.setRequestHeader(key, value);
+    });
     const body = init.body;
     const listener = body instanceof Blob ? listeners.get(body) : undefined;
     if (listener) xhr.upload.onprogress = (e) => listener(e.loaded, e.lengthComputable ? e.total : 0);

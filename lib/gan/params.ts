@@ -92,7 +92,8 @@ export class ParameterStore {
     const out: Record<string, Partial<Record<TrainableParamName, number>>> = {};
     for (const p of this.params.values()) {
       if (!p.def.trainable) continue;
-      (out[p.def.scope] ??= {})[p.def.name as TrainableParamName] = p.lrMultiplier;
+      out[p.def.scope] ??= {};
+      out[p.def.scope]![p.def.name as TrainableParamName] = p.lrMultiplier;
     }
     return out;
   }

@@ -36,7 +36,10 @@ function flood(pathname: string, bytes: number, contentType: string, declare: bo
     let sent = 0;
     let done = false;
     const finish = () => {
-      if (!done) (done = true), resolve();
+      if (!done) {
+        done = true;
+        resolve();
+      }
     };
     req.on("response", (res) => {
       const parts: Buffer[] = [];

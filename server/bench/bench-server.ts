@@ -47,7 +47,9 @@ export async function startBenchServer(name: string, env: Record<string, string>
     server,
     dir: tmp,
     pushesSent: () => pushes,
-    resetPushes: () => void (pushes = 0),
+    resetPushes: () => {
+      pushes = 0;
+    },
     close: async () => {
       await server.close();
       rmSync(tmp, { recursive: true, force: true });

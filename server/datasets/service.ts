@@ -11,7 +11,7 @@ import type { Config } from "../../lib/gan/config";
 import { DatasetError, type ImageDataset } from "../../lib/gan/data/dataset";
 import { BUNDLED_MNIST } from "../../lib/gan/data/index";
 import { loadBundledMnist } from "../../lib/gan/data/mnist-bundled";
-import { DatasetStore, type ImportOptions, type ImportResult, type StoredDatasetMeta } from "../../lib/gan/data/store";
+import type { DatasetStore, ImportOptions, ImportResult, StoredDatasetMeta } from "../../lib/gan/data/store";
 import { encodePng, tileGrid } from "../../lib/gan/image";
 import {
   adaptSpecToData,
@@ -209,7 +209,7 @@ export class DatasetService {
     try {
       const total = input.files.reduce((a, f) => a + f.bytes, 0);
       push({ phase: "receiving", done: total, total });
-      let result;
+      let result: ImportResult;
       try {
         const options: ImportOptions = {
           name,

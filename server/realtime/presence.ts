@@ -10,7 +10,10 @@ export class Presence {
   /** Adds a connection; returns true when the user was not present before. */
   join(sessionId: string, connectionId: string, user: PresenceUser): boolean {
     let room = this.rooms.get(sessionId);
-    if (!room) this.rooms.set(sessionId, (room = new Map()));
+    if (!room) {
+      room = new Map();
+      this.rooms.set(sessionId, room);
+    }
     const entry = room.get(user.userId);
     if (entry) {
       entry.connections.add(connectionId);

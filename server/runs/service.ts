@@ -146,7 +146,7 @@ export class RunService {
     const configLimits = this.deps.configLimits ?? DEFAULT_CONFIG_LIMITS;
     const early = checkConfigBeforeResolve(input.config, configLimits);
     if (early.length > 0) throw new RunError("BAD_REQUEST", describeLimitIssues(early), early);
-    let config;
+    let config: Config;
     try {
       config = parseConfig(input.config);
     } catch (e) {
@@ -613,7 +613,10 @@ export class RunService {
         const key = c.kind === "lrMultiplier" ? `lr:${c.scope}/${c.param}=${c.to}` : `opt:${c.network}`;
         const queue = live.changes.get(key);
         const userId = queue?.shift() ?? null;
-        if (c.kind === "lrMultiplier") (live.lrMultipliers[c.scope] ??= {})[c.param] = c.to;
+        if (c.kind === "lrMultiplier") {
+          live.lrMultipliers[c.scope] ??= {};
+          live.lrMultipliers[c.scope]![c.param] = c.to;
+        }
         await this.activity({
           sessionId: live.sessionId,
           runId,

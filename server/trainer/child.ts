@@ -253,7 +253,7 @@ async function request(t: Trainer, cmd: Request): Promise<void> {
     case "generate": {
       const { RuntimeGenerator, GenerateError } = await import("../../lib/gan/generator");
       const gen = RuntimeGenerator.live(t.model);
-      let out;
+      let out: Awaited<ReturnType<typeof gen.generate>>;
       try {
         out =
           cmd.seedB === undefined

@@ -164,7 +164,10 @@ export class RunProcess {
     onOutput?: OutputListener,
   ) {
     this.runId = opts.runId;
-    this.ready = new Promise((res, rej) => ((this.resolveReady = res), (this.rejectReady = rej)));
+    this.ready = new Promise((res, rej) => {
+      this.resolveReady = res;
+      this.rejectReady = rej;
+    });
     this.ready.catch(() => undefined); // a server that never awaits `ready` must not see an unhandled rejection
     this.exited = new Promise((res) => (this.resolveExited = res));
     this.finished = new Promise((res) => (this.resolveFinished = res));

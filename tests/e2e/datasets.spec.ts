@@ -76,8 +76,8 @@ test("import a data set, look at it, and train a run on it", async ({ page }) =>
   await page.getByRole("button", { name: "Create run" }).click();
   await page.waitForURL(/\?run=/);
   const runId = new URL(page.url()).searchParams.get("run")!;
-  const created = await callTrpc(page, "runs.get", { runId });
-  expect(created.body.result.data.run.config).toMatchObject({
+  const created = await callTrpc<{ run: { config: unknown } }>(page, "runs.get", { runId });
+  expect(created.body.result!.data.run.config).toMatchObject({
     dataset: datasetId,
     diagnostics: false,
     optimizers: { DiscriminatorReal: { type: "Momentum", alpha: 0.001, momentum: 0.9 }, Generator: { type: "Adam" } },

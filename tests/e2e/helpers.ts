@@ -75,8 +75,19 @@ export async function joinInvite(page: Page, expected?: RegExp | string): Promis
   return text;
 }
 
+/** The JSON body of a tRPC HTTP response: `result.data` (a T) when the call succeeded, `error` when it failed. */
+export interface TrpcBody<T> {
+  result?: { data: T };
+  error?: { message: string; code: number; data: { code: string; httpStatus: number } };
+}
+
 /** A tRPC query or mutation from inside the page (its cookie, its origin), with the HTTP status and body. */
-export async function callTrpc(page: Page, path: string, input: unknown, method: "GET" | "POST" = "GET"): Promise<{ status: number; body: any }> {
+export async function callTrpc<T = unknown>(
+  page: Page,
+  path: string,
+  input: unknown,
+  method: "GET" | "POST" = "GET",
+): Promise<{ status: number; body: TrpcBody<T> }> {
   return page.evaluate(
     async ({ path, input, method }) => {
       const url = method === "GET" ? `/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify(input))}` : `/api/trpc/${path}`;

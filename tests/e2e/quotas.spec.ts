@@ -13,7 +13,7 @@ test("with every trainer slot busy a run waits in the queue and can leave it; a 
   const a = await createSession(page, "Slots A");
   const b = await createSession(page, "Slots B");
   const create = async (sessionId: string, name: string) =>
-    (await callTrpc(page, "runs.create", { sessionId, name, config: TINY }, "POST")).body.result.data.id as string;
+    (await callTrpc<{ id: string }>(page, "runs.create", { sessionId, name, config: TINY }, "POST")).body.result!.data.id;
   const start = (runId: string) => callTrpc(page, "runs.start", { runId }, "POST");
   const a1 = await create(a, "a1");
   const a2 = await create(a, "a2");

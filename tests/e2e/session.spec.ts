@@ -91,9 +91,9 @@ test("a viewer's controls are disabled, and a forced request is refused with FOR
 
   const forced = await callTrpc(viewer, "runs.pause", { runId }, "POST");
   expect(forced.status).toBe(403);
-  expect(forced.body.error.data.code).toBe("FORBIDDEN");
+  expect(forced.body.error!.data.code).toBe("FORBIDDEN");
   const lr = await callTrpc(viewer, "runs.setLrMultiplier", { runId, scope: "Affine", param: "b", value: 0 }, "POST");
-  expect(lr.body.error.data.code).toBe("FORBIDDEN");
+  expect(lr.body.error!.data.code).toBe("FORBIDDEN");
   await expect(owner.getByTestId("run-status")).toHaveText("running");
 });
 
@@ -136,8 +136,8 @@ test("a late joiner sees the full loss history and every epoch's grid", async ({
     await late.waitForURL(new RegExp(`/sessions/${sessionId}`));
     await expect(late.getByTestId("run-status")).toHaveText("paused");
 
-    const history = await callTrpc(late, "runs.history", { runId });
-    const { losses, grids } = history.body.result.data as { losses: unknown[]; grids: { epoch: number; url: string }[] };
+    const history = await callTrpc<{ losses: unknown[]; grids: { epoch: number; url: string }[] }>(late, "runs.history", { runId });
+    const { losses, grids } = history.body.result!.data;
     expect(losses.length).toBeGreaterThan(3);
     await expect.poll(() => chartPoints(late)).toBe(losses.length);
     await expect(late.locator('[data-marker][data-kinds~="run.pause"]')).toHaveCount(2);
@@ -187,8 +187,8 @@ test("when the server restarts, the pages show reconnecting…, then recover by 
   // The run was paused when the server went: it is interrupted now, resumable from its checkpoint.
   await expect(viewer.getByTestId("run-status")).toHaveText("interrupted");
   await expect(viewer.getByText("The run was interrupted.")).toBeVisible();
-  const history = await callTrpc(viewer, "runs.history", { runId });
-  expect(history.body.result.data.losses.length).toBe(pointsBefore);
+  const history = await callTrpc<{ losses: unknown[] }>(viewer, "runs.history", { runId });
+  expect(history.body.result!.data.losses.length).toBe(pointsBefore);
   expect(await chartPoints(viewer)).toBe(pointsBefore);
 
   await owner.getByRole("button", { name: "Resume from checkpoint" }).click();

@@ -302,7 +302,10 @@ describe("abuse: Configs", () => {
 /** A seeded generator of hostile JSON values: wrong types, huge numbers, long strings, deep nesting, odd keys. */
 function hostile(seed: number) {
   let s = seed >>> 0 || 1;
-  const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const rnd = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const value = (depth: number): unknown => {
     switch (Math.floor(rnd() * (depth > 3 ? 7 : 10))) {

@@ -14,7 +14,7 @@ import { TRPCClientError } from "@trpc/client";
 import { io as ioClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../server/app";
-import { connect, errorCode, person, type Person } from "../helpers/clients";
+import { errorCode, person, type Person } from "../helpers/clients";
 import { testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-accounts-"));
@@ -26,9 +26,7 @@ let sessionId: string;
 const PASSWORD = "correct horse battery";
 
 /** A tRPC error's `data` (code, quota, invite, issues), or a failure if the call succeeded. */
-async function errorData(
-  p: Promise<unknown>,
-): Promise<{
+async function errorData(p: Promise<unknown>): Promise<{
   code: string;
   httpStatus: number;
   quota: { name: string; limit: number; used: number; retryAfterSeconds?: number } | null;

@@ -466,7 +466,7 @@ describe("applyMigrations", () => {
     const file = path.join(tmp, "edited", "app.db");
     expect(applyMigrations(file, dir).applied).toEqual(ALL);
     const sqlFile = path.join(dir, INIT, "migration.sql");
-    writeFileSync(sqlFile, readFileSync(sqlFile, "utf8") + "\n-- an edit after the fact\n");
+    writeFileSync(sqlFile, `${readFileSync(sqlFile, "utf8")}\n-- an edit after the fact\n`);
     expect(() => applyMigrations(file, dir)).toThrow(new RegExp(`migration ${INIT} was already applied.*has changed`));
   });
 

@@ -34,7 +34,10 @@ function fakeProcess() {
       await new Promise((r) => setTimeout(r, 100));
     },
     process: {
-      on: (l: (e: RunProcessEvent) => void) => (listeners.add(l), () => listeners.delete(l)),
+      on: (l: (e: RunProcessEvent) => void) => {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
       pause: () => commands.push("pause"),
       resume: () => commands.push("resume"),
       stop: () => commands.push("stop"),

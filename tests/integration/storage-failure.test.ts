@@ -58,7 +58,9 @@ describe("storage failures", () => {
   it("a full database pauses the run with the reason for everyone, keeps every loss point, and resumes once it has room", async () => {
     const runId = (await owner.api.runs.create.mutate({ sessionId, name: "fills the disk", config })).id;
     const seen = new Set<number>();
-    socket.on("run:losses", (p) => p.runId === runId && p.points.forEach((pt) => seen.add(pt.iteration)));
+    socket.on("run:losses", (p) => {
+      if (p.runId === runId) for (const pt of p.points) seen.add(pt.iteration);
+    });
     const running = waitFor(socket, "run:losses", (p) => p.runId === runId && p.points.some((pt) => pt.iteration >= 20), 120_000);
     await owner.api.runs.start.mutate({ runId });
     await running;

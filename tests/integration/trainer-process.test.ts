@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ConfigInput } from "../../lib/gan/config";
 import type { TrainerEventMessage } from "../../lib/protocol/trainer";
-import { RunProcess, TrainerCommandError, TrainerSupervisor, lastErrorLine, type RunProcessEvent } from "../../server/trainer/supervisor";
+import { type RunProcess, TrainerCommandError, TrainerSupervisor, lastErrorLine, type RunProcessEvent } from "../../server/trainer/supervisor";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-trainer-process-"));
 const supervisor = new TrainerSupervisor({ env: { ...process.env, GAN_BACKEND: "wasm" }, replyTimeoutMs: 20_000 });

@@ -149,7 +149,7 @@ function fuzzCsv(rng: Rng, n: number): string {
       case 0:
         return `${Array.from({ length: 1 + rng.int(200) }, () => "d").join("/")}/x.png`;
       case 1:
-        return "../".repeat(1 + rng.int(5)) + "etc/passwd";
+        return `${"../".repeat(1 + rng.int(5))}etc/passwd`;
       case 2:
         return pick(rng, ["/abs/x.png", "C:\\data\\x.png", "\\\\server\\share\\x.png", "imgs/\0.png", ""]);
       case 3:
@@ -248,7 +248,7 @@ describe("fuzz", () => {
           victim.data = mutate(rng, png(7));
           break;
         case 3:
-          victim.name = pick(rng, ["../x.png", "set/../../x.png", "/x.png", "set/0/\0.png", "set/0/" + "d/".repeat(300) + "x.png", "C:\\x.png"]);
+          victim.name = pick(rng, ["../x.png", "set/../../x.png", "/x.png", "set/0/\0.png", `set/0/${"d/".repeat(300)}x.png`, "C:\\x.png"]);
           break;
         case 4:
           victim.symlink = true;

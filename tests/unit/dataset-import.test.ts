@@ -268,11 +268,11 @@ describe("formats", () => {
     expect(ok.dataset).toMatchObject({ format: "nnc-csv", count: 20, name: "data" });
     expect(same(loadedBytes(store, ok.dataset.id), concat(s))).toBe(true);
 
-    const escape = await rejects(
+    const traversal = await rejects(
       () => store.importFiles([{ name: "set.zip", bytes: makeZip([...entries, csv(s.map((_, i) => (i === 4 ? "../../etc/passwd" : `images/${i}.png`)))]) }]),
       "unsafe_path",
     );
-    expect([escape.file, escape.row]).toEqual(["set/data.csv", 6]);
+    expect([traversal.file, traversal.row]).toEqual(["set/data.csv", 6]);
     const absolute = await rejects(
       () => store.importFiles([{ name: "set.zip", bytes: makeZip([...entries, csv(s.map((_, i) => (i === 0 ? "/etc/passwd" : `images/${i}.png`)))]) }]),
       "unsafe_path",

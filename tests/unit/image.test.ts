@@ -50,7 +50,9 @@ describe("encodePng / decodePng", () => {
   it("reads an RGB PNG whose pixels are all gray as one channel", () => {
     const gray = byteFloats(6);
     const rgb = new Float32Array(18);
-    gray.forEach((v, i) => rgb.fill(v, i * 3, i * 3 + 3));
+    gray.forEach((v, i) => {
+      rgb.fill(v, i * 3, i * 3 + 3);
+    });
     const back = decodePng(encodePng({ width: 3, height: 2, channels: 3, data: rgb }));
     expect(back.channels).toBe(1);
     expect(Array.from(back.data)).toEqual(Array.from(gray));

@@ -51,7 +51,9 @@ describe("two-stage reductions", () => {
         const got = Array.from(y.dataSync());
         const want = reference(values, shape, k, mean);
         const scale = mean ? 1 : shape.slice(0, k).reduce((a, b) => a * b, 1);
-        got.forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5 * scale));
+        got.forEach((v, i) => {
+          expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5 * scale);
+        });
         y.dispose();
       }
       expect(tf.engine().backend.numDataIds()).toBe(before);

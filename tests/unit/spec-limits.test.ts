@@ -23,9 +23,18 @@ import {
 import { adaptSpecToData, NNC_DCGAN_WITH_LABEL, resolveSpec, SMALL_DCGAN, SPEC_BOUNDS, SpecError, type NetworkSpecInput } from "../../lib/gan/spec";
 import { DEFAULT_LIMITS, loadLimits } from "../../server/limits";
 
-/** A spec to break on purpose. */
-type Loose = any;
-const copy = (s: NetworkSpecInput): Loose => structuredClone(s);
+/**
+ * A spec to break on purpose: any key with any value, its layers and networks open records (index them with `!`).
+ */
+interface Loose {
+  [key: string]: unknown;
+  image: Record<string, unknown>;
+  z: Record<string, unknown>;
+  generator: Record<string, unknown>[];
+  discriminator: Record<string, unknown>[];
+  networks: Record<string, unknown>[];
+}
+const copy = (s: NetworkSpecInput): Loose => structuredClone(s) as Loose;
 
 function configError(input: unknown): ConfigError {
   try {
@@ -46,8 +55,8 @@ function issuesOf(input: unknown, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS) 
 /** NNC's network with wider feature maps: 9,949,940 parameters, about 15.7 GiB at BatchSize 512. */
 function wideSpec(): Loose {
   const s = copy(NNC_DCGAN_WITH_LABEL);
-  s.generator[9].outMaps = 1024; // Deconvolution: 14×14×1024
-  s.discriminator[1].outMaps = 2048; // Convolution_3: 14×14×2048
+  s.generator[9]!.outMaps = 1024; // Deconvolution: 14×14×1024
+  s.discriminator[1]!.outMaps = 2048; // Convolution_3: 14×14×2048
   return s;
 }
 
@@ -200,7 +209,7 @@ describe("layers", () => {
 describe("parameters", () => {
   it("a network over the limit is refused naming its parameter count and the limit", () => {
     const network = copy(NNC_DCGAN_WITH_LABEL);
-    network.generator[1].outShape = [200_000]; // Affine: 110 → 200,000, then Affine_2: 200,010 → 3,136
+    network.generator[1]!.outShape = [200_000]; // Affine: 110 → 200,000, then Affine_2: 200,010 → 3,136
     const issues = issuesOf({ network, batchSize: 16 });
     expect(issues[0]).toEqual({ path: "network", message: "the network has 652,011,988 parameters; this server allows at most 50,000,000" });
     expect(issuesOf({ network: "small-dcgan" }, { ...DEFAULT_CONFIG_LIMITS, maxParameters: 978_433 })).toEqual([
@@ -211,14 +220,14 @@ describe("parameters", () => {
 
   it("an outShape of 10^7 is refused by the schema; one of 4,000,000 (within it) by the parameter limit", () => {
     const network = copy(NNC_DCGAN_WITH_LABEL);
-    network.generator[1].outShape = [10_000_000];
+    network.generator[1]!.outShape = [10_000_000];
     expect(configError({ network }).issues).toEqual([
       { path: "network.generator.1.outShape.0", message: "10,000,000 is over the largest allowed value, 4,194,304" },
     ]);
     const reshaped = copy(NNC_DCGAN_WITH_LABEL);
-    reshaped.discriminator[8].outShape = [1e7];
+    reshaped.discriminator[8]!.outShape = [1e7];
     expect(configError({ network: reshaped }).issues[0]!.path).toBe("network.discriminator.8.outShape.0");
-    network.generator[1].outShape = [4_000_000];
+    network.generator[1]!.outShape = [4_000_000];
     const issues = issuesOf({ network });
     expect(issues.map((i) => i.path)).toEqual(["network", "network"]);
     // Affine 110·4,000,000 + 4,000,000, its BatchNormalization 4 · 4,000,000, Affine_2 4,000,010·3,136 + 3,136, and the rest of NNC's.
@@ -258,10 +267,10 @@ describe("the schema's bounds", () => {
   it("cap image sides, z, maps, kernels, strides and pads, naming the bound", () => {
     expect(refused((s) => (s.image.height = 2048))).toEqual([{ path: "network.image.height", message: "2,048 is over the largest allowed value, 1,024" }]);
     expect(refused((s) => (s.z.size = 100_000))[0]!.path).toBe("network.z.size");
-    expect(refused((s) => (s.generator[4].outMaps = 100_000))[0]!.path).toBe("network.generator.4.outMaps");
-    expect(refused((s) => (s.generator[4].kernel = [4, 1000]))[0]!.path).toBe("network.generator.4.kernel.1");
-    expect(refused((s) => (s.generator[4].stride = [1000, 2]))[0]!.path).toBe("network.generator.4.stride.0");
-    expect(refused((s) => (s.generator[4].pad = [1, 1000]))[0]!.path).toBe("network.generator.4.pad.1");
+    expect(refused((s) => (s.generator[4]!.outMaps = 100_000))[0]!.path).toBe("network.generator.4.outMaps");
+    expect(refused((s) => (s.generator[4]!.kernel = [4, 1000]))[0]!.path).toBe("network.generator.4.kernel.1");
+    expect(refused((s) => (s.generator[4]!.stride = [1000, 2]))[0]!.path).toBe("network.generator.4.stride.0");
+    expect(refused((s) => (s.generator[4]!.pad = [1, 1000]))[0]!.path).toBe("network.generator.4.pad.1");
     // The ones that were valid stay valid: pad 0, stride 1.
     expect(() => parseConfig({ network: { ...copy(SMALL_DCGAN), generator: [...SMALL_DCGAN.generator] } })).not.toThrow();
   });
@@ -269,14 +278,14 @@ describe("the schema's bounds", () => {
   it("cap strings: name, description and ParameterScope", () => {
     expect(refused((s) => (s.name = "n".repeat(201)))).toEqual([{ path: "network.name", message: "a spec's name has at most 200 characters, this one 201" }]);
     expect(refused((s) => (s.description = "d".repeat(5000)))[0]!.path).toBe("network.description");
-    expect(refused((s) => (s.generator[1].scope = "A".repeat(101)))[0]!.message).toBe("a ParameterScope name has at most 100 characters, this one 101");
+    expect(refused((s) => (s.generator[1]!.scope = "A".repeat(101)))[0]!.message).toBe("a ParameterScope name has at most 100 characters, this one 101");
   });
 
   it("a Config JSON with huge arrays is refused by parseConfig with a typed ConfigError naming each", () => {
     const s = copy(SMALL_DCGAN);
     s.discriminator = Array.from({ length: 20_000 }, () => ({ type: "ReLU" }));
-    s.networks = Array.from({ length: 1_000 }, () => s.networks[0]);
-    s.generator[1].outShape = Array.from({ length: 100_000 }, () => 7);
+    s.networks = Array.from({ length: 1_000 }, () => s.networks[0]!);
+    s.generator[1]!.outShape = Array.from({ length: 100_000 }, () => 7);
     const json = JSON.stringify({ batchSize: 64, network: s });
     const e = configError(JSON.parse(json));
     expect(e.message).toMatch(/^invalid config: /);

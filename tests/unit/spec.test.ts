@@ -16,8 +16,20 @@ import {
   type NetworkSpecInput,
 } from "../../lib/gan/spec";
 
+/**
+ * A spec to break on purpose: any key with any value, its layers and networks open records (index them with `!`).
+ */
+interface Loose {
+  [key: string]: unknown;
+  image: Record<string, unknown>;
+  z: Record<string, unknown>;
+  generator: Record<string, unknown>[];
+  discriminator: Record<string, unknown>[];
+  networks: Record<string, unknown>[];
+}
+
 /** A deep, mutable copy of a built-in spec, to break one thing in it. */
-const copy = (spec: NetworkSpecInput): any => structuredClone(spec);
+const copy = (spec: NetworkSpecInput): Loose => structuredClone(spec) as Loose;
 
 /** Runs resolveSpec and returns the SpecError it throws (fails the test if it does not throw one). */
 function specError(input: unknown): SpecError {
@@ -234,7 +246,7 @@ describe("the small DCGAN", () => {
 describe("rejections name where the spec goes wrong", () => {
   it("a generator whose output is not the image size: 27×27×1 for 28×28×1 images", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
-    s.generator[13].kernel = [5, 5]; // Deconvolution_2: (14−1)·2 − 2·2 + 5 = 27
+    s.generator[13]!.kernel = [5, 5]; // Deconvolution_2: (14−1)·2 − 2·2 + 5 = 27
     const e = specError(s);
     expect(e.message).toContain("27×27×1");
     expect(e.message).toContain("28×28×1");
@@ -252,7 +264,7 @@ describe("rejections name where the spec goes wrong", () => {
 
   it("a Reshape to the wrong number of values", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
-    s.discriminator[8].outShape = [3000];
+    s.discriminator[8]!.outShape = [3000];
     const e = specError(s);
     expect(e.message).toBe("discriminator layer 9 (Reshape): cannot reshape 7×7×64 (3136 values) to 3000 (3000 values)");
     expect(e.where).toEqual({ part: "discriminator", layer: 8 });
@@ -260,7 +272,7 @@ describe("rejections name where the spec goes wrong", () => {
 
   it("two layers sharing a scope with different shapes", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
-    s.generator[5].scope = "Affine"; // Affine_2 (522 → 3136) renamed to Affine (110 → 512)
+    s.generator[5]!.scope = "Affine"; // Affine_2 (522 → 3136) renamed to Affine (110 → 512)
     const e = specError(s);
     expect(e.message).toBe('generator layer 6 (Affine "Affine"): shares ParameterScope "Affine" whose W is 110×512, but this layer needs 522×3136');
     expect(e.where?.scope).toBe("Affine");
@@ -268,7 +280,7 @@ describe("rejections name where the spec goes wrong", () => {
 
   it("a scope shared between the generator and the discriminator (with other shapes)", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
-    s.discriminator[14].scope = "Affine"; // Affine_4 (522 → 1)
+    s.discriminator[14]!.scope = "Affine"; // Affine_4 (522 → 1)
     const e = specError(s);
     expect(e.message).toContain('discriminator layer 15 (Affine "Affine")');
     expect(e.message).toContain('ParameterScope "Affine"');
@@ -277,7 +289,7 @@ describe("rejections name where the spec goes wrong", () => {
 
   it("a training network without a loss", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
-    s.networks[1].loss = null;
+    s.networks[1]!.loss = null;
     const e = specError(s);
     expect(e.message).toBe("network DiscriminatorFake has no loss: a training network needs one");
     expect(e.where).toEqual({ network: "DiscriminatorFake" });
@@ -288,16 +300,16 @@ describe("rejections name where the spec goes wrong", () => {
     s.networks.pop();
     expect(specError(s).message).toBe("network RuntimeGenerator is missing");
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.networks.push(structuredClone(s.networks[0]));
+    s.networks.push(structuredClone(s.networks[0]!));
     expect(specError(s).message).toBe("network Generator is defined twice");
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.networks[0].trains = [];
+    s.networks[0]!.trains = [];
     expect(specError(s).message).toBe("network Generator trains nothing");
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.networks[2].trains = ["generator"];
+    s.networks[2]!.trains = ["generator"];
     expect(specError(s).message).toBe("network DiscriminatorReal trains the generator, which it does not contain");
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.networks[0].parts = ["discriminator", "generator"];
+    s.networks[0]!.parts = ["discriminator", "generator"];
     expect(specError(s).message).toBe("network Generator with noise input must be made of generator → discriminator, got discriminator → generator");
   });
 
@@ -311,7 +323,7 @@ describe("rejections name where the spec goes wrong", () => {
     e = specError(s);
     expect(e.message).toBe('network spec: generator.3: Unrecognized key: "alpha"');
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.discriminator[1].padding = [2, 2]; // NNC's name is pad
+    s.discriminator[1]!.padding = [2, 2]; // NNC's name is pad
     e = specError(s);
     expect(e.message).toBe('network spec: discriminator.1: Unrecognized key: "padding"');
     s = copy(NNC_DCGAN_WITH_LABEL);
@@ -319,13 +331,13 @@ describe("rejections name where the spec goes wrong", () => {
     e = specError(s);
     expect(e.message).toBe('network spec: (root): Unrecognized key: "optimizer"');
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.generator[1].scope = "1st";
+    s.generator[1]!.scope = "1st";
     expect(specError(s).message).toMatch(/^network spec: generator\.1\.scope: a ParameterScope is a name/);
   });
 
   it("a scope shared between generator and discriminator is rejected even when the shapes match", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
-    s.discriminator[11].scope = "BatchNormalization"; // both are 512 wide
+    s.discriminator[11]!.scope = "BatchNormalization"; // both are 512 wide
     const e = specError(s);
     expect(e.message).toBe(
       'discriminator layer 12 (BatchNormalization "BatchNormalization"): uses ParameterScope "BatchNormalization", which belongs to the generator; a scope is shared within one part only',
@@ -335,12 +347,12 @@ describe("rejections name where the spec goes wrong", () => {
   it("a discriminator whose single value comes as 1×1×1 is accepted", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
     s.discriminator.splice(15, 0, { type: "Reshape", outShape: [1, 1, 1] });
-    expect(() => resolveSpec(s)).not.toThrow();
+    expect(() => resolveSpec(s as unknown as NetworkSpecInput)).not.toThrow();
   });
 
   it("a discriminator that outputs more than one value per image", () => {
     const s = copy(NNC_DCGAN_WITH_LABEL);
-    s.discriminator[14].outShape = [2]; // Affine_4
+    s.discriminator[14]!.outShape = [2]; // Affine_4
     const e = specError(s);
     expect(e.message).toBe("discriminator layer 16 (Sigmoid): the discriminator must output one value per image, got 2");
     expect(e.where).toEqual({ part: "discriminator", layer: 15 });
@@ -351,11 +363,11 @@ describe("rejections name where the spec goes wrong", () => {
     s.generator[14] = { type: "ReLU" };
     expect(specError(s).message).toBe("generator layer 15 (ReLU): the generator must end with Sigmoid or Tanh");
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.generator[5].outShape = [49, 64];
+    s.generator[5]!.outShape = [49, 64];
     expect(specError(s).message).toBe('generator layer 6 (Affine "Affine_2"): outShape must be [units] or [H, W, C], got [49, 64]');
     s = copy(NNC_DCGAN_WITH_LABEL);
-    s.discriminator[5].kernel = [20, 20];
-    s.discriminator[5].pad = [0, 0];
+    s.discriminator[5]!.kernel = [20, 20];
+    s.discriminator[5]!.pad = [0, 0];
     expect(specError(s).message).toBe('discriminator layer 6 (Convolution "Convolution_4"): a 20×20 kernel with pad 0,0 does not fit a 14×14 input');
   });
 });

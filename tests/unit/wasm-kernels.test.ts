@@ -157,7 +157,7 @@ describe("registration", () => {
     // The BatchMatMul wrapper calls the stock kernel, whose set-up must still run at tf.setBackend('wasm').
     expect(tf.getKernel("BatchMatMul", "wasm").setupFunc).toBeTypeOf("function");
     // Only the wasm backend is touched.
-    expect(tf.getKernel("Conv2DBackpropFilter", "cpu").kernelFunc).not.toBe(wasmTrainingKernelFuncs["Conv2DBackpropFilter"]);
+    expect(tf.getKernel("Conv2DBackpropFilter", "cpu").kernelFunc).not.toBe(wasmTrainingKernelFuncs.Conv2DBackpropFilter);
   });
 });
 

@@ -143,12 +143,12 @@ function zeros(backend: BackendWasm, shape: number[]): TensorInfo {
 
 /** Throws for the attrs these kernels do not implement, naming the attr. */
 function assertSupportedAttrs(kernel: string, attrs: NamedAttrMap): void {
-  const dataFormat = attrs["dataFormat"];
+  const dataFormat = attrs.dataFormat;
   if (dataFormat != null && dataFormat !== "NHWC") {
     throw new Error(`wasm ${kernel}: dataFormat '${String(dataFormat)}' is not supported, only 'NHWC'`);
   }
   // The tfjs kernels carry no dilations; refuse them loudly if a caller passes some anyway.
-  const dilations = attrs["dilations"];
+  const dilations = attrs.dilations;
   if (dilations != null) {
     const values = Array.isArray(dilations) ? dilations : [dilations];
     if (values.some((d) => d !== 1)) {
@@ -426,7 +426,10 @@ function interleavePhases(
   }
 }
 
-function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: {}; attrs?: NamedAttrMap }): TensorInfo {
+/** What tfjs passes a kernel function (its own type says `backend: {}`; each kernel casts it to BackendWasm). */
+type KernelArgs = Parameters<KernelFunc>[0];
+
+function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const attrs = (args.attrs ?? {}) as unknown as Conv2DBackpropInputAttrs;
   const { dy, filter } = args.inputs;
@@ -516,7 +519,7 @@ function conv2DBackpropInput(args: { inputs: NamedTensorInfoMap; backend: {}; at
 // convolution of xT with dyT whose taps are spread by the dilation (sh, sw), evaluated at output (c, i, j), with
 // x's own padding (pt, pl) in front. The GEMM behind it is (ci*kh*kw) x (oh*ow*n) x co, every multiply useful.
 
-function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: {}; attrs?: NamedAttrMap }): TensorInfo {
+function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const attrs = (args.attrs ?? {}) as unknown as Conv2DBackpropFilterAttrs;
   const { x, dy } = args.inputs;
@@ -582,7 +585,7 @@ function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; backend: {}; a
 // UnsortedSegmentSum (gather's gradient)
 // ---------------------------------------------------------------------------------------------------------------
 
-function unsortedSegmentSum(args: { inputs: NamedTensorInfoMap; backend: {}; attrs?: NamedAttrMap }): TensorInfo {
+function unsortedSegmentSum(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const { numSegments } = (args.attrs ?? {}) as unknown as UnsortedSegmentSumAttrs;
   const { x, segmentIds } = args.inputs;
@@ -626,15 +629,15 @@ function unsortedSegmentSum(args: { inputs: NamedTensorInfoMap; backend: {}; att
 /** The stock wasm BatchMatMul, captured at import (before any replacement); the wrapper below calls it. */
 const stockBatchMatMul = tf.getKernel("BatchMatMul", BACKEND) as KernelConfig | undefined;
 
-function batchMatMul(args: { inputs: NamedTensorInfoMap; backend: {}; attrs?: NamedAttrMap }): TensorInfo {
+function batchMatMul(args: KernelArgs): TensorInfo {
   const backend = args.backend as BackendWasm;
   const attrs = args.attrs ?? {};
   const { a, b } = args.inputs;
   const stock = stockBatchMatMul?.kernelFunc;
   if (stock === undefined) throw new Error("wasm BatchMatMul: the stock wasm kernel was not registered");
   if (a == null || b == null) throw new Error("wasm BatchMatMul: expects inputs a and b");
-  const transposeA = attrs["transposeA"] === true;
-  const transposeB = attrs["transposeB"] === true;
+  const transposeA = attrs.transposeA === true;
+  const transposeB = attrs.transposeB === true;
   const batch = (shape: number[]) => tf.util.sizeFromShape(shape.slice(0, -2));
   // Batched products (batch > 1) take the stock loop either way; leave them, and plain products, as they are.
   if ((!transposeA && !transposeB) || batch(a.shape) !== 1 || batch(b.shape) !== 1) {

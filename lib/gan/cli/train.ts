@@ -49,7 +49,9 @@ runMain(async () => {
     return;
   }
   const config: Record<string, unknown> = a.config ? { ...readConfigFile(a.config) } : {};
-  const set = (key: string, v: unknown) => v !== undefined && (config[key] = v);
+  const set = (key: string, v: unknown) => {
+    if (v !== undefined) config[key] = v;
+  };
   set("maxEpoch", intOption("epochs", a.epochs));
   set("batchSize", intOption("batch", a.batch));
   set("limit", intOption("limit", a.limit));

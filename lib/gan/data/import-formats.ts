@@ -118,7 +118,9 @@ function folderPlan(tree: SourceTree, images: string[], limits: ImportLimits): F
     }
   } else {
     labelNames = folders;
-    folders.forEach((f, i) => labelOf.set(f, i));
+    folders.forEach((f, i) => {
+      labelOf.set(f, i);
+    });
   }
   const items: ImageItem[] = images.map((p, i) => ({ file: tree.byPath.get(p)!, label: labelOf.get(split[i]![0]!)! }));
   return labelNames ? { format: "folders", items, labelNames } : { format: "folders", items };

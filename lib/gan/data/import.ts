@@ -12,7 +12,7 @@
 import { DatasetError } from "./dataset";
 import { csvItems, defaultDatasetName, detectFormat, readIdx, type DatasetFormat, type ImageItem } from "./import-formats";
 import { decodeImage, MAX_SOURCE_PIXELS, sniffImage, type ImageHeader } from "./import-images";
-import { grayIntoRgb } from "../image";
+import { type ByteImage, grayIntoRgb } from "../image";
 import type { SourceTree } from "./import-sources";
 import { fitImage, shrinkToFit } from "./resize";
 import { formatBytes } from "./zip";
@@ -384,7 +384,7 @@ async function decodeItems(
       checkDecodedBytes(n, th, tw, 1, limits, item.file.path);
       out = new Uint8Array(n * plane);
     }
-    let img;
+    let img: ByteImage;
     try {
       img = decodeImage(bytes, h.kind);
     } catch (e) {

@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { decodePngBytes, grayIntoRgb } from "../image";
+import { type ByteImage, decodePngBytes, grayIntoRgb } from "../image";
 import { DatasetError, type ImageDataset } from "./dataset";
 
 /** Labels are capped so that a typo (e.g. an id in the label column) fails clearly instead of making a huge one-hot. */
@@ -207,7 +207,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
         image,
       });
     }
-    let decoded;
+    let decoded: ByteImage;
     try {
       decoded = decodePngBytes(readFileSync(image));
     } catch (e) {

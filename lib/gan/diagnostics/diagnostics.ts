@@ -242,7 +242,9 @@ export class Diagnostics {
     // Real images with the same labels: the first ones of each label in the reference.
     const used = new Array<number>(this.referenceImages.numLabels).fill(0);
     const byLabel: number[][] = Array.from({ length: this.referenceImages.numLabels }, () => []);
-    this.referenceImages.labels.forEach((l, i) => byLabel[l]!.push(i));
+    this.referenceImages.labels.forEach((l, i) => {
+      byLabel[l]!.push(i);
+    });
     labels.forEach((l, k) => {
       const list = byLabel[l]!;
       const i = list[used[l]! % list.length]!;
@@ -299,7 +301,9 @@ export class Diagnostics {
  */
 export function referenceIndices(ds: ImageDataset, perLabel: number, seed: number): number[] {
   const groups: number[][] = Array.from({ length: ds.numLabels }, () => []);
-  ds.labels.forEach((l, i) => groups[l]!.push(i));
+  ds.labels.forEach((l, i) => {
+    groups[l]!.push(i);
+  });
   const chosen: number[] = [];
   groups.forEach((members, label) => {
     const order = new Rng(deriveSeed(seed, DiagnosticsStream.reference, label)).permutation(members.length);

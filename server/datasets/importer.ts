@@ -3,72 +3,85 @@
  * loop keeps serving live sessions while 60,000 images decode, and an import that takes the process down (memory)
  * fails alone. The process starts on the first import, stays for a quiet while, and starts again after a crash.
  * Same contract as DatasetStore.importFiles, for files on disk: DatasetErrors come back as DatasetErrors, with
- * their file and row.
+ * their file and row. Requests go through the RPC client of server/rpc/ (ids, a timeout renewed by every progress
+ * report, replies checked, exit reasons).
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import { datasetErrorFrom } from "../../lib/gan/data/dataset";
 import type { ImportOptions, ImportResult, StoredDatasetMeta } from "../../lib/gan/data/store";
-import { IMPORTER_PROTOCOL_VERSION, ImportReplySchema } from "../../lib/protocol/importer";
-import { TSX_LOADER } from "../trainer/supervisor";
+import { IMPORTER_PROTOCOL_VERSION, ImportReplySchema, type ImportReply } from "../../lib/protocol/importer";
+import { childProcessTransport } from "../rpc/child-process";
+import { RpcClient, RpcError } from "../rpc/client";
+import type { TransportFactory } from "../rpc/transport";
 
 const ENTRY = fileURLToPath(new URL("./import-child.ts", import.meta.url));
 
-interface Pending {
-  resolve: (r: ImportResult) => void;
-  reject: (e: Error) => void;
-  onProgress: ImportOptions["onProgress"];
+/** What the server reads of an imported data set's meta (the rest passes through). */
+const ImportResultSchema = z.object({
+  dataset: z.looseObject({
+    id: z.string().min(1),
+    name: z.string(),
+    count: z.number().int(),
+    numLabels: z.number().int(),
+    perLabel: z.array(z.number().int()),
+    imageShape: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
+  }),
+  reused: z.boolean(),
+});
+
+export interface ImportProcessOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The process goes after this long without an import (default 1 min). */
+  idleMs?: number;
+  /** An import fails with TIMEOUT when the process reports nothing about it for this long (default 10 min). */
+  timeoutMs?: number;
+  /** How the import process is reached (default: a child process, server/rpc/child-process.ts). */
+  transport?: TransportFactory;
 }
 
 export class ImportProcess {
-  private child: ChildProcess | null = null;
-  private readonly pending = new Map<string, Pending>();
+  private peer: RpcClient<ImportReply> | null = null;
   private idle: NodeJS.Timeout | null = null;
-  private stderr = "";
 
   constructor(
     private readonly storeDir: string,
-    private readonly opts: { env?: NodeJS.ProcessEnv; idleMs?: number } = {},
+    private readonly opts: ImportProcessOptions = {},
   ) {}
 
-  private spawn(): ChildProcess {
-    const child = fork(ENTRY, [this.storeDir], {
-      execArgv: ["--import", TSX_LOADER],
-      serialization: "advanced",
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
+  private spawn(): RpcClient<ImportReply> {
+    const transport = (this.opts.transport ?? childProcessTransport)({
+      entry: ENTRY,
+      args: [this.storeDir],
       env: this.opts.env ?? process.env,
+      label: "importer",
     });
-    this.stderr = "";
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (d: string) => (this.stderr = (this.stderr + d).slice(-2000)));
-    child.on("message", (raw: unknown) => {
-      const parsed = ImportReplySchema.safeParse(raw);
-      if (!parsed.success) return;
-      const m = parsed.data;
-      const p = this.pending.get(m.requestId);
-      if (!p) return;
-      if (m.type === "progress") {
-        p.onProgress?.({ phase: m.phase, done: m.done, total: m.total });
-        return;
-      }
-      this.pending.delete(m.requestId);
-      this.armIdle();
-      if (m.ok) p.resolve({ dataset: m.dataset as unknown as StoredDatasetMeta, reused: m.reused });
-      else p.reject(m.error.dataset ? datasetErrorFrom(m.error) : new Error(m.error.message));
+    const rpc: RpcClient<ImportReply> = new RpcClient<ImportReply>({
+      transport,
+      name: "the import process",
+      label: "importer",
+      version: IMPORTER_PROTOCOL_VERSION,
+      incoming: ImportReplySchema,
+      timeoutMs: this.opts.timeoutMs ?? 10 * 60_000,
+      route: (m) => {
+        if (m.type === "progress") return { requestId: m.requestId, progress: true };
+        if (m.ok) return { requestId: m.requestId, ok: true, data: { dataset: m.dataset, reused: m.reused } };
+        return { requestId: m.requestId, ok: false, code: m.error.code, message: m.error.message, error: m.error };
+      },
+      peerError: (f) => {
+        const error = f.error as Extract<ImportReply, { ok: false }>["error"];
+        return error.dataset ? datasetErrorFrom(error) : new RpcError(f.code, f.message, error);
+      },
+      onEnd: () => {
+        if (this.peer === rpc) this.peer = null;
+      },
     });
-    child.on("exit", (code, signal) => {
-      if (this.child === child) this.child = null;
-      const last = this.stderr.trim().split("\n").at(-1);
-      const why = `the import process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${last ? `: ${last}` : ""}`;
-      for (const p of this.pending.values()) p.reject(new Error(why));
-      this.pending.clear();
-    });
-    return child;
+    return rpc;
   }
 
   private armIdle(): void {
     if (this.idle) clearTimeout(this.idle);
-    if (this.pending.size > 0) return;
+    if (!this.peer || this.peer.pendingCount > 0) return;
     this.idle = setTimeout(() => this.close(), this.opts.idleMs ?? 60_000);
     this.idle.unref();
   }
@@ -76,19 +89,33 @@ export class ImportProcess {
   /** Imports files on disk; `name` is each file's name as uploaded (it tells the format). */
   importFiles(files: { name: string; path: string }[], options: ImportOptions = {}): Promise<ImportResult> {
     if (this.idle) clearTimeout(this.idle);
-    this.child ??= this.spawn();
-    const requestId = crypto.randomUUID();
+    this.peer ??= this.spawn();
     const { onProgress, signal: _signal, limits: _limits, ...rest } = options;
-    return new Promise<ImportResult>((resolve, reject) => {
-      this.pending.set(requestId, { resolve, reject, onProgress });
-      this.child!.send({ v: IMPORTER_PROTOCOL_VERSION, type: "import", requestId, files, options: rest });
-    });
+    const done = this.peer.request(
+      { v: IMPORTER_PROTOCOL_VERSION, type: "import", files, options: rest },
+      {
+        reply: ImportResultSchema,
+        onProgress: (m) => {
+          if (m.type === "progress") onProgress?.({ phase: m.phase, done: m.done, total: m.total });
+        },
+      },
+    );
+    return done.then(
+      (r) => {
+        this.armIdle();
+        return { dataset: r.dataset as unknown as StoredDatasetMeta, reused: r.reused };
+      },
+      (e: unknown) => {
+        this.armIdle();
+        throw e;
+      },
+    );
   }
 
   /** Ends the process (imports under way fail with a message saying so). */
   close(): void {
     if (this.idle) clearTimeout(this.idle);
-    this.child?.kill();
-    this.child = null;
+    this.peer?.kill();
+    this.peer = null;
   }
 }

@@ -11,31 +11,34 @@
  *   that are all working;
  * - per run at most `maxPendingPerRun` requests wait (waiting for a process included); more are refused the same way.
  */
-import { fork, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { GENERATOR_PROTOCOL_VERSION, GeneratorReplySchema, latestDir, runtimeDir, type GeneratorRequest } from "../../lib/protocol/generator";
-import type { GenerateReply } from "../../lib/protocol/trainer";
+import {
+  GENERATOR_PROTOCOL_VERSION,
+  GeneratorReplySchema,
+  latestDir,
+  runtimeDir,
+  type GeneratorReply,
+  type GeneratorRequest,
+} from "../../lib/protocol/generator";
+import { GenerateReplySchema, type GenerateReply } from "../../lib/protocol/trainer";
 import { DEFAULT_LIMITS, QuotaError } from "../limits";
-import { TSX_LOADER } from "./supervisor";
+import { childProcessTransport } from "../rpc/child-process";
+import { RpcClient, RpcError } from "../rpc/client";
+import type { TransportFactory } from "../rpc/transport";
 
 const ENTRY = fileURLToPath(new URL("./generator-child.ts", import.meta.url));
 
-export class GeneratorError extends Error {
-  constructor(
-    readonly code: "BAD_REQUEST" | "NO_WEIGHTS" | "INTERNAL" | "TIMEOUT" | "EXITED",
-    message: string,
-  ) {
-    super(message);
-    this.name = "GeneratorError";
-  }
-}
+export type GeneratorErrorCode = "BAD_REQUEST" | "NO_WEIGHTS" | "INTERNAL" | "TIMEOUT" | "EXITED" | "BAD_REPLY";
+
+/** A RuntimeGenerator request's failure: the RpcError of every child process (server/rpc/client.ts), under the name callers know. */
+export const GeneratorError = RpcError;
+export type GeneratorError = RpcError<GeneratorErrorCode>;
 
 interface Worker {
   runId: string;
-  child: ChildProcess;
-  pending: Map<string, { resolve: (r: GenerateReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>;
+  rpc: RpcClient<GeneratorReply>;
   idle: NodeJS.Timeout | null;
   lastUsed: number;
   /** Resolves when the process has exited. */
@@ -52,6 +55,8 @@ export interface GeneratorPoolOptions {
   maxProcesses?: number;
   /** Requests waiting per run (GAN_MAX_GENERATOR_QUEUE). */
   maxPendingPerRun?: number;
+  /** How a RuntimeGenerator is reached (default: a child process, server/rpc/child-process.ts). */
+  transport?: TransportFactory;
 }
 
 /** Whether a run's output folder holds weights a RuntimeGenerator can load (as generator-child.ts looks for them). */
@@ -81,52 +86,32 @@ export class GeneratorPool {
   }
 
   private spawn(runId: string, outDir: string): Worker {
-    const child = fork(ENTRY, [outDir], {
-      execArgv: ["--import", TSX_LOADER],
-      serialization: "advanced",
-      stdio: ["ignore", "ignore", "pipe", "ipc"],
-      env: this.opts.env ?? process.env,
-    });
+    const label = `generator ${runId}`;
+    const transport = (this.opts.transport ?? childProcessTransport)({ entry: ENTRY, args: [outDir], env: this.opts.env ?? process.env, label });
     this.forks++;
-    let stderr = "";
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (d: string) => (stderr = (stderr + d).slice(-2000)));
     let markExited!: () => void;
-    const worker: Worker = { runId, child, pending: new Map(), idle: null, lastUsed: Date.now(), exited: new Promise((r) => (markExited = r)) };
-    child.on("message", (raw: unknown) => {
-      const parsed = GeneratorReplySchema.safeParse(raw);
-      if (!parsed.success || parsed.data.type !== "reply") return;
-      const m = parsed.data;
-      const p = worker.pending.get(m.requestId);
-      if (!p) return;
-      worker.pending.delete(m.requestId);
-      clearTimeout(p.timer);
-      if (m.ok) p.resolve(m.data as GenerateReply);
-      else p.reject(new GeneratorError(m.error?.code ?? "INTERNAL", m.error?.message ?? "the RuntimeGenerator failed"));
+    const exited = new Promise<void>((r) => (markExited = r));
+    const rpc = new RpcClient<GeneratorReply>({
+      transport,
+      name: "the RuntimeGenerator process",
+      label,
+      version: GENERATOR_PROTOCOL_VERSION,
+      incoming: GeneratorReplySchema,
+      timeoutMs: this.opts.timeoutMs ?? 30_000,
+      route: (m) => {
+        if (m.type !== "reply") return undefined; // hello
+        if (m.ok) return { requestId: m.requestId, ok: true, data: m.data };
+        return { requestId: m.requestId, ok: false, code: m.error?.code ?? "INTERNAL", message: m.error?.message ?? "the RuntimeGenerator failed" };
+      },
+      // Pending requests have been rejected with EXITED and the reason; the process no longer counts.
+      onEnd: () => {
+        if (this.workers.get(runId) === worker) this.workers.delete(runId);
+        this.dying.delete(worker);
+        if (worker.idle) clearTimeout(worker.idle);
+        markExited();
+      },
     });
-    let gone = false;
-    const onGone = (why: string) => {
-      if (gone) return;
-      gone = true;
-      if (this.workers.get(runId) === worker) this.workers.delete(runId);
-      this.dying.delete(worker);
-      if (worker.idle) clearTimeout(worker.idle);
-      for (const p of worker.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new GeneratorError("EXITED", why));
-      }
-      worker.pending.clear();
-      markExited();
-    };
-    child.on("exit", (code, signal) => {
-      onGone(
-        `the RuntimeGenerator process ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${stderr.trim() ? `: ${stderr.trim().split("\n").at(-1)}` : ""}`,
-      );
-    });
-    // A fork that failed has no pid and may never exit; any other error (a failed send) is seen by its request.
-    child.on("error", (e) => {
-      if (child.pid === undefined) onGone(`the RuntimeGenerator process could not start: ${e.message}`);
-    });
+    const worker: Worker = { runId, rpc, idle: null, lastUsed: Date.now(), exited };
     this.workers.set(runId, worker);
     return worker;
   }
@@ -163,7 +148,7 @@ export class GeneratorPool {
       if (!hasWeights(outDir)) throw new GeneratorError("NO_WEIGHTS", "this run has no weights yet");
       if (this.alive < this.maxProcesses) return this.request(this.spawn(runId, outDir), req);
       let victim: Worker | null = null;
-      for (const w of this.workers.values()) if (w.pending.size === 0 && (!victim || w.lastUsed < victim.lastUsed)) victim = w;
+      for (const w of this.workers.values()) if (w.rpc.pendingCount === 0 && (!victim || w.lastUsed < victim.lastUsed)) victim = w;
       if (victim) {
         this.release(victim.runId);
         await victim.exited;
@@ -187,21 +172,7 @@ export class GeneratorPool {
     if (worker.idle) clearTimeout(worker.idle);
     worker.idle = setTimeout(() => this.release(worker.runId), this.opts.idleMs ?? 120_000);
     worker.idle.unref();
-    const requestId = crypto.randomUUID();
-    return new Promise<GenerateReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        worker.pending.delete(requestId);
-        reject(new GeneratorError("TIMEOUT", "the RuntimeGenerator did not answer in time"));
-      }, this.opts.timeoutMs ?? 30_000);
-      worker.pending.set(requestId, { resolve, reject, timer });
-      try {
-        worker.child.send({ v: GENERATOR_PROTOCOL_VERSION, type: "generate", requestId, ...req });
-      } catch (e) {
-        worker.pending.delete(requestId);
-        clearTimeout(timer);
-        reject(new GeneratorError("EXITED", `the RuntimeGenerator process is gone: ${(e as Error).message}`));
-      }
-    });
+    return worker.rpc.request({ v: GENERATOR_PROTOCOL_VERSION, type: "generate", ...req }, { reply: GenerateReplySchema });
   }
 
   /** Lets the run's process go (it counts against the cap until it has exited). */
@@ -211,7 +182,7 @@ export class GeneratorPool {
     this.workers.delete(runId);
     if (w.idle) clearTimeout(w.idle);
     this.dying.add(w);
-    w.child.kill();
+    w.rpc.kill();
   }
 
   closeAll(): void {

@@ -1,7 +1,8 @@
 /**
  * Starts and watches trainer processes (`server/trainer/child.ts`), one per active run, and talks to them with
- * the typed messages of `lib/protocol/trainer.ts`. It never trains and does no heavy work per message: it
- * validates what the child sends, matches replies to requests and hands events to its listeners.
+ * the typed messages of `lib/protocol/trainer.ts`, through the RPC client of `server/rpc/` (ids, timeouts, schema
+ * checks, the hello handshake, exit reasons). It never trains and does no heavy work per message: it hands the
+ * trainer's events to its listeners and keeps the run's last status, iteration and checkpoint.
  *
  * A trainer's crash is an `exit` event with a human reason (`expected: false`); it never throws into the server.
  *
@@ -10,10 +11,7 @@
  * (checkpoint, then exit) when it no longer needs it. If the server goes, its trainers go with it (they exit
  * when their IPC channel closes).
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { ConfigInput } from "../../lib/gan/config";
 import {
@@ -26,6 +24,9 @@ import {
   type TrainerEventMessage,
   type TrainerMessage,
 } from "../../lib/protocol/trainer";
+import { childProcessTransport } from "../rpc/child-process";
+import { RpcClient, RpcError, type RpcEnd } from "../rpc/client";
+import { describeEnd, type Transport, type TransportEnd, type TransportFactory } from "../rpc/transport";
 
 export type { GenerateReply } from "../../lib/protocol/trainer";
 
@@ -56,17 +57,14 @@ export interface RunProcessExit {
 
 export type RunProcessEvent = { type: "ready"; info: ReadyInfo } | { type: "event"; event: TrainerEventMessage } | { type: "exit"; exit: RunProcessExit };
 
-export type TrainerCommandErrorCode = "BAD_REQUEST" | "NOT_READY" | "INTERNAL" | "EXITED" | "TIMEOUT";
+export type TrainerCommandErrorCode = "BAD_REQUEST" | "NOT_READY" | "INTERNAL" | "EXITED" | "TIMEOUT" | "BAD_REPLY";
 
-export class TrainerCommandError extends Error {
-  constructor(
-    readonly code: TrainerCommandErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "TrainerCommandError";
-  }
-}
+/**
+ * A trainer request's failure: the RpcError of every child process (server/rpc/client.ts), under the name callers
+ * know. Codes: the trainer's own (BAD_REQUEST, NOT_READY, INTERNAL) and the RPC module's (EXITED, TIMEOUT, BAD_REPLY).
+ */
+export const TrainerCommandError = RpcError;
+export type TrainerCommandError = RpcError<TrainerCommandErrorCode>;
 
 export interface CheckpointInfo {
   dir: string;
@@ -85,26 +83,13 @@ const CheckpointInfoSchema = z.object({ dir: z.string(), bytes: z.number().int()
 const ShutdownReplySchema = z.object({ checkpoint: CheckpointInfoSchema.nullable(), note: z.string().optional() });
 export type ShutdownReply = z.infer<typeof ShutdownReplySchema>;
 
-/** The child's entry, and tsx's loader by absolute URL (so the child's cwd can be the server's, wherever that is). */
+/** The child's entry. */
 const CHILD_ENTRY = fileURLToPath(new URL("./child.ts", import.meta.url));
-export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const STDERR_TAIL = 4096;
+const NAME = "the trainer process";
+const v = TRAINER_PROTOCOL_VERSION;
 
-/** The line of a stderr tail that says what went wrong: the last error line, else the last meaningful one. */
-export function lastErrorLine(text: string): string | undefined {
-  const lines = text
-    .split(/\r?\n/)
-    .map((l) => l.trimEnd())
-    .filter((l) => l.trim() !== "" && !/^\s+at\s/.test(l) && !/^Node\.js v\d/.test(l) && !/^\s*\^+\s*$/.test(l));
-  for (let i = lines.length - 1; i >= 0; i--) if (/\b\w*(Error|Exception)\b:/.test(lines[i]!)) return lines[i]!.trim();
-  return lines.at(-1)?.trim();
-}
-
-interface Pending {
-  resolve: (data: unknown) => void;
-  reject: (e: TrainerCommandError) => void;
-  timer: NodeJS.Timeout;
-}
+export { TSX_LOADER } from "../rpc/child-process";
+export { lastErrorLine } from "../rpc/transport";
 
 export class RunProcess {
   readonly runId: string;
@@ -139,29 +124,26 @@ export class RunProcess {
     return this.state.exit;
   }
 
-  private readonly child: ChildProcess;
+  private readonly transport: Transport;
+  private readonly rpc: RpcClient<TrainerMessage>;
   private readonly listeners = new Set<(e: RunProcessEvent) => void>();
-  private readonly pending = new Map<string, Pending>();
-  private stderrTail = "";
   private fatalMessage: string | undefined;
-  private helloSeen = false;
-  /** Messages posted before the child's hello: sent, after `start`, once it speaks. */
-  private outbox: unknown[] | null = [];
-  private killReason: string | undefined;
   private requested: "shutdown" | "disconnect" | "kill" | null = null;
+  /** The end as worded when the pending requests were rejected (the exit event says the same). */
+  private ending: { expected: boolean; reason: string } | null = null;
   private resolveReady!: (info: ReadyInfo) => void;
   private rejectReady!: (e: Error) => void;
   private resolveExited!: (exit: RunProcessExit) => void;
   private resolveFinished!: (v: { status: TerminalStatus; iteration: number; reason?: string } | null) => void;
-  private readonly helloTimer: NodeJS.Timeout;
 
   /** Use {@link TrainerSupervisor.start}. */
   constructor(
     opts: RunProcessOptions,
     env: NodeJS.ProcessEnv,
-    private readonly replyTimeoutMs: number,
+    replyTimeoutMs: number,
     startTimeoutMs: number,
     onOutput?: OutputListener,
+    transport: TransportFactory = childProcessTransport,
   ) {
     this.runId = opts.runId;
     this.ready = new Promise((res, rej) => {
@@ -173,7 +155,7 @@ export class RunProcess {
     this.finished = new Promise((res) => (this.resolveFinished = res));
     // The start command is checked here, so a bad Config throws in the caller instead of a child's fatal.
     const start = TrainerCommandSchema.parse({
-      v: TRAINER_PROTOCOL_VERSION,
+      v,
       type: "start",
       runId: opts.runId,
       config: opts.config,
@@ -182,43 +164,37 @@ export class RunProcess {
       ...(opts.backend ? { backend: opts.backend } : {}),
       paused: opts.paused ?? false,
     });
-    this.child = fork(CHILD_ENTRY, [], {
-      execArgv: ["--import", TSX_LOADER],
-      serialization: "advanced",
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    const label = `trainer ${opts.runId}`;
+    this.transport = transport({
+      entry: CHILD_ENTRY,
+      args: [],
       env,
+      label,
+      ...(onOutput ? { onOutput: (stream: "stdout" | "stderr", text: string) => onOutput(this.runId, stream, text) } : {}),
     });
-    this.pid = this.child.pid ?? -1;
-    this.child.stderr?.setEncoding("utf8");
-    this.child.stderr?.on("data", (chunk: string) => {
-      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL);
-      onOutput?.(this.runId, "stderr", chunk);
-    });
-    // Always read: a full pipe would block the child.
-    this.child.stdout?.setEncoding("utf8");
-    this.child.stdout?.on("data", (chunk: string) => onOutput?.(this.runId, "stdout", chunk));
-    this.helloTimer = setTimeout(() => {
-      if (!this.helloSeen) this.terminate(`the trainer process did not start within ${Math.round(startTimeoutMs / 1000)} s`);
-    }, startTimeoutMs);
-    this.helloTimer.unref();
-    this.child.on("message", (raw: unknown) => this.onMessage(raw, start));
-    this.child.on("error", (e) => {
-      // Spawn failure or a failed send; a spawn failure has no pid and may never emit "close".
-      if (this.pid === -1) this.finish(null, null, `the trainer process could not start: ${e.message}`);
-    });
-    // "close" comes after the exit, the stdio pipes and the IPC channel have all ended, so every message and the
-    // last of stderr are in. Node never emits it when this side disconnected the channel first: then the end of
-    // stderr is enough (nothing more can come over a channel we closed). The timer covers a pipe held open by a
-    // grandchild.
-    this.child.on("close", (code, signal) => this.finish(code, signal));
-    this.child.on("exit", (code, signal) => {
-      const done = () => this.finish(code, signal);
-      setTimeout(done, 2000).unref();
-      if (this.requested === "disconnect") {
-        const stderr = this.child.stderr;
-        if (!stderr || stderr.readableEnded || stderr.destroyed) setImmediate(done);
-        else stderr.once("close", () => setImmediate(done));
-      }
+    this.pid = this.transport.pid;
+    // hello → start (then whatever was posted meanwhile); replies by requestId; the rest is ready, event, fatal.
+    this.rpc = new RpcClient<TrainerMessage>({
+      transport: this.transport,
+      name: NAME,
+      label,
+      version: v,
+      incoming: TrainerMessageSchema,
+      outgoing: TrainerCommandSchema,
+      timeoutMs: replyTimeoutMs,
+      handshake: { isHello: (m) => m.type === "hello", timeoutMs: startTimeoutMs, first: start },
+      route: (m) => {
+        if (m.type !== "reply") return undefined;
+        if (m.ok) return { requestId: m.requestId, ok: true, data: m.data };
+        return { requestId: m.requestId, ok: false, code: m.error?.code ?? "INTERNAL", message: m.error?.message ?? "the trainer refused the command" };
+      },
+      onMessage: (m) => this.onMessage(m),
+      onBadMessage: (problem) => this.protocolError(problem),
+      describeEnd: (end) => {
+        this.ending = this.exitReason(end);
+        return this.ending.reason;
+      },
+      onEnd: (end) => this.finish(end),
     });
   }
 
@@ -233,36 +209,35 @@ export class RunProcess {
   }
 
   pause(): void {
-    this.post({ v: TRAINER_PROTOCOL_VERSION, type: "pause" });
+    this.rpc.send({ v, type: "pause" });
   }
 
   resume(): void {
-    this.post({ v: TRAINER_PROTOCOL_VERSION, type: "resume" });
+    this.rpc.send({ v, type: "resume" });
   }
 
   /** Stops the run (the trainer writes `latest/` and reports `stopped`); the process stays for generate. */
   stop(): void {
-    this.post({ v: TRAINER_PROTOCOL_VERSION, type: "stop" });
+    this.rpc.send({ v, type: "stop" });
   }
 
   /** Resolves once the trainer has queued the change (a `control` event reports when it takes effect). */
   async setLrMultiplier(scope: string, param: string, value: number): Promise<void> {
-    await this.request({ type: "setLrMultiplier", scope, param, value });
+    await this.rpc.request({ v, type: "setLrMultiplier", scope, param, value });
   }
 
   async setOptimizer(network: TrainingNetwork, settings: OptimizerChange): Promise<void> {
-    await this.request({ type: "setOptimizer", network, settings });
+    await this.rpc.request({ v, type: "setOptimizer", network, settings });
   }
 
   /** RuntimeGenerator on the live weights; with `seedB`, `count` steps from seed to seedB. */
-  async generate(req: { label: number; seed: number; count?: number; seedB?: number }): Promise<GenerateReply> {
-    const data = await this.request({ type: "generate", ...req });
-    return this.parseReply(GenerateReplySchema, data, "generate");
+  generate(req: { label: number; seed: number; count?: number; seedB?: number }): Promise<GenerateReply> {
+    return this.rpc.request({ v, type: "generate", ...req }, { reply: GenerateReplySchema });
   }
 
   /** Writes `latest/` now, between two iterations. */
-  async checkpoint(): Promise<CheckpointInfo> {
-    return this.parseReply(CheckpointInfoSchema, await this.request({ type: "checkpoint" }), "checkpoint");
+  checkpoint(): Promise<CheckpointInfo> {
+    return this.rpc.request({ v, type: "checkpoint" }, { reply: CheckpointInfoSchema });
   }
 
   /**
@@ -272,8 +247,8 @@ export class RunProcess {
   async shutdown(timeoutMs = 30_000): Promise<RunProcessExit> {
     if (this.exit) return this.exit;
     this.requested ??= "shutdown";
-    this.request({ type: "shutdown" }, timeoutMs).catch(() => undefined); // the exit is what counts
-    const timer = setTimeout(() => this.terminate(`the trainer did not shut down within ${timeoutMs / 1000} s and was killed by SIGKILL`), timeoutMs);
+    this.rpc.request({ v, type: "shutdown" }, { timeoutMs, reply: ShutdownReplySchema }).catch(() => undefined); // the exit is what counts
+    const timer = setTimeout(() => this.rpc.kill("SIGKILL", `the trainer did not shut down within ${timeoutMs / 1000} s and was killed by SIGKILL`), timeoutMs);
     const exit = await this.exited;
     clearTimeout(timer);
     return exit;
@@ -283,14 +258,14 @@ export class RunProcess {
   kill(signal: NodeJS.Signals = "SIGTERM"): void {
     if (this.exit) return;
     this.requested ??= "kill";
-    this.child.kill(signal);
+    this.rpc.kill(signal);
   }
 
   /** Closes the IPC channel: the trainer exits at once, as it does when its server dies (nothing saved). */
   disconnect(): void {
-    if (this.exit || !this.child.connected) return;
+    if (this.exit || !this.transport.connected) return;
     this.requested ??= "disconnect";
-    this.child.disconnect();
+    this.rpc.disconnect();
   }
 
   /**
@@ -300,10 +275,10 @@ export class RunProcess {
   sendRaw(message: Record<string, unknown>): Promise<unknown> {
     const id = message.requestId;
     if (typeof id !== "string") {
-      this.post(message);
+      this.rpc.send(message);
       return Promise.resolve(undefined);
     }
-    return this.await(id, this.replyTimeoutMs, () => this.post(message));
+    return this.rpc.request(message, { requestId: id, unchecked: true });
   }
 
   // ---- internals ------------------------------------------------------------------------------------------
@@ -318,100 +293,12 @@ export class RunProcess {
     }
   }
 
-  /** Sends without waiting for anything (queued until the child's hello); a message to a gone process is dropped. */
-  private post(message: unknown): boolean {
-    if (this.exit || !this.child.connected) return false;
-    if (this.outbox) {
-      this.outbox.push(message);
-      return true;
-    }
-    try {
-      this.child.send(message as object, (e) => {
-        if (e) console.error(`[trainer ${this.runId}] send failed: ${e.message}`);
-      });
-      return true;
-    } catch {
-      return false;
-    }
+  private protocolError(problem: string): void {
+    this.emit({ type: "event", event: { type: "error", iteration: this.iteration, message: `trainer protocol error: ${problem}` } });
   }
 
-  private request(body: Record<string, unknown> & { type: string }, timeoutMs = this.replyTimeoutMs): Promise<unknown> {
-    const requestId = randomUUID();
-    const parsed = TrainerCommandSchema.safeParse({ v: TRAINER_PROTOCOL_VERSION, ...body, requestId });
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ");
-      return Promise.reject(new TrainerCommandError("BAD_REQUEST", `bad "${body.type}" command: ${issues}`));
-    }
-    return this.await(requestId, timeoutMs, () => this.post(parsed.data));
-  }
-
-  private await(requestId: string, timeoutMs: number, send: () => boolean): Promise<unknown> {
-    if (this.exit) return Promise.reject(new TrainerCommandError("EXITED", `the trainer process has exited: ${this.exit.reason}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId);
-        reject(new TrainerCommandError("TIMEOUT", `the trainer did not answer within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-      this.pending.set(requestId, { resolve, reject, timer });
-      if (!send()) {
-        clearTimeout(timer);
-        this.pending.delete(requestId);
-        reject(new TrainerCommandError("EXITED", "the trainer process is gone"));
-      }
-    });
-  }
-
-  private parseReply<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
-    const parsed = schema.safeParse(data);
-    if (!parsed.success) throw new TrainerCommandError("INTERNAL", `the trainer's ${what} reply is malformed: ${parsed.error.issues[0]?.message ?? "?"}`);
-    return parsed.data;
-  }
-
-  private protocolError(message: string): void {
-    this.emit({ type: "event", event: { type: "error", iteration: this.iteration, message: `trainer protocol error: ${message}` } });
-  }
-
-  /** Kills the child with a reason that the exit will carry. */
-  private terminate(reason: string): void {
-    if (this.exit) return;
-    this.killReason ??= reason;
-    this.child.kill("SIGKILL");
-  }
-
-  private onMessage(raw: unknown, start: unknown): void {
-    const version = typeof raw === "object" && raw !== null && "v" in raw ? (raw as { v: unknown }).v : undefined;
-    if (version !== TRAINER_PROTOCOL_VERSION) {
-      this.terminate(`the trainer process speaks protocol version ${JSON.stringify(version)}, this server speaks ${TRAINER_PROTOCOL_VERSION}`);
-      return;
-    }
-    const parsed = TrainerMessageSchema.safeParse(raw);
-    if (!parsed.success) {
-      const type = (raw as { type?: unknown }).type;
-      const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`).join("; ");
-      // A malformed reply still settles its request, so the caller is not left waiting for a timeout.
-      const id = (raw as { requestId?: unknown }).requestId;
-      const p = typeof id === "string" ? this.pending.get(id) : undefined;
-      if (p && typeof id === "string") {
-        this.pending.delete(id);
-        clearTimeout(p.timer);
-        p.reject(new TrainerCommandError("INTERNAL", `malformed reply from the trainer: ${detail}`));
-      }
-      this.protocolError(`malformed ${JSON.stringify(type)} message: ${detail}`);
-      return;
-    }
-    const msg = parsed.data;
+  private onMessage(msg: TrainerMessage): void {
     switch (msg.type) {
-      case "hello":
-        if (this.helloSeen) return;
-        this.helloSeen = true;
-        clearTimeout(this.helloTimer);
-        {
-          const queued = this.outbox ?? [];
-          this.outbox = null;
-          this.post(start);
-          for (const m of queued) this.post(m);
-        }
-        return;
       case "ready":
         this.state.iteration = msg.iteration;
         this.resolveReady(msg);
@@ -432,32 +319,22 @@ export class RunProcess {
         this.emit({ type: "event", event: e });
         return;
       }
-      case "reply": {
-        const p = this.pending.get(msg.requestId);
-        if (!p) return; // answered after its timeout: nobody waits any more
-        this.pending.delete(msg.requestId);
-        clearTimeout(p.timer);
-        if (msg.ok) p.resolve(msg.data);
-        else p.reject(new TrainerCommandError(msg.error?.code ?? "INTERNAL", msg.error?.message ?? "the trainer refused the command"));
-        return;
-      }
       case "fatal":
         this.fatalMessage = msg.message;
         this.rejectReady(new Error(msg.message));
         return;
+      default:
+        return; // hello and replies are the RPC client's
     }
   }
 
-  private exitReason(code: number | null, signal: NodeJS.Signals | null): { expected: boolean; reason: string } {
-    if (this.killReason) return { expected: false, reason: this.killReason };
-    if (signal) {
+  private exitReason(end: TransportEnd): { expected: boolean; reason: string } {
+    if (end.reason || end.startError !== undefined) return { expected: false, reason: describeEnd(NAME, end) };
+    if (end.signal) {
       const asked = this.requested === "kill" ? " (on the server's request)" : "";
-      return { expected: false, reason: `the trainer process was killed by ${signal}${asked}` };
+      return { expected: false, reason: `${describeEnd(NAME, end)}${asked}` };
     }
-    if (code !== 0) {
-      const why = this.fatalMessage ?? lastErrorLine(this.stderrTail) ?? "no message";
-      return { expected: false, reason: `the trainer process exited with code ${code}: ${why}` };
-    }
+    if (end.code !== 0) return { expected: false, reason: describeEnd(NAME, end, this.fatalMessage) };
     const at = `at iteration ${this.iteration}`;
     if (this.requested === "shutdown") {
       if (this.status === "completed") return { expected: true, reason: "the trainer completed its run and shut down" };
@@ -470,18 +347,13 @@ export class RunProcess {
     return { expected: false, reason: `the trainer process exited unexpectedly ${at}` };
   }
 
-  private finish(code: number | null, signal: NodeJS.Signals | null, override?: string): void {
+  /** The RPC client has rejected every pending request with the reason; now the exit itself. */
+  private finish(end: RpcEnd): void {
     if (this.exit) return;
-    clearTimeout(this.helloTimer);
-    const { expected, reason } = override ? { expected: false, reason: override } : this.exitReason(code, signal);
-    const exit: RunProcessExit = { code, signal, expected, reason };
+    const { expected } = this.ending ?? this.exitReason(end);
+    const exit: RunProcessExit = { code: end.code, signal: end.signal, expected, reason: end.reason };
     this.state.exit = exit;
-    for (const [, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new TrainerCommandError("EXITED", `the trainer process exited before answering: ${reason}`));
-    }
-    this.pending.clear();
-    this.rejectReady(new Error(this.fatalMessage ?? reason));
+    this.rejectReady(new Error(this.fatalMessage ?? end.reason));
     this.resolveFinished(null);
     this.resolveExited(exit);
     this.emit({ type: "exit", exit });
@@ -498,6 +370,8 @@ export interface TrainerSupervisorOptions {
   startTimeoutMs?: number;
   /** What the trainers write to stdout/stderr (e.g. to the server's log); dropped when not given. */
   onOutput?: OutputListener;
+  /** How a trainer is reached (default: a child process, server/rpc/child-process.ts). */
+  transport?: TransportFactory;
 }
 
 export class TrainerSupervisor {
@@ -505,6 +379,7 @@ export class TrainerSupervisor {
   private readonly replyTimeoutMs: number;
   private readonly startTimeoutMs: number;
   private readonly onOutput: OutputListener | undefined;
+  private readonly transport: TransportFactory | undefined;
   private readonly runs = new Map<string, RunProcess>();
 
   constructor(opts: TrainerSupervisorOptions = {}) {
@@ -512,13 +387,14 @@ export class TrainerSupervisor {
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 30_000;
     this.startTimeoutMs = opts.startTimeoutMs ?? 60_000;
     this.onOutput = opts.onOutput;
+    this.transport = opts.transport;
   }
 
   /** Forks a trainer process for the run; throws if that run already has a live one (or the Config is invalid). */
   start(opts: RunProcessOptions): RunProcess {
     const existing = this.runs.get(opts.runId);
     if (existing?.alive) throw new Error(`run ${opts.runId} already has a trainer process (pid ${existing.pid})`);
-    const rp = new RunProcess(opts, this.env, this.replyTimeoutMs, this.startTimeoutMs, this.onOutput);
+    const rp = new RunProcess(opts, this.env, this.replyTimeoutMs, this.startTimeoutMs, this.onOutput, this.transport);
     this.runs.set(opts.runId, rp);
     void rp.exited.then(() => {
       if (this.runs.get(opts.runId) === rp) this.runs.delete(opts.runId);

@@ -31,7 +31,7 @@ import { RunError, RunService } from "./runs/service";
 import { GeneratorPool } from "./trainer/generator-pool";
 import { TrainerSupervisor } from "./trainer/supervisor";
 import type { Context } from "./trpc/init";
-import { appRouter } from "./trpc/routers";
+import { appRouter } from "./trpc/root";
 
 export interface RunningServer {
   url: string;

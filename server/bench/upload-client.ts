@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createTRPCClient, httpLink } from "@trpc/client";
-import type { AppRouter } from "../trpc/routers";
+import type { AppRouter } from "../trpc/root";
 
 const [url, cookie, sessionId, uploadsJson] = process.argv.slice(2) as [string, string, string, string];
 const uploads = JSON.parse(uploadsJson) as { format: string; files: { name: string; path: string }[] }[];

@@ -5,7 +5,7 @@
 import { createTRPCClient, httpBatchLink, httpLink, isNonJsonSerializable, splitLink, TRPCClientError } from "@trpc/client";
 import { io, type Socket } from "socket.io-client";
 import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket";
-import type { AppRouter } from "../../server/trpc/routers";
+import type { AppRouter } from "../../server/trpc/root";
 
 export interface Person {
   api: ReturnType<typeof createTRPCClient<AppRouter>>;

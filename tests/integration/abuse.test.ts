@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../../server/app";
-import { appRouter } from "../../server/trpc/routers";
+import { appRouter } from "../../server/trpc/root";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
 import { testEnv } from "../helpers/env";
 

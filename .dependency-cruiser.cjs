@@ -52,7 +52,15 @@ module.exports = {
       comment: "the browser does not import the engine (lib/gan); shared wire types live in lib/protocol",
       severity: "error",
       from: { path: "^app/" },
-      to: { path: "^lib/gan/", dependencyTypesNot: ["type-only"] },
+      // The vocabulary (closed sets and limits, import-free) is the one engine file the pages may use.
+      to: { path: "^lib/gan/", pathNot: "^lib/gan/vocabulary[.]ts$", dependencyTypesNot: ["type-only"] },
+    },
+    {
+      name: "vocabulary-imports-nothing",
+      comment: "lib/gan/vocabulary.ts names the domain's closed sets for every layer: it imports nothing",
+      severity: "error",
+      from: { path: "^lib/gan/vocabulary[.]ts$" },
+      to: {},
     },
     {
       name: "not-to-unresolvable",

@@ -3,7 +3,7 @@
  * imported (each stored object once, however many sessions share it), the newest checkpoint of each kind of every
  * run they created (older checkpoint records point at folders written over since), the sample grids of those runs
  * and their uploads waiting to be imported. Uploads, imports and run starts ask `checkRoom` first; a training run
- * whose creator went over, or a disk that fills up, pauses the run (server/runs/service.ts).
+ * whose creator went over, or a disk that fills up, pauses the run (server/runs/server-pauses.ts).
  */
 import { statfs } from "node:fs/promises";
 import type { DatasetStore } from "../lib/gan/data/store";

@@ -25,7 +25,7 @@
  * Imports nothing but spec.ts (zod): no TensorFlow, Next, socket.io, Prisma or server code.
  */
 import type { Config } from "./config";
-import { BUILTIN_SPECS, resolveSpec, type ResolvedSpec } from "./spec";
+import { resolveSpec, specForConfig, type ResolvedSpec } from "./spec";
 
 export interface ConfigLimits {
   /** Largest BatchSize. */
@@ -204,12 +204,12 @@ export function checkConfigLimits(config: Config, resolved: ResolvedSpec, limits
 }
 
 /**
- * The spec a Config names, resolved as it stands: an inline spec, or a built-in one for its own 28×28 digits. A
- * server resolves a built-in network for the run's data set instead (DatasetService.specForRun); this is for
- * callers without a data set at hand.
+ * The spec a Config names, resolved as it stands: an inline spec, or a built-in one for its own 28×28 digits
+ * ({@link specForConfig} without a data set). A server resolves a built-in network for the run's data set instead
+ * (DatasetService.specForRun); this is for callers without a data set at hand.
  */
 export function resolveConfigSpec(config: Config): ResolvedSpec {
-  return resolveSpec(typeof config.network === "string" ? BUILTIN_SPECS[config.network] : config.network);
+  return resolveSpec(specForConfig(config));
 }
 
 /** One line for an error message: "batchSize: …; network: …". */

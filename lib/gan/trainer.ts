@@ -18,7 +18,7 @@ import { Diagnostics, type DiagnosticsReport } from "./diagnostics/index";
 import { encodePng, tileGrid } from "./image";
 import { GanModel, type Losses } from "./model";
 import { Stream } from "./rng";
-import { BUILTIN_SPECS, TRAINING_NETWORKS, adaptSpecToData, checkSpecFitsData, type NetworkSpecInput, type TrainingNetworkName } from "./spec";
+import { TRAINING_NETWORKS, checkSpecFitsData, specForConfig, type NetworkSpecInput, type TrainingNetworkName } from "./spec";
 
 export type TrainerStatus = "idle" | "running" | "paused" | "stopped" | "completed" | "failed";
 
@@ -96,11 +96,7 @@ export class Trainer {
     const split = splitDataset(full, { validationFraction: config.validationFraction, seed: SPLIT_SEED });
     const train = config.limit > 0 ? subsetDataset(split.train, config.limit) : split.train;
     // A built-in spec adapts to the data set's image size, channels and labels; a spec given whole must fit as it is.
-    const spec: NetworkSpecInput = ckpt
-      ? ckpt.meta.spec
-      : typeof config.network === "string"
-        ? adaptSpecToData(BUILTIN_SPECS[config.network], full)
-        : config.network;
+    const spec: NetworkSpecInput = ckpt ? ckpt.meta.spec : specForConfig(config, full);
     const model = new GanModel(spec, config.seed, config.optimizers);
     try {
       checkSpecFitsData(model.resolved.spec, full);

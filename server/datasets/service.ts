@@ -14,18 +14,18 @@ import { loadBundledMnist } from "../../lib/gan/data/mnist-bundled";
 import type { DatasetStore, ImportOptions, ImportResult, StoredDatasetMeta } from "../../lib/gan/data/store";
 import { encodePng, tileGrid } from "../../lib/gan/image";
 import {
-  adaptSpecToData,
   BUILTIN_SPECS,
   checkSpecFitsData,
   resolveSpec,
   SpecError,
+  specForConfig,
   type BuiltinSpecName,
   type DataShape,
   type ResolvedSpec,
 } from "../../lib/gan/spec";
 import type { ActivityPush, DatasetProgressPush } from "../../lib/protocol/socket";
 import type { SessionDatasetRecord, Store } from "../db/store";
-import { toActivityPush } from "../runs/service";
+import { toActivityPush } from "../runs/pushes";
 
 export interface DatasetBroadcaster {
   progress(sessionId: string, push: DatasetProgressPush): void;
@@ -183,7 +183,7 @@ export class DatasetService {
     const shape = shapeOf(view);
     const networks = (Object.keys(BUILTIN_SPECS) as BuiltinSpecName[]).map((name) => {
       try {
-        const spec = adaptSpecToData(BUILTIN_SPECS[name], shape);
+        const spec = specForConfig({ network: name }, shape);
         return {
           name,
           ok: true,
@@ -344,8 +344,8 @@ export class DatasetService {
   async checkForRun(sessionId: string, config: Config): Promise<void> {
     const shape = await this.shapeForRun(sessionId, config.dataset);
     try {
-      if (typeof config.network === "string") adaptSpecToData(BUILTIN_SPECS[config.network], shape);
-      else checkSpecFitsData(resolveSpec(config.network).spec, shape);
+      // A built-in network adapts (or says why it cannot); a whole spec must resolve and fit as it is.
+      checkSpecFitsData(resolveSpec(specForConfig(config, shape)).spec, shape);
     } catch (e) {
       if (e instanceof SpecError) throw fieldError("network", e.message);
       throw e;
@@ -361,11 +361,8 @@ export class DatasetService {
 
   /** The network a run trains, resolved for its data set (a built-in spec adapted to the images and labels). */
   async specForRun(config: Config): Promise<ResolvedSpec> {
-    if (typeof config.network !== "string") return resolveSpec(config.network);
-    let shape: DataShape = MNIST_SHAPE;
-    const meta = config.dataset === BUNDLED_MNIST ? null : this.deps.datasets.get(config.dataset);
-    if (meta) shape = shapeOf(meta);
-    return resolveSpec(adaptSpecToData(BUILTIN_SPECS[config.network], shape));
+    const meta = typeof config.network !== "string" || config.dataset === BUNDLED_MNIST ? null : this.deps.datasets.get(config.dataset);
+    return resolveSpec(specForConfig(config, meta ? shapeOf(meta) : MNIST_SHAPE));
   }
 
   /** The names an imported data set gives its labels (folders that were not numbers), or null. */

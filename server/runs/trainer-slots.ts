@@ -1,7 +1,7 @@
 /**
  * Trainer slots: how many trainer processes may be alive at once (server-wide, per session, per user) and the FIFO
- * queue of runs waiting for one. It only counts and orders; RunService (server/runs/service.ts) is the one that
- * decides what follows (spawn, queue, refuse) and the only one that calls it.
+ * queue of runs waiting for one. It only counts and orders; RunService (server/runs/service.ts, its queue handling in
+ * server/runs/queue.ts) is the one that decides what follows (spawn, queue, refuse) and the only one that calls it.
  *
  * A slot stands for one live trainer process. It is freed exactly once, by whichever comes first of the process's
  * exit and RunService's release of it, so what is counted is processes, never map entries that may linger. Every

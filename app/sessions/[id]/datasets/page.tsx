@@ -1,4 +1,4 @@
-import { DatasetsPage } from "../../../_components/Datasets";
+import { DatasetsPage } from "../../../_components/DatasetsPage";
 
 export default async function SessionDatasetsPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;

@@ -1,4 +1,4 @@
-import { DatasetDetailPage } from "../../../../_components/Datasets";
+import { DatasetDetailPage } from "../../../../_components/DatasetDetailPage";
 
 export default async function SessionDatasetPage({ params }: { params: Promise<{ id: string; datasetId: string }> }) {
   const { id, datasetId } = await params;

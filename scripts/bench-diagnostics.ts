@@ -14,13 +14,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/gan/backend";
 import { benchTrain, median } from "../lib/gan/bench";
-import { UsageError, helpText, intOption, parseCli, runMain } from "../lib/gan/cli/args";
+import { builtinSpecOption, cliMain, intOption, reportBackend, table } from "../lib/gan/cli/args";
 import { parseConfig } from "../lib/gan/config";
 import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset } from "../lib/gan/data/dataset";
 import { loadDataset } from "../lib/gan/data/index";
 import { Diagnostics, type DiagnosticsReport } from "../lib/gan/diagnostics/diagnostics";
 import { GanModel } from "../lib/gan/model";
-import { BUILTIN_SPECS, type BuiltinSpecName } from "../lib/gan/spec";
+import { BUILTIN_SPECS } from "../lib/gan/spec";
 
 const OPTIONS = {
   backend: { type: "string", help: "tensorflow | webgpu | wasm | cpu (default: GAN_BACKEND, else the fastest)" },
@@ -35,25 +35,13 @@ const USAGE = "Usage: npx tsx scripts/bench-diagnostics.ts [--backend wasm] [--e
 
 const f = (x: number, d = 1) => x.toFixed(d);
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
-}
-
-runMain(async () => {
-  const a = parseCli(process.argv.slice(2), OPTIONS, USAGE);
-  if (a.help) {
-    console.log(helpText(OPTIONS, USAGE));
-    return;
-  }
-  const specName = (a.spec ?? "nnc-dcgan-with-label") as BuiltinSpecName;
-  if (!(specName in BUILTIN_SPECS)) throw new UsageError(`--spec must be one of ${Object.keys(BUILTIN_SPECS).join(", ")}`);
+cliMain(OPTIONS, USAGE, async (a) => {
+  const specName = builtinSpecOption(a.spec);
   const evals = intOption("evals", a.evals) ?? 5;
   const iters = intOption("iters", a.iters) ?? 10;
   const epochs = intOption("epochs", a.epochs, 0) ?? 0;
   const backend = await initBackend(a.backend);
-  process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
+  reportBackend(backend);
 
   const config = parseConfig({ network: specName });
   const dataset = loadDataset(config.dataset);

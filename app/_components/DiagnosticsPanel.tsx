@@ -7,7 +7,9 @@
 import "uplot/dist/uPlot.min.css";
 import type uPlot from "uplot";
 import { useEffect, useId, useRef } from "react";
+import type { ActivityChange, ActivityEntry, UnknownActivity } from "../../lib/protocol/activity";
 import type { DiagnosticsPush } from "../../lib/protocol/socket";
+import { followWrapperWidth, plotWidth } from "../_lib/uplot";
 
 interface Line {
   label: string;
@@ -135,7 +137,7 @@ function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: 
       if (disposed) return;
       const range = group.range;
       const opts: uPlot.Options = {
-        width: Math.max(160, wrap.clientWidth),
+        width: plotWidth(wrap, 160),
         height,
         padding: [6, 6, 0, 0],
         scales: {
@@ -155,11 +157,7 @@ function MiniChart({ group, diagnostics, height }: { group: Group; diagnostics: 
       };
       const u = new UPlot(opts, dataRef.current, wrap);
       plotRef.current = u;
-      resize = new ResizeObserver(() => {
-        const w = Math.max(160, wrap.clientWidth);
-        if (w !== u.width) u.setSize({ width: w, height });
-      });
-      resize.observe(wrap);
+      resize = followWrapperWidth(u, wrap, 160, height);
     });
     return () => {
       disposed = true;
@@ -286,25 +284,23 @@ export interface CollapseAlarm {
   pausing: boolean | null;
 }
 
-interface AlarmActivity {
-  id: string;
-  kind: string;
-  detail: Record<string, unknown>;
-  createdAt: string;
-}
+type AlarmActivity = Pick<ActivityEntry, "id" | "createdAt"> & (ActivityChange | UnknownActivity);
+type AlarmEntry = AlarmActivity & { kind: "collapse.alarm" };
 
 /**
  * The newest collapse alarm: the latest epoch's diagnostics when they carry alarms, else the newest
  * "collapse.alarm" activity entry that arrived live (its detail says whether the run pauses).
  */
 export function latestCollapseAlarm(diagnostics: DiagnosticsPush[], activity: AlarmActivity[]): CollapseAlarm | null {
-  const entries = activity.filter((a) => a.kind === "collapse.alarm").sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  const entries = activity
+    .filter((a): a is AlarmEntry => a.kind === "collapse.alarm")
+    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
   const entry = entries.at(-1);
   const fromEntry = entry
     ? (() => {
-        const alarms = Array.isArray(entry.detail.alarms) ? (entry.detail.alarms as { message?: string; epoch?: number }[]) : [];
-        const epochs = alarms.map((a) => a.epoch).filter((e): e is number => typeof e === "number");
-        const epoch = typeof entry.detail.epoch === "number" ? entry.detail.epoch : epochs.length ? Math.max(...epochs) : null;
+        const alarms = entry.detail.alarms;
+        const epochs = alarms.map((a) => a.epoch);
+        const epoch = epochs.length ? Math.max(...epochs) : null;
         return { entry, alarms, epoch };
       })()
     : null;

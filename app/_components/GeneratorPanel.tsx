@@ -7,7 +7,7 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { errorCode, errorMessage } from "../_lib/errors";
 import { useTRPC } from "../_lib/trpc";
-import { Button, Notice } from "./ui";
+import { Button, Notice, Select } from "./ui";
 
 function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value);
@@ -108,23 +108,13 @@ export function GeneratorPanel({
               </Button>
             </div>
           </div>
-          <div className="flex flex-col gap-1">
-            <label htmlFor="gen-count" className="text-sm font-medium text-slate-300">
-              {interpolate ? "Steps" : "Count"}
-            </label>
-            <select
-              id="gen-count"
-              value={count}
-              onChange={(e) => setCount(Number(e.target.value))}
-              className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700"
-            >
-              {COUNTS.map((c) => (
-                <option key={c} value={c}>
-                  {c}
-                </option>
-              ))}
-            </select>
-          </div>
+          <Select id="gen-count" label={interpolate ? "Steps" : "Count"} value={count} onChange={(e) => setCount(Number(e.target.value))}>
+            {COUNTS.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </Select>
         </div>
       </div>
 

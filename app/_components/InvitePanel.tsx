@@ -11,7 +11,7 @@ import { errorMessage } from "../_lib/errors";
 import { timeAgo } from "../_lib/format";
 import { expiresIn } from "../_lib/invites";
 import { useTRPC } from "../_lib/trpc";
-import { Button, Notice } from "./ui";
+import { Button, Notice, Select } from "./ui";
 
 interface Member {
   userId: string;
@@ -87,35 +87,15 @@ export function InvitePanel({ sessionId, members }: { sessionId: string; members
         ))}
       </ul>
       <div className="flex flex-wrap items-end gap-2">
-        <div className="flex flex-col gap-1">
-          <label htmlFor="invite-role" className="text-sm font-medium text-slate-300">
-            Role
-          </label>
-          <select
-            id="invite-role"
-            value={role}
-            onChange={(e) => setRole(e.target.value as "viewer" | "editor")}
-            className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700"
-          >
-            <option value="viewer">viewer — watches and generates</option>
-            <option value="editor">editor — also steers runs</option>
-          </select>
-        </div>
-        <div className="flex flex-col gap-1">
-          <label htmlFor="invite-expiry" className="text-sm font-medium text-slate-300">
-            Expires after
-          </label>
-          <select
-            id="invite-expiry"
-            value={days}
-            onChange={(e) => setDays(Number(e.target.value))}
-            className="min-h-9 rounded-md bg-slate-900 px-2 ring-1 ring-inset ring-slate-700"
-          >
-            <option value={1}>1 day</option>
-            <option value={7}>7 days</option>
-            <option value={30}>30 days</option>
-          </select>
-        </div>
+        <Select id="invite-role" label="Role" value={role} onChange={(e) => setRole(e.target.value as "viewer" | "editor")}>
+          <option value="viewer">viewer — watches and generates</option>
+          <option value="editor">editor — also steers runs</option>
+        </Select>
+        <Select id="invite-expiry" label="Expires after" value={days} onChange={(e) => setDays(Number(e.target.value))}>
+          <option value={1}>1 day</option>
+          <option value={7}>7 days</option>
+          <option value={30}>30 days</option>
+        </Select>
         <div className="flex flex-col gap-1">
           <label htmlFor="invite-uses" className="text-sm font-medium text-slate-300">
             People (optional)

@@ -17,6 +17,7 @@ import { z } from "zod";
 import { ConfigSchema, OptimizerSchema, type Config } from "./config";
 import type { GanModel } from "./model";
 import { NetworkSpecSchema, TRAINING_NETWORKS, type TrainingNetworkName } from "./spec";
+import { packWeights, unpackWeights, weightsByteLength, type NamedTensor } from "./weights-file";
 
 export const CHECKPOINT_FORMAT = "gan-studio-checkpoint";
 export const CHECKPOINT_VERSION = 1;
@@ -61,32 +62,9 @@ export class CheckpointError extends Error {
   }
 }
 
-type Named = { name: string; shape: number[]; values: Float32Array };
-
-function pack(tensors: Named[]): { weights: z.infer<typeof WeightEntry>[]; bytes: Uint8Array } {
-  const total = tensors.reduce((s, t) => s + t.values.length, 0);
-  const all = new Float32Array(total);
-  let offset = 0;
-  for (const t of tensors) {
-    all.set(t.values, offset);
-    offset += t.values.length;
-  }
-  return { weights: tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: "float32" as const })), bytes: new Uint8Array(all.buffer) };
-}
-
 function unpack(group: z.infer<typeof ManifestGroup>, bytes: Buffer, file: string): Map<string, { shape: number[]; values: Float32Array }> {
-  const out = new Map<string, { shape: number[]; values: Float32Array }>();
-  const need = group.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0) * 4;
-  if (bytes.length !== need) throw new CheckpointError(`${file} has ${bytes.length} bytes, model.json describes ${need}`);
-  // Copy into an aligned buffer: Buffer slices may start at any byte offset.
-  const all = new Float32Array(need / 4);
-  new Uint8Array(all.buffer).set(bytes);
-  let offset = 0;
-  for (const w of group.weights) {
-    const size = w.shape.reduce((a, b) => a * b, 1);
-    out.set(w.name, { shape: w.shape, values: all.subarray(offset, offset + size) });
-    offset += size;
-  }
+  const out = unpackWeights(group.weights, bytes);
+  if (!out) throw new CheckpointError(`${file} has ${bytes.length} bytes, model.json describes ${weightsByteLength(group.weights)}`);
   return out;
 }
 
@@ -108,8 +86,8 @@ export interface CheckpointInput {
 export async function writeCheckpoint(dir: string, input: CheckpointInput, opts: { weightsOnly?: boolean } = {}): Promise<number> {
   const { model } = input;
   const params = await model.store.read();
-  const weights: Named[] = [...model.store.params.values()].map((p) => ({ name: p.key, shape: p.def.shape, values: params.get(p.key)! }));
-  const state: Named[] = [];
+  const weights: NamedTensor[] = [...model.store.params.values()].map((p) => ({ name: p.key, shape: p.def.shape, values: params.get(p.key)! }));
+  const state: NamedTensor[] = [];
   const solvers = {} as CheckpointMeta["solvers"];
   for (const net of TRAINING_NETWORKS) {
     const solver = model.solvers[net];
@@ -117,8 +95,8 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput, opts:
     if (opts.weightsOnly) continue;
     for (const [name, s] of await solver.read()) state.push({ name: `${net}/${name}`, ...s });
   }
-  const w = pack(weights);
-  const o = pack(state);
+  const w = packWeights(weights);
+  const o = packWeights(state);
   const meta: CheckpointMeta = {
     config: input.config,
     spec: model.resolved.spec,

@@ -212,3 +212,32 @@ export function grayIntoRgb(gray: ArrayLike<number>, count: number, rgb: Uint8Ar
     rgb[o + 2] = v;
   }
 }
+
+/**
+ * Puts image `k` (`plane` pixels of `image.channels` channels) into `pixels`, a set of `count` images of `channels`
+ * channels. The first colour image widens the set to RGB (what was placed so far, images 0..k-1, is copied over;
+ * `beforeWiden` runs first, e.g. to check the larger size); a gray image in an RGB set is replicated into R, G, B.
+ * Returns the set's buffer and channels, new after a widening.
+ */
+export function placeImage(
+  pixels: Uint8Array,
+  channels: 1 | 3,
+  count: number,
+  plane: number,
+  k: number,
+  image: { channels: number; data: Uint8Array },
+  beforeWiden?: () => void,
+): { pixels: Uint8Array; channels: 1 | 3 } {
+  let out = pixels;
+  let outChannels = channels;
+  if (image.channels === 3 && outChannels === 1) {
+    beforeWiden?.();
+    const rgb = new Uint8Array(count * plane * 3);
+    grayIntoRgb(out, k * plane, rgb);
+    out = rgb;
+    outChannels = 3;
+  }
+  if (image.channels === outChannels) out.set(image.data, k * plane * outChannels);
+  else grayIntoRgb(image.data, plane, out, k * plane);
+  return { pixels: out, channels: outChannels };
+}

@@ -38,18 +38,26 @@ async function crcOf(fd: FileHandle, size: number): Promise<number> {
   return crc;
 }
 
+/**
+ * The 26 bytes that a local header (from offset 4) and a central header (from offset 6) share: version needed,
+ * flags (UTF-8 names), method (stored), DOS time and date, CRC-32, both sizes, the name's length.
+ */
+function writeEntryFields(buf: Buffer, at: number, e: Entry, time: number, day: number): void {
+  buf.writeUInt16LE(20, at); // version needed
+  buf.writeUInt16LE(0x0800, at + 2); // UTF-8 names
+  buf.writeUInt16LE(0, at + 4); // stored
+  buf.writeUInt16LE(time, at + 6);
+  buf.writeUInt16LE(day, at + 8);
+  buf.writeUInt32LE(e.crc, at + 10);
+  buf.writeUInt32LE(e.size, at + 14);
+  buf.writeUInt32LE(e.size, at + 18);
+  buf.writeUInt16LE(e.name.length, at + 22);
+}
+
 function localHeader(e: Entry, time: number, day: number): Buffer {
   const local = Buffer.alloc(30);
   local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4); // version needed
-  local.writeUInt16LE(0x0800, 6); // UTF-8 names
-  local.writeUInt16LE(0, 8); // stored
-  local.writeUInt16LE(time, 10);
-  local.writeUInt16LE(day, 12);
-  local.writeUInt32LE(e.crc, 14);
-  local.writeUInt32LE(e.size, 18);
-  local.writeUInt32LE(e.size, 22);
-  local.writeUInt16LE(e.name.length, 26);
+  writeEntryFields(local, 4, e, time, day);
   return Buffer.concat([local, e.name]);
 }
 
@@ -57,15 +65,7 @@ function centralHeader(e: Entry, time: number, day: number): Buffer {
   const central = Buffer.alloc(46);
   central.writeUInt32LE(0x02014b50, 0);
   central.writeUInt16LE((3 << 8) | 20, 4); // made by Unix, zip 2.0
-  central.writeUInt16LE(20, 6);
-  central.writeUInt16LE(0x0800, 8);
-  central.writeUInt16LE(0, 10);
-  central.writeUInt16LE(time, 12);
-  central.writeUInt16LE(day, 14);
-  central.writeUInt32LE(e.crc, 16);
-  central.writeUInt32LE(e.size, 20);
-  central.writeUInt32LE(e.size, 24);
-  central.writeUInt16LE(e.name.length, 28);
+  writeEntryFields(central, 6, e, time, day);
   central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // a regular file, rw-r--r--
   central.writeUInt32LE(e.offset, 42);
   return Buffer.concat([central, e.name]);

@@ -5,8 +5,9 @@
 import path from "node:path";
 import { loadEnv, type ServerEnv } from "../../server/env";
 
-export function testEnv(tmp: string, overrides: Record<string, string> = {}): ServerEnv {
-  return loadEnv({
+/** The variables of that environment, as a server process started with them reads them. */
+export function testEnvVars(tmp: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
     NODE_ENV: "test",
     PORT: "0",
     DATABASE_URL: `file:${path.join(tmp, "test.db")}`,
@@ -14,5 +15,9 @@ export function testEnv(tmp: string, overrides: Record<string, string> = {}): Se
     GAN_BACKEND: "wasm",
     SERVE_APP: "0",
     ...overrides,
-  } as NodeJS.ProcessEnv);
+  };
+}
+
+export function testEnv(tmp: string, overrides: Record<string, string> = {}): ServerEnv {
+  return loadEnv(testEnvVars(tmp, overrides) as NodeJS.ProcessEnv);
 }

@@ -30,6 +30,19 @@ const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-diagnostics-"));
 const QUICK = { ...DEFAULT_CLASSIFIER_TRAINING, epochs: 8 };
 const SEED = 1;
+/** The metrics that are always a number (finite in a report, a number in eval's JSON line). */
+const NUMERIC_METRICS = [
+  "labelAccuracy",
+  "coverage",
+  "classEntropy",
+  "frechetDistance",
+  "precision",
+  "recall",
+  "diversity",
+  "dRealMean",
+  "dFakeMean",
+  "classifierAccuracy",
+] as const;
 
 let full: ImageDataset;
 let train: ImageDataset;
@@ -194,18 +207,7 @@ describe("Diagnostics.evaluate, the per-epoch hook", () => {
       expect(tf.memory().numTensors).toBe(tensors);
       expect(second.metrics).toEqual(first.metrics);
       expect(first).toMatchObject({ epoch: 1, iteration: 130 });
-      for (const k of [
-        "labelAccuracy",
-        "coverage",
-        "classEntropy",
-        "frechetDistance",
-        "precision",
-        "recall",
-        "diversity",
-        "dRealMean",
-        "dFakeMean",
-        "classifierAccuracy",
-      ] as const) {
+      for (const k of NUMERIC_METRICS) {
         expect(Number.isFinite(first.metrics[k]), k).toBe(true);
       }
       expect(first.metrics.count).toBe(200);
@@ -274,18 +276,7 @@ describe("npm run eval", () => {
     expect(lines[1]).toMatch(/^\| metric +\| value +\| meaning/);
     expect(r.stdout).toMatch(/\| ParameterScope +\| part +\| gradient norm/);
     const json = JSON.parse(lines.at(-1)!);
-    for (const k of [
-      "labelAccuracy",
-      "coverage",
-      "classEntropy",
-      "frechetDistance",
-      "precision",
-      "recall",
-      "diversity",
-      "dRealMean",
-      "dFakeMean",
-      "classifierAccuracy",
-    ]) {
+    for (const k of NUMERIC_METRICS) {
       expect(typeof json[k], k).toBe("number");
     }
     expect(json).toMatchObject({ count: 100, epoch: 0, iteration: 0, evaluator: { cached: false, trainedOn: { split: "validation", count: 1666 } } });

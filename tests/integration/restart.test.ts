@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import type { LossPoint } from "../../lib/protocol/socket";
+import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { connect, person, waitFor } from "../helpers/clients";
+import { testEnvVars } from "../helpers/env";
 
 const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-restart-"));
@@ -23,15 +24,7 @@ afterAll(() => {
 function startServerProcess(): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
     cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: "test",
-      PORT: "0",
-      DATABASE_URL: `file:${path.join(tmp, "db.sqlite")}`,
-      DATA_DIR: tmp,
-      GAN_BACKEND: "wasm",
-      SERVE_APP: "0",
-    },
+    env: { ...process.env, ...testEnvVars(tmp) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -61,7 +54,7 @@ describe("restart safety", () => {
     const socket = await connect(first.url, ada.cookie());
     const received: LossPoint[] = [];
     socket.on("run:losses", (p) => received.push(...p.points));
-    await socket.emitWithAck("join", { sessionId: session.id, runId: run.id });
+    await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: session.id, runId: run.id });
     await ada.api.runs.start.mutate({ runId: run.id });
     await waitFor(socket, "run:grid", (g) => g.epoch >= 2);
     await waitFor(socket, "run:losses", () => true);
@@ -89,7 +82,7 @@ describe("restart safety", () => {
 
     const checkpoint = Math.max(...after.checkpoints.map((c) => c.iteration));
     const s2 = await connect(second.url, again.cookie());
-    await s2.emitWithAck("join", { sessionId: session.id, runId: run.id });
+    await s2.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: session.id, runId: run.id });
     // The trainer continues from its checkpoint folder, which may be one epoch newer than the last checkpoint
     // row (the server can die between the trainer's write and the row): never older, always an epoch boundary.
     const resumed = waitFor(s2, "run:losses", () => true);

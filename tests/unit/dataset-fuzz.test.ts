@@ -50,6 +50,16 @@ async function attempt(label: string, fn: () => unknown): Promise<string | null>
   }
 }
 
+/** Runs `count` seeded cases (Rng(base + seed), seed 1..count), each built by `build` and then attempted; expects no failures. */
+async function fuzz(count: number, base: number, label: string, build: (rng: Rng) => () => unknown): Promise<void> {
+  const failures: string[] = [];
+  for (let seed = 1; seed <= count; seed++) {
+    const f = await attempt(`${label} seed ${seed}`, build(new Rng(base + seed)));
+    if (f) failures.push(f);
+  }
+  expect(failures).toEqual([]);
+}
+
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[rng.int(items.length)]!;
 
 function randomBytes(rng: Rng, n: number): Uint8Array {
@@ -182,33 +192,23 @@ function fuzzCsv(rng: Rng, n: number): string {
 
 describe("fuzz", () => {
   it("parseCsv: 1,500 generated malformed texts parse or throw bad_format", async () => {
-    const failures: string[] = [];
-    for (let seed = 1; seed <= 1500; seed++) {
-      const rng = new Rng(seed);
+    await fuzz(1500, 0, "parseCsv", (rng) => {
       const text = rng.int(3) === 0 ? new TextDecoder().decode(randomBytes(rng, rng.int(400))) : fuzzCsv(rng, 1 + rng.int(20));
-      const f = await attempt(`parseCsv seed ${seed}`, () => parseCsv(text, "f.csv"));
-      if (f) failures.push(f);
-    }
-    expect(failures).toEqual([]);
+      return () => parseCsv(text, "f.csv");
+    });
   });
 
   it("the CSV importer: 600 generated CSVs in a zip import or throw a known DatasetError", async () => {
-    const failures: string[] = [];
     const images = Array.from({ length: 12 }, (_, i) => ({ name: `imgs/${i}.png`, data: png(i * 20) }));
-    for (let seed = 1; seed <= 600; seed++) {
-      const rng = new Rng(10_000 + seed);
+    await fuzz(600, 10_000, "csv import", (rng) => {
       const csv = fuzzCsv(rng, 12);
       const zip = makeZip([...images, { name: pick(rng, ["data.csv", "sub/data.csv"]), data: csv }]);
-      const f = await attempt(`csv import seed ${seed}`, () => importBytes([{ name: "set.zip", bytes: zip }]));
-      if (f) failures.push(f);
-    }
-    expect(failures).toEqual([]);
+      return () => importBytes([{ name: "set.zip", bytes: zip }]);
+    });
   });
 
   it("the zip reader: 2,000 mutated archives open and read, or throw a known DatasetError", async () => {
-    const failures: string[] = [];
-    for (let seed = 1; seed <= 2000; seed++) {
-      const rng = new Rng(20_000 + seed);
+    await fuzz(2000, 20_000, "zip", (rng) => {
       const { entries, zip64 } = baseZip(rng);
       let bytes = makeZip(entries, { zip64, comment: rng.int(4) === 0 ? "a comment" : "" });
       const how = rng.int(4);
@@ -216,7 +216,7 @@ describe("fuzz", () => {
       else if (how === 1) bytes = mutateHeader(rng, bytes);
       else if (how === 2) bytes = mutateHeader(rng, mutateHeader(rng, mutate(rng, bytes)));
       else bytes = rng.int(4) === 0 ? randomBytes(rng, rng.int(300)) : mutateHeader(rng, bytes);
-      const f = await attempt(`zip seed ${seed}`, () => {
+      return () => {
         const z = ZipArchive.open(bytes, "f.zip", {
           maxEntries: LIMITS.maxFiles,
           maxEntryBytes: LIMITS.maxEntryBytes,
@@ -224,16 +224,12 @@ describe("fuzz", () => {
           maxRatio: 1000,
         });
         for (const e of z.files) z.read(e);
-      });
-      if (f) failures.push(f);
-    }
-    expect(failures).toEqual([]);
+      };
+    });
   });
 
   it("the zip importer: 600 mutated data set zips (and lying entries) import or throw a known DatasetError", async () => {
-    const failures: string[] = [];
-    for (let seed = 1; seed <= 600; seed++) {
-      const rng = new Rng(30_000 + seed);
+    await fuzz(600, 30_000, "zip import", (rng) => {
       const { entries, zip64 } = baseZip(rng);
       // Lying entries: huge declared sizes, wrong CRCs, corrupt PNGs, hostile names.
       const victim = entries[rng.int(entries.length)]!;
@@ -258,9 +254,7 @@ describe("fuzz", () => {
       }
       let bytes = makeZip(entries, { zip64 });
       if (rng.int(3) === 0) bytes = rng.int(2) ? mutate(rng, bytes) : mutateHeader(rng, bytes);
-      const f = await attempt(`zip import seed ${seed}`, () => importBytes([{ name: "set.zip", bytes }]));
-      if (f) failures.push(f);
-    }
-    expect(failures).toEqual([]);
+      return () => importBytes([{ name: "set.zip", bytes }]);
+    });
   });
 });

@@ -315,33 +315,12 @@ describe("formats", () => {
 
   it("says what it found when the layout is ambiguous or unknown", async () => {
     const store = newStore();
-    const a = await rejects(
-      () =>
-        store.importFiles([
-          {
-            name: "a.zip",
-            bytes: makeZip([
-              { name: "a.csv", data: "x" },
-              { name: "b.csv", data: "y" },
-            ]),
-          },
-        ]),
-      "unsupported_format",
-    );
+    /** A zip of two files, x and y, named `names`: a layout the importer cannot tell. */
+    const layoutError = (names: [string, string]) =>
+      rejects(() => store.importFiles([{ name: "a.zip", bytes: makeZip(names.map((name, i) => ({ name, data: "xy"[i]! }))) }]), "unsupported_format");
+    const a = await layoutError(["a.csv", "b.csv"]);
     expect(a.message).toMatch(/2 CSV files \(a\.csv, b\.csv\).*expected one of/);
-    const b = await rejects(
-      () =>
-        store.importFiles([
-          {
-            name: "a.zip",
-            bytes: makeZip([
-              { name: "a.csv", data: "x" },
-              { name: "train-images-idx3-ubyte", data: "y" },
-            ]),
-          },
-        ]),
-      "unsupported_format",
-    );
+    const b = await layoutError(["a.csv", "train-images-idx3-ubyte"]);
     expect(b.message).toMatch(/both an NNC CSV \(a\.csv\) and IDX files/);
     const c = await rejects(
       () => store.importFiles([{ name: "a.zip", bytes: makeZip([{ name: "x.png", data: png(grayPixels(0, 8, 8), 8, 8) }]) }]),

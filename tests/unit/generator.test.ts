@@ -10,6 +10,7 @@ import { GenerateError, MAX_GENERATE, RuntimeGenerator } from "../../lib/gan/gen
 import { decodePng } from "../../lib/gan/image";
 import { GanModel } from "../../lib/gan/model";
 import type { NetworkSpecInput } from "../../lib/gan/spec";
+import { GAN_NETWORKS } from "../helpers/spec-fixtures";
 
 const L = 3;
 const Z = 4;
@@ -44,18 +45,7 @@ const tinySpec = (distribution: "uniform" | "normal"): NetworkSpecInput => ({
     { type: "Affine", scope: "Affine_2", outShape: [1] },
     { type: "Sigmoid" },
   ],
-  networks: [
-    { name: "Generator", input: "noise", parts: ["generator", "discriminator"], trains: ["generator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
-    {
-      name: "DiscriminatorFake",
-      input: "noise",
-      parts: ["generator", "discriminator"],
-      trains: ["discriminator"],
-      loss: { type: "BinaryCrossEntropy", target: 0 },
-    },
-    { name: "DiscriminatorReal", input: "data", parts: ["discriminator"], trains: ["discriminator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
-    { name: "RuntimeGenerator", input: "noise", parts: ["generator"], trains: [], loss: null },
-  ],
+  networks: GAN_NETWORKS,
 });
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];

@@ -14,6 +14,8 @@ import { lossFrom } from "../../lib/gan/graph";
 import { GanModel, updateRunningStatistics } from "../../lib/gan/model";
 import { ParameterStore, UnknownParameterError } from "../../lib/gan/params";
 import { resolveSpec, type NetworkSpecInput, type PartName } from "../../lib/gan/spec";
+import { GAN_NETWORKS } from "../helpers/spec-fixtures";
+import { values } from "../helpers/values";
 
 const L = 3;
 const Z = 4;
@@ -57,35 +59,13 @@ const TINY: NetworkSpecInput = {
     { type: "Affine", scope: "Affine_2", outShape: [1] },
     { type: "Sigmoid" },
   ],
-  networks: [
-    { name: "Generator", input: "noise", parts: ["generator", "discriminator"], trains: ["generator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
-    {
-      name: "DiscriminatorFake",
-      input: "noise",
-      parts: ["generator", "discriminator"],
-      trains: ["discriminator"],
-      loss: { type: "BinaryCrossEntropy", target: 0 },
-    },
-    { name: "DiscriminatorReal", input: "data", parts: ["discriminator"], trains: ["discriminator"], loss: { type: "BinaryCrossEntropy", target: 1 } },
-    { name: "RuntimeGenerator", input: "noise", parts: ["generator"], trains: [], loss: null },
-  ],
+  networks: GAN_NETWORKS,
 };
 
 const G_SCOPES = ["Affine", "BatchNormalization", "Deconvolution", "BatchNormalization_2", "Deconvolution_2"];
 const D_SCOPES = ["Convolution", "Convolution_2", "BatchNormalization_3", "Affine_2"];
 
 const optimizers = () => parseConfig({}).optimizers;
-
-/** Deterministic values in [-1, 1) (an LCG: variety, not quality). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 const LABELS = [0, 2, 1, 1, 2];
 const N = LABELS.length;

@@ -3,7 +3,7 @@
  * what a server refuses before anything allocates, with messages that name the numbers.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig, type Config } from "../../lib/gan/config";
+import { parseConfig, type Config } from "../../lib/gan/config";
 import {
   activationsPerImage,
   checkConfigBeforeResolve,
@@ -22,29 +22,7 @@ import {
 } from "../../lib/gan/limits";
 import { adaptSpecToData, NNC_DCGAN_WITH_LABEL, resolveSpec, SMALL_DCGAN, SPEC_BOUNDS, SpecError, type NetworkSpecInput } from "../../lib/gan/spec";
 import { DEFAULT_LIMITS, loadLimits } from "../../server/limits";
-
-/**
- * A spec to break on purpose: any key with any value, its layers and networks open records (index them with `!`).
- */
-interface Loose {
-  [key: string]: unknown;
-  image: Record<string, unknown>;
-  z: Record<string, unknown>;
-  generator: Record<string, unknown>[];
-  discriminator: Record<string, unknown>[];
-  networks: Record<string, unknown>[];
-}
-const copy = (s: NetworkSpecInput): Loose => structuredClone(s) as Loose;
-
-function configError(input: unknown): ConfigError {
-  try {
-    parseConfig(input);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error("parseConfig accepted a config it should reject");
-}
+import { configError, copySpec as copy, type Loose } from "../helpers/spec-fixtures";
 
 /** The issues of a parsed Config against limits, with its spec resolved as it stands. */
 function issuesOf(input: unknown, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS) {

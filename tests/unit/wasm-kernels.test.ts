@@ -11,21 +11,11 @@ import "@tensorflow/tfjs-backend-cpu";
 import "../../lib/gan/tf-gradients";
 import { registerWasmTrainingKernels, setWasmKernelStrategy, stockWasmKernels, wasmTrainingKernelFuncs } from "../../lib/gan/backends/wasm-kernels";
 import type { WasmKernelStrategy } from "../../lib/gan/backends/wasm-kernels";
+import { values } from "../helpers/values";
 
 type Shape4 = [number, number, number, number];
 type Pad = "same" | "valid" | number | [[number, number], [number, number], [number, number], [number, number]];
 type BackendName = "cpu" | "wasm";
-
-/** Deterministic values in [-1, 1) (a small LCG: the tests need variety, not quality). */
-function values(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let state = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < size; i++) {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    out[i] = state / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 interface Result {
   shape: number[];

@@ -3,6 +3,8 @@
  * Unknown options are errors, so a typo never trains with a default.
  */
 import { parseArgs } from "node:util";
+import type { BackendInfo } from "../backend";
+import { BUILTIN_SPECS, type BuiltinSpecName } from "../spec/builtin";
 
 export interface OptionSpec {
   type: "string" | "boolean";
@@ -11,11 +13,10 @@ export interface OptionSpec {
 
 export class UsageError extends Error {}
 
-export function parseCli<T extends Record<string, OptionSpec>>(
-  argv: string[],
-  options: T,
-  usage: string,
-): { [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string } {
+/** The parsed options: a string or a boolean per option, absent when not given. */
+export type CliValues<T extends Record<string, OptionSpec>> = { [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string };
+
+export function parseCli<T extends Record<string, OptionSpec>>(argv: string[], options: T, usage: string): CliValues<T> {
   try {
     const { values } = parseArgs({
       args: argv,
@@ -23,7 +24,7 @@ export function parseCli<T extends Record<string, OptionSpec>>(
       strict: true,
       allowPositionals: false,
     });
-    return values as { [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : string };
+    return values as CliValues<T>;
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${helpText(options, usage)}`);
   }
@@ -40,6 +41,46 @@ export function intOption(name: string, value: string | undefined, min = 1): num
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${value}"`);
   return n;
+}
+
+/** A string option that must be given, or a usage error naming it (with the help text). */
+export function requireOption(options: Record<string, OptionSpec>, usage: string, name: string, value: string | boolean | undefined): string {
+  if (!value || typeof value !== "string") throw new UsageError(`--${name} is required\n\n${helpText(options, usage)}`);
+  return value;
+}
+
+/** A built-in spec's name (default nnc-dcgan-with-label), or a usage error listing them. */
+export function builtinSpecOption(value: string | undefined): BuiltinSpecName {
+  const spec = (value ?? "nnc-dcgan-with-label") as BuiltinSpecName;
+  if (!(spec in BUILTIN_SPECS)) throw new UsageError(`--spec must be one of ${Object.keys(BUILTIN_SPECS).join(", ")}`);
+  return spec;
+}
+
+/** The "backend: NAME (DETAIL)" line a script writes on stderr once its backend is up. */
+export function reportBackend(backend: BackendInfo): void {
+  process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
+}
+
+/** A Markdown table, columns padded to their widest cell. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
+}
+
+/**
+ * A script's start: parses argv against `options` (usage errors show the help), prints the help for --help, else
+ * runs `main` with the values under runMain.
+ */
+export function cliMain<T extends Record<string, OptionSpec>>(options: T, usage: string, main: (a: CliValues<T>) => Promise<void>): void {
+  runMain(async () => {
+    const a = parseCli(process.argv.slice(2), options, usage);
+    if (a.help) {
+      console.log(helpText(options, usage));
+      return;
+    }
+    await main(a);
+  });
 }
 
 /** Runs a CLI main, printing errors without a stack (usage and user errors are not crashes). */

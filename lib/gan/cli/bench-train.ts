@@ -5,8 +5,8 @@
  */
 import { initBackend } from "../backend";
 import { benchTable, benchTrain, type BenchResult } from "../bench";
-import { BUILTIN_SPECS, type BuiltinSpecName } from "../spec";
-import { UsageError, helpText, intOption, parseCli, runMain } from "./args";
+
+import { builtinSpecOption, cliMain, intOption, reportBackend } from "./args";
 
 const OPTIONS = {
   backend: { type: "string", help: "tensorflow | webgpu | wasm | cpu (default: GAN_BACKEND, else the fastest)" },
@@ -19,19 +19,13 @@ const OPTIONS = {
 } as const;
 const USAGE = "Usage: npm run bench:train -- [--backend wasm] [--batch 64] [--iters 10] [--json]";
 
-runMain(async () => {
-  const a = parseCli(process.argv.slice(2), OPTIONS, USAGE);
-  if (a.help) {
-    console.log(helpText(OPTIONS, USAGE));
-    return;
-  }
-  const spec = (a.spec ?? "nnc-dcgan-with-label") as BuiltinSpecName;
-  if (!(spec in BUILTIN_SPECS)) throw new UsageError(`--spec must be one of ${Object.keys(BUILTIN_SPECS).join(", ")}`);
+cliMain(OPTIONS, USAGE, async (a) => {
+  const spec = builtinSpecOption(a.spec);
   const batches = (a.batch ?? "64").split(",").map((b) => intOption("batch", b.trim())!);
   const iters = intOption("iters", a.iters) ?? 10;
   const warmup = intOption("warmup", a.warmup, 0) ?? 2;
   const backend = await initBackend(a.backend);
-  process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
+  reportBackend(backend);
   const rows: BenchResult[] = [];
   for (const batch of batches) {
     rows.push(await benchTrain({ spec, batch, iters, warmup, backend: backend.name }));

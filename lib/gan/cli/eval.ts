@@ -7,7 +7,7 @@
 import { readCheckpoint } from "../checkpoint";
 import { DEFAULT_EVALUATOR_DIR, DEFAULT_EVALUATOR_EPOCHS, DEFAULT_PER_LABEL } from "../diagnostics/defaults";
 import type { DiagnosticsMetrics } from "../diagnostics/diagnostics";
-import { UsageError, helpText, intOption, parseCli, runMain } from "./args";
+import { cliMain, intOption, reportBackend, requireOption, table } from "./args";
 
 const OPTIONS = {
   checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest)" },
@@ -40,24 +40,13 @@ const MEANING: Record<keyof DiagnosticsMetrics, string> = {
   count: "generated images measured",
 };
 
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
-}
-
 const show = (x: number | null) => (x === null ? "—" : Number.isInteger(x) ? String(x) : x.toFixed(4));
 
-runMain(async () => {
-  const a = parseCli(process.argv.slice(2), OPTIONS, USAGE);
-  if (a.help) {
-    console.log(helpText(OPTIONS, USAGE));
-    return;
-  }
-  if (!a.checkpoint) throw new UsageError(`--checkpoint is required\n\n${helpText(OPTIONS, USAGE)}`);
+cliMain(OPTIONS, USAGE, async (a) => {
+  const checkpoint = requireOption(OPTIONS, USAGE, "checkpoint", a.checkpoint);
   const perLabel = intOption("per-label", a["per-label"], 2);
   const evaluatorEpochs = intOption("evaluator-epochs", a["evaluator-epochs"]);
-  const ckpt = await readCheckpoint(a.checkpoint, { weightsOnly: true });
+  const ckpt = await readCheckpoint(checkpoint, { weightsOnly: true });
   const { config } = ckpt.meta;
   // TensorFlow.js and the rest load only now: a usage error or a missing checkpoint answers at once.
   const [{ initBackend }, { loadDataset }, { DEFAULT_CLASSIFIER_TRAINING }, { Diagnostics }, { GanModel }] = await Promise.all([
@@ -68,7 +57,7 @@ runMain(async () => {
     import("../model"),
   ]);
   const backend = await initBackend(a.backend);
-  process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
+  reportBackend(backend);
   const model = new GanModel(ckpt.meta.spec, config.seed, config.optimizers);
   try {
     model.store.write(ckpt.weights);
@@ -102,7 +91,7 @@ runMain(async () => {
       const report = await diagnostics.evaluate(model, ckpt.meta.epoch, { iteration: ckpt.meta.iteration });
       const m = report.metrics;
       console.log(
-        `Checkpoint ${a.checkpoint}: epoch ${show(ckpt.meta.epoch)}, iteration ${ckpt.meta.iteration}, network ${ckpt.meta.spec.name}, data set ${config.dataset}`,
+        `Checkpoint ${checkpoint}: epoch ${show(ckpt.meta.epoch)}, iteration ${ckpt.meta.iteration}, network ${ckpt.meta.spec.name}, data set ${config.dataset}`,
       );
       console.log(
         table(
@@ -139,7 +128,7 @@ runMain(async () => {
         console.log(
           JSON.stringify({
             ...m,
-            checkpoint: a.checkpoint,
+            checkpoint: checkpoint,
             epoch: ckpt.meta.epoch,
             iteration: ckpt.meta.iteration,
             gradNorms: Object.fromEntries(report.gradNorms.map((g) => [g.scope, g.norm])),

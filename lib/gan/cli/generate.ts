@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { initBackend } from "../backend";
 import { RuntimeGenerator } from "../generator";
-import { UsageError, helpText, intOption, parseCli, runMain } from "./args";
+import { cliMain, intOption, requireOption } from "./args";
 
 const OPTIONS = {
   checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest)" },
@@ -20,23 +20,18 @@ const OPTIONS = {
 } as const;
 const USAGE = "Usage: npm run generate -- --checkpoint DIR --label N --out FILE.png [options]";
 
-runMain(async () => {
-  const a = parseCli(process.argv.slice(2), OPTIONS, USAGE);
-  if (a.help) {
-    console.log(helpText(OPTIONS, USAGE));
-    return;
-  }
-  if (!a.checkpoint) throw new UsageError(`--checkpoint is required\n\n${helpText(OPTIONS, USAGE)}`);
-  if (!a.out) throw new UsageError(`--out is required\n\n${helpText(OPTIONS, USAGE)}`);
+cliMain(OPTIONS, USAGE, async (a) => {
+  const checkpoint = requireOption(OPTIONS, USAGE, "checkpoint", a.checkpoint);
+  const out = requireOption(OPTIONS, USAGE, "out", a.out);
   const backend = await initBackend(a.backend);
-  const gen = await RuntimeGenerator.fromCheckpoint(a.checkpoint);
+  const gen = await RuntimeGenerator.fromCheckpoint(checkpoint);
   const label = intOption("label", a.label, 0) ?? 0;
   const seed = intOption("seed", a.seed, 0) ?? 0;
   const result =
     a.interpolate !== undefined
       ? await gen.interpolate({ label, seedA: seed, seedB: intOption("interpolate", a.interpolate, 0)!, steps: intOption("steps", a.steps, 2) ?? 8 })
       : await gen.generate({ label, seed, count: intOption("count", a.count) ?? 1 });
-  writeFileSync(a.out, result.count === 1 ? result.png[0]! : result.stripPng);
+  writeFileSync(out, result.count === 1 ? result.png[0]! : result.stripPng);
   gen.dispose();
-  process.stderr.write(`wrote ${a.out}: ${result.count} image(s) of label ${label}, ${result.width}×${result.height}, on ${backend.name}\n`);
+  process.stderr.write(`wrote ${out}: ${result.count} image(s) of label ${label}, ${result.width}×${result.height}, on ${backend.name}\n`);
 });

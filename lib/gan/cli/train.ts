@@ -7,7 +7,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:
 import path from "node:path";
 import type { ConfigInput } from "../config";
 import { Trainer } from "../trainer";
-import { ProgressBar, UsageError, helpText, intOption, parseCli, runMain } from "./args";
+import { ProgressBar, UsageError, cliMain, intOption, reportBackend } from "./args";
 
 const OPTIONS = {
   config: { type: "string", help: "Config JSON file (NNC's Config tab: maxEpoch, batchSize, saveBest, optimizers, …)" },
@@ -42,12 +42,7 @@ function readConfigFile(file: string): ConfigInput {
   }
 }
 
-runMain(async () => {
-  const a = parseCli(process.argv.slice(2), OPTIONS, USAGE);
-  if (a.help) {
-    console.log(helpText(OPTIONS, USAGE));
-    return;
-  }
+cliMain(OPTIONS, USAGE, async (a) => {
   const config: Record<string, unknown> = a.config ? { ...readConfigFile(a.config) } : {};
   const set = (key: string, v: unknown) => {
     if (v !== undefined) config[key] = v;
@@ -67,7 +62,7 @@ runMain(async () => {
 
   const trainer = await Trainer.create({ config, outDir: out, ...(a.resume ? { resumeFrom: a.resume } : {}), ...(a.backend ? { backend: a.backend } : {}) });
   const { backend } = trainer;
-  process.stderr.write(`backend: ${backend.name} (${backend.detail})\n`);
+  reportBackend(backend);
   for (const s of backend.skipped) process.stderr.write(`  skipped ${s.backend}: ${s.reason}\n`);
   const spec = trainer.model.resolved.spec;
   process.stderr.write(

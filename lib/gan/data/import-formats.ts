@@ -18,7 +18,7 @@ import { DatasetError } from "./dataset";
 import { parseIdx, type IdxFile } from "./idx";
 import type { ImportLimits } from "./import";
 import { IDX_IMAGES, IDX_LABELS, resolveCsvPath, type SourceFile, type SourceTree } from "./import-sources";
-import { findCsvColumn, parseCsv } from "./nnc-csv";
+import { csvColumns, csvRecordFields, parseCsv } from "./nnc-csv";
 
 export type DatasetFormat = "idx" | "nnc-csv" | "folders";
 
@@ -138,32 +138,13 @@ export function csvItems(tree: SourceTree, csv: SourceFile, limits: ImportLimits
   const records = parseCsv(text, file);
   const header = records[0];
   if (header === undefined) throw new DatasetError("bad_format", "the CSV is empty (expected a header x:image,y:label)", { file });
-  const xCol = findCsvColumn(header.fields, "x");
-  const yCol = findCsvColumn(header.fields, "y");
-  if (xCol < 0 || yCol < 0) {
-    const lacks = [xCol < 0 ? "an image column (x:image)" : "", yCol < 0 ? "a label column (y:label)" : ""].filter(Boolean).join(" and ");
-    throw new DatasetError("bad_format", `the header "${header.fields.join(",")}" lacks ${lacks}`, { file, row: header.line });
-  }
+  const columns = csvColumns(header, file);
   const rows = records.slice(1);
   if (rows.length === 0) throw new DatasetError("bad_format", "no data records after the header", { file });
   const items: ImageItem[] = [];
-  for (const { fields, line: row } of rows) {
-    const rawPath = fields[xCol];
-    const rawLabel = fields[yCol];
-    if (rawPath === undefined || rawLabel === undefined) {
-      throw new DatasetError("bad_format", `the record has ${fields.length} field${fields.length === 1 ? "" : "s"}, the header ${header.fields.length}`, {
-        file,
-        row,
-      });
-    }
-    if (!/^[+-]?\d+$/.test(rawLabel)) {
-      throw new DatasetError("label_not_integer", `label "${rawLabel.slice(0, 40)}" is not an integer`, { file, row });
-    }
-    const label = Number.parseInt(rawLabel, 10);
-    if (!(label >= 0 && label <= limits.maxLabel)) {
-      throw new DatasetError("label_out_of_range", `label ${rawLabel.slice(0, 40)} is outside 0..${limits.maxLabel}`, { file, row, label });
-    }
-    if (rawPath === "") throw new DatasetError("bad_format", "the image path is empty", { file, row });
+  for (const record of rows) {
+    const row = record.line;
+    const { rawPath, label } = csvRecordFields(record, columns, header.fields.length, limits.maxLabel, file, (raw) => raw.slice(0, 40));
     const { key, outside } = resolveCsvPath(file, rawPath);
     if (outside && !tree.allowOutside) {
       throw new DatasetError("unsafe_path", `the image path "${rawPath.slice(0, 200)}" leaves ${tree.label}; paths must stay inside it`, {

@@ -12,7 +12,7 @@
 import { DatasetError } from "./dataset";
 import { csvItems, defaultDatasetName, detectFormat, readIdx, type DatasetFormat, type ImageItem } from "./import-formats";
 import { decodeImage, MAX_SOURCE_PIXELS, sniffImage, type ImageHeader } from "./import-images";
-import { type ByteImage, grayIntoRgb } from "../image";
+import { type ByteImage, placeImage } from "../image";
 import type { SourceTree } from "./import-sources";
 import { fitImage, shrinkToFit } from "./resize";
 import { formatBytes } from "./zip";
@@ -400,20 +400,10 @@ async function decodeItems(
       data = fitImage(data, img.height, img.width, img.channels, th, tw);
       resized++;
     }
-    if (img.channels === 3 && channels === 1) {
-      // First colour image: the data set becomes RGB; widen what was decoded so far.
-      checkDecodedBytes(n, th, tw, 3, limits, item.file.path);
-      const rgb = new Uint8Array(n * plane * 3);
-      grayIntoRgb(out, i * plane, rgb);
-      out = rgb;
-      channels = 3;
-    }
-    const offset = i * plane * channels;
-    if (img.channels === channels) {
-      out.set(data, offset);
-    } else {
-      grayIntoRgb(data, plane, out, i * plane);
-    }
+    // The first colour image makes the data set RGB: check that size first.
+    ({ pixels: out, channels } = placeImage(out, channels, n, plane, i, { channels: img.channels, data }, () =>
+      checkDecodedBytes(n, th, tw, 3, limits, item.file.path),
+    ));
     await progress.step(i + 1);
   }
   progress.finish();

@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { type ByteImage, decodePngBytes, grayIntoRgb } from "../image";
+import { type ByteImage, decodePngBytes, placeImage } from "../image";
 import { DatasetError, type ImageDataset } from "./dataset";
 
 /** Labels are capped so that a typo (e.g. an id in the label column) fails clearly instead of making a huge one-hot. */
@@ -109,6 +109,47 @@ export function findCsvColumn(header: string[], variable: "x" | "y"): number {
   return names.findIndex((h) => h === variable || h.startsWith(`${variable}:`));
 }
 
+/** The image (`x`) and label (`y`) columns of a CSV's header record, or 'bad_format' (row = its line) naming what it lacks. */
+export function csvColumns(header: CsvRecord, file: string): { xCol: number; yCol: number } {
+  const xCol = findCsvColumn(header.fields, "x");
+  const yCol = findCsvColumn(header.fields, "y");
+  if (xCol < 0 || yCol < 0) {
+    const lacks = [xCol < 0 ? "an image column (x:image)" : "", yCol < 0 ? "a label column (y:label)" : ""].filter(Boolean).join(" and ");
+    throw new DatasetError("bad_format", `the header "${header.fields.join(",")}" lacks ${lacks}`, { file, row: header.line });
+  }
+  return { xCol, yCol };
+}
+
+/**
+ * One record's image path (as written) and label, checked in order: both fields there ('bad_format'), the label
+ * a base-10 integer ('label_not_integer') in 0..maxLabel ('label_out_of_range'), the path not empty ('bad_format').
+ * `show` shortens the raw text quoted in messages.
+ */
+export function csvRecordFields(
+  record: CsvRecord,
+  columns: { xCol: number; yCol: number },
+  headerFields: number,
+  maxLabel: number,
+  file: string,
+  show: (raw: string) => string = (raw) => raw,
+): { rawPath: string; label: number } {
+  const { fields, line: row } = record;
+  const rawPath = fields[columns.xCol];
+  const rawLabel = fields[columns.yCol];
+  if (rawPath === undefined || rawLabel === undefined) {
+    throw new DatasetError("bad_format", `the record has ${fields.length} field${fields.length === 1 ? "" : "s"}, the header ${headerFields}`, { file, row });
+  }
+  if (!/^[+-]?\d+$/.test(rawLabel)) {
+    throw new DatasetError("label_not_integer", `label "${show(rawLabel)}" is not an integer`, { file, row });
+  }
+  const label = Number.parseInt(rawLabel, 10);
+  if (!(label >= 0 && label <= maxLabel)) {
+    throw new DatasetError("label_out_of_range", `label ${show(rawLabel)} is outside 0..${maxLabel}`, { file, row, label });
+  }
+  if (rawPath === "") throw new DatasetError("bad_format", "the image path is empty", { file, row });
+  return { rawPath, label };
+}
+
 export interface LoadNncCsvOptions {
   /** Required image height; if given with or without width, every image must have it ('wrong_image_size'). */
   height?: number;
@@ -154,16 +195,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
   const records = parseCsv(text, file);
   const header = records[0];
   if (header === undefined) throw new DatasetError("bad_format", "the file is empty (expected a header x:image,y:label)", { file });
-  const xCol = findCsvColumn(header.fields, "x");
-  const yCol = findCsvColumn(header.fields, "y");
-  if (xCol < 0 || yCol < 0) {
-    throw new DatasetError(
-      "bad_format",
-      `the header "${header.fields.join(",")}" lacks ${xCol < 0 ? "an image column (x:image)" : ""}` +
-        `${xCol < 0 && yCol < 0 ? " and " : ""}${yCol < 0 ? "a label column (y:label)" : ""}`,
-      { file, row: header.line },
-    );
-  }
+  const columns = csvColumns(header, file);
   const rows = records.slice(1);
   if (rows.length === 0) throw new DatasetError("bad_format", "no data records after the header", { file });
 
@@ -177,27 +209,11 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
   let maxLabel = -1;
 
   for (let k = 0; k < count; k++) {
-    const { fields, line: row } = rows[k]!;
-    const rawPath = fields[xCol];
-    const rawLabel = fields[yCol];
-    if (rawPath === undefined || rawLabel === undefined) {
-      throw new DatasetError("bad_format", `the record has ${fields.length} field${fields.length === 1 ? "" : "s"}, the header ${header.fields.length}`, {
-        file,
-        row,
-      });
-    }
-    if (!/^[+-]?\d+$/.test(rawLabel)) {
-      throw new DatasetError("label_not_integer", `label "${rawLabel}" is not an integer`, { file, row });
-    }
-    const label = Number.parseInt(rawLabel, 10);
-    const limit = options.numLabels ?? MAX_LABELS;
-    if (label < 0 || label >= limit) {
-      throw new DatasetError("label_out_of_range", `label ${rawLabel} is outside 0..${limit - 1}`, { file, row, label });
-    }
+    const row = rows[k]!.line;
+    const { rawPath, label } = csvRecordFields(rows[k]!, columns, header.fields.length, (options.numLabels ?? MAX_LABELS) - 1, file);
     labels[k] = label;
     if (label > maxLabel) maxLabel = label;
 
-    if (rawPath === "") throw new DatasetError("bad_format", "the image path is empty", { file, row });
     const written = rawPath.replace(/\\/g, "/");
     const image = isAbsolute(written) ? written : resolve(baseDir, written);
     if (!existsSync(image)) {
@@ -234,20 +250,7 @@ export function loadNncCsv(csvPath: string, options: LoadNncCsvOptions = {}): Im
     }
     const plane = height * width;
     if (pixels === undefined) pixels = new Uint8Array(count * plane);
-    if (decoded.channels === 3 && channels === 1) {
-      // First colour image: widen what was read so far to RGB.
-      const rgb = new Uint8Array(count * plane * 3);
-      grayIntoRgb(pixels, k * plane, rgb);
-      pixels = rgb;
-      channels = 3;
-    }
-    const offset = k * plane * channels;
-    if (decoded.channels === channels) {
-      pixels.set(decoded.data, offset);
-    } else {
-      // A gray image in an RGB set.
-      grayIntoRgb(decoded.data, plane, pixels, k * plane);
-    }
+    ({ pixels, channels } = placeImage(pixels, channels, count, plane, k, decoded));
   }
 
   const bytes = pixels!;

@@ -21,6 +21,7 @@ import path from "node:path";
 import { z } from "zod";
 import { activeBackend } from "../backend";
 import { splitDataset, type ImageDataset } from "../data/dataset";
+import { packWeights, unpackWeights } from "../weights-file";
 import {
   Classifier,
   DEFAULT_CLASSIFIER_SPEC,
@@ -153,40 +154,27 @@ async function readCached(dir: string, key: string): Promise<{ info: EvaluatorIn
   if (!parsed.success || parsed.data.userDefinedMetadata.key !== key) return null;
   const group = parsed.data.weightsManifest[0]!;
   const bytes = await fs.readFile(path.join(dir, group.paths[0]!)).catch(() => null);
-  const need = group.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
-  if (!bytes || bytes.length !== need * 4) return null;
-  const all = new Float32Array(need);
-  new Uint8Array(all.buffer).set(bytes); // aligned copy: a Buffer may start at any byte offset
+  if (!bytes) return null;
+  const tensors = unpackWeights(group.weights, bytes);
+  if (!tensors) return null;
   const weights = new Map<string, Float32Array>();
-  let offset = 0;
-  for (const w of group.weights) {
-    const size = w.shape.reduce((a, b) => a * b, 1);
-    weights.set(w.name, all.subarray(offset, offset + size));
-    offset += size;
-  }
+  for (const [name, t] of tensors) weights.set(name, t.values);
   return { info: parsed.data.userDefinedMetadata, weights };
 }
 
 async function writeCached(dir: string, classifier: Classifier, info: EvaluatorInfo): Promise<void> {
-  const tensors = await classifier.readWeights();
-  const total = tensors.reduce((s, t) => s + t.values.length, 0);
-  const all = new Float32Array(total);
-  let offset = 0;
-  for (const t of tensors) {
-    all.set(t.values, offset);
-    offset += t.values.length;
-  }
+  const packed = packWeights(await classifier.readWeights());
   const modelJson = {
     format: EVALUATOR_FORMAT,
     formatVersion: EVALUATOR_VERSION,
     generatedBy: "GAN Studio",
-    weightsManifest: [{ paths: ["weights.bin"], weights: tensors.map((t) => ({ name: t.name, shape: t.shape, dtype: "float32" })) }],
+    weightsManifest: [{ paths: ["weights.bin"], weights: packed.weights }],
     userDefinedMetadata: info,
   };
   const target = path.resolve(dir);
   const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
   await fs.mkdir(tmp, { recursive: true });
-  await fs.writeFile(path.join(tmp, "weights.bin"), new Uint8Array(all.buffer));
+  await fs.writeFile(path.join(tmp, "weights.bin"), packed.bytes);
   await fs.writeFile(path.join(tmp, "model.json"), JSON.stringify(modelJson, null, 1));
   await fs.writeFile(path.join(tmp, "evaluator.json"), `${JSON.stringify(info, null, 2)}\n`);
   await fs.rm(target, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { Server as SocketServer } from "socket.io";
 import type { ClientToServerEvents, ServerToClientEvents } from "../lib/protocol/socket";
 import { DatasetStore } from "../lib/gan/data/store";
 import { configLimitsFrom } from "../lib/gan/limits";
+import { ActivityLog } from "./activity/log";
 import { CookieSealer } from "./auth/auth";
 import { RateLimits } from "./auth/rate-limits";
 import { ImportProcess } from "./datasets/importer";
@@ -123,12 +124,15 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     checkRoom: (userId, bytes) => disk.checkRoom(userId, 2 * bytes, "upload this file"),
   });
   const disk = new DiskGuard({ store, datasets: datasetStore, waitingUploadBytes: (userId) => uploads.waitingBytes(userId), limits: L, dataDir: env.dataDir });
-  const datasets = new DatasetService({ store, datasets: datasetStore, importer, broadcaster });
+  // Every writer of activity (runs, data sets, the sessions router) records through this one log: stored, then pushed.
+  const activity = new ActivityLog({ store, broadcaster });
+  const datasets = new DatasetService({ store, datasets: datasetStore, importer, broadcaster, activity });
   const runs = new RunService({
     store,
     supervisor,
     generators,
     broadcaster,
+    activity,
     datasets,
     dataDir: env.dataDir,
     limits: env.limits,
@@ -142,6 +146,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   const createContext = async ({ req, res }: { req: IncomingMessage; res: ServerResponse }): Promise<Context> => ({
     userId: (await sealer.read(req.headers.cookie))?.userId ?? null,
     store,
+    activity,
     runs,
     datasets,
     uploads,

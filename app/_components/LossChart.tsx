@@ -14,20 +14,14 @@ import "uplot/dist/uPlot.min.css";
 import type uPlot from "uplot";
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
 import { createPortal } from "react-dom";
+import type { ActivityEntry } from "../../lib/protocol/activity";
 import type { LossPoint } from "../../lib/protocol/socket";
 import { clockTime, describeActivity, markerColor } from "../_lib/format";
 import type { LossSeries } from "../_lib/series";
+import { followWrapperWidth } from "../_lib/uplot";
 
-export interface MarkerEntry {
-  id: string;
-  runId: string | null;
-  userId: string | null;
-  kind: string;
-  userName: string | null;
-  detail: Record<string, unknown>;
-  iteration: number | null;
-  createdAt: string;
-}
+/** An activity entry drawn as a marker (or listed in the feed): its kind with that kind's detail, typed. */
+export type MarkerEntry = ActivityEntry;
 
 const SERIES = [
   { label: "GReal", stroke: "#38bdf8", band: "rgb(56 189 248 / 0.18)" },
@@ -228,11 +222,7 @@ export function LossChart({
       };
       requestRedraw.current = schedule;
       unsubscribe = series.subscribe(schedule);
-      resize = new ResizeObserver(() => {
-        const w = Math.max(200, wrap.clientWidth);
-        if (w !== u.width) u.setSize({ width: w, height });
-      });
-      resize.observe(wrap);
+      resize = followWrapperWidth(u, wrap, 200, height);
     });
     return () => {
       disposed = true;

@@ -16,8 +16,9 @@ function shape(s: number[]) {
 
 export function NetworkView({ data }: { data: Params }) {
   const [scope, setScope] = useState<string | null>(null);
-  const frozenScopes = new Set(data.scopes.filter((s) => s.params.length > 0 && s.params.every((p) => p.lrMultiplier === 0)).map((s) => s.scope));
-  const partlyFrozen = new Set(data.scopes.filter((s) => s.params.some((p) => p.lrMultiplier === 0)).map((s) => s.scope));
+  const isZero = (scope: string, param: Params["scopes"][number]["params"][number]["name"]) => data.state.lrMultipliers[scope]?.[param] === 0;
+  const frozenScopes = new Set(data.scopes.filter((s) => s.params.length > 0 && s.params.every((p) => isZero(s.scope, p.name))).map((s) => s.scope));
+  const partlyFrozen = new Set(data.scopes.filter((s) => s.params.some((p) => isZero(s.scope, p.name))).map((s) => s.scope));
   const usedBy = new Map<string, number>();
   for (const n of data.networks)
     for (const part of n.parts) for (const l of data.layers[part]) if (l.scope) usedBy.set(l.scope, (usedBy.get(l.scope) ?? 0) + 1);

@@ -11,6 +11,7 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage, issuesByPath } from "../_lib/errors";
+import { ALPHA_MAX, SOLVERS, TRAINING_NETWORKS, type SolverName } from "../../lib/gan/vocabulary";
 import { useTRPC } from "../_lib/trpc";
 import { Breadcrumb, Button, Field, Notice, Panel, Select, Skeleton } from "./ui";
 
@@ -18,10 +19,15 @@ const NETWORKS = [
   { value: "nnc-dcgan-with-label", label: "nnc-dcgan-with-label — NNC's DCGAN with label (3.5 M parameters)" },
   { value: "small-dcgan", label: "small-dcgan — smaller conditional DCGAN, tanh output" },
 ];
-const OPTIMIZED = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
-/** NNC's solvers with their default α (the Config's defaults: Adam 0.0005 as NNC's sample, the others 0.001). */
-const SOLVERS = { Adam: "0.0005", Momentum: "0.001", Sgd: "0.001" } as const;
-type Solver = keyof typeof SOLVERS;
+const OPTIMIZED = TRAINING_NETWORKS;
+type Solver = SolverName;
+/** NNC's solvers with their default α (the Config's defaults: Adam 0.0005 as NNC's sample, the others 0.001) and label. */
+const SOLVER_CHOICES: Record<Solver, { alpha: string; label: string }> = {
+  Adam: { alpha: "0.0005", label: "Adam" },
+  Sgd: { alpha: "0.001", label: "Sgd" },
+  Momentum: { alpha: "0.001", label: "Momentum (0.9)" },
+};
+const defaultAlpha = (solver: Solver) => SOLVER_CHOICES[solver].alpha;
 
 interface FormState {
   name: string;
@@ -253,18 +259,21 @@ export function NewRunForm({ sessionId, initialDataset = null }: { sessionId: st
                       setF((prev) => ({
                         ...prev,
                         solver: { ...prev.solver, [n]: solver },
-                        alpha: { ...prev.alpha, [n]: prev.alpha[n] === SOLVERS[prev.solver[n]] ? SOLVERS[solver] : prev.alpha[n] },
+                        alpha: { ...prev.alpha, [n]: prev.alpha[n] === defaultAlpha(prev.solver[n]) ? defaultAlpha(solver) : prev.alpha[n] },
                       }));
                     }}
                     error={errors[`optimizers.${n}.type`]}
                   >
-                    <option value="Adam">Adam</option>
-                    <option value="Momentum">Momentum (0.9)</option>
-                    <option value="Sgd">Sgd</option>
+                    {SOLVERS.map((solver) => (
+                      <option key={solver} value={solver}>
+                        {SOLVER_CHOICES[solver].label}
+                      </option>
+                    ))}
                   </Select>
                   <Field
                     id={`run-alpha-${n}`}
                     label={`${n} α`}
+                    hint={`above 0, at most ${ALPHA_MAX[f.solver[n]]}`}
                     inputMode="decimal"
                     value={f.alpha[n]}
                     onChange={(e) => setF((prev) => ({ ...prev, alpha: { ...prev.alpha, [n]: e.target.value } }))}

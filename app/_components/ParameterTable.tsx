@@ -2,10 +2,13 @@
 /**
  * Every ParameterScope, grouped by network part, with each trained parameter's LRateMultiplier (editable; 0 freezes
  * it) and each training network's optimizer α. A change takes effect at the next iteration and reaches everyone
- * as an activity push; the cell then shows who made it. Viewers see the inputs disabled, and why.
+ * as a `run:parameters` push, applied to this table's data with applyControl (SessionView); the cell then shows who
+ * made it. Viewers see the inputs disabled, and why.
  */
 import { useMutation } from "@tanstack/react-query";
 import { useEffect, useState, type KeyboardEvent } from "react";
+import { TRAINING_NETWORKS } from "../../lib/gan/vocabulary";
+import type { ChangedBy } from "../../lib/protocol/parameters";
 import { errorMessage } from "../_lib/errors";
 import { timeAgo } from "../_lib/format";
 import { useTRPC, type RouterOutputs } from "../_lib/trpc";
@@ -14,7 +17,7 @@ import { VIEWER_REASON } from "./RunControls";
 import { Button, Notice } from "./ui";
 
 type Params = RouterOutputs["runs"]["parameters"];
-type Change = Params["scopes"][number]["params"][number]["lastChange"];
+type Change = ChangedBy | undefined;
 
 const PARTS = [
   { part: "generator", title: "Generator part" },
@@ -45,9 +48,15 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
   const setFrozen = useMutation(trpc.runs.setFrozen.mutationOptions());
   const enabled = canEdit && live;
 
+  const { state } = data;
+  const lrOf = (scope: string, param: Params["scopes"][number]["params"][number]["name"]) => state.lrMultipliers[scope]?.[param] ?? 1;
+  const optimizers = TRAINING_NETWORKS.flatMap((network) => {
+    const o = state.optimizers[network];
+    return o ? [{ network, ...o, lastChange: state.lastChange.optimizers[network] }] : [];
+  });
   const current = new Map<string, number>();
-  for (const s of data.scopes) for (const p of s.params) current.set(`${s.scope}/${p.name}`, p.lrMultiplier);
-  for (const o of data.optimizers) current.set(`alpha/${o.network}`, o.alpha);
+  for (const s of data.scopes) for (const p of s.params) current.set(`${s.scope}/${p.name}`, lrOf(s.scope, p.name));
+  for (const o of optimizers) current.set(`alpha/${o.network}`, o.alpha);
 
   // A pending change is done once the pushed value arrives.
   useEffect(() => {
@@ -114,8 +123,8 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
 
       {PARTS.map(({ part, title }) => {
         const scopes = data.scopes.filter((s) => s.part === part);
-        const all = scopes.flatMap((s) => s.params);
-        const frozen = all.length > 0 && all.every((p) => p.lrMultiplier === 0);
+        const all = scopes.flatMap((s) => s.params.map((p) => lrOf(s.scope, p.name)));
+        const frozen = all.length > 0 && all.every((v) => v === 0);
         const columns = Math.max(...scopes.map((s) => s.params.length), 1);
         return (
           <div key={part} className="overflow-x-auto">
@@ -165,7 +174,8 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
                     </th>
                     {s.params.map((p) => {
                       const key = `${s.scope}/${p.name}`;
-                      const value = pending[key] ?? p.lrMultiplier;
+                      const value = pending[key] ?? lrOf(s.scope, p.name);
+                      const lastChange = state.lastChange.lrMultipliers[s.scope]?.[p.name];
                       return (
                         <td
                           key={key}
@@ -206,10 +216,10 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
                           <p className="mt-0.5 text-[11px] text-slate-500 sm:pl-[2.875rem]" data-testid={`change-${s.scope}-${p.name}`}>
                             <span className="font-mono">{p.shape.join("×")}</span>
                             {pending[key] !== undefined ? <span className="ml-1 text-amber-300">· pending</span> : null}
-                            {p.lastChange ? (
+                            {lastChange ? (
                               <>
                                 {" · "}
-                                <LastChange change={p.lastChange} />
+                                <LastChange change={lastChange} />
                               </>
                             ) : null}
                           </p>
@@ -247,7 +257,7 @@ export function ParameterTable({ runId, data, canEdit, live, paused }: { runId: 
             </tr>
           </thead>
           <tbody>
-            {data.optimizers.map((o) => {
+            {optimizers.map((o) => {
               const key = `alpha/${o.network}`;
               return (
                 <tr key={o.network}>

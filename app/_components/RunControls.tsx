@@ -5,6 +5,7 @@
  * A run waiting for a trainer slot shows "queued, N ahead" (pushed as the queue moves) and can leave the queue.
  */
 import { useMutation } from "@tanstack/react-query";
+import { ENDED_STATUSES } from "../../lib/gan/vocabulary";
 import { errorMessage } from "../_lib/errors";
 import { duration } from "../_lib/format";
 import type { LiveRun } from "../_lib/live";
@@ -55,7 +56,8 @@ export function RunControls({
   const imagesPerSec = itersPerSec !== null ? itersPerSec * batchSize : (run.imagesPerSec ?? null);
   const eta = running && itersPerSec && total ? (total - iteration) / itersPerSec : null;
   const progress = total ? Math.min(1, iteration / total) : 0;
-  const resumable = ["stopped", "failed", "interrupted"].includes(status);
+  // An ended run other than a completed one starts again from its checkpoint.
+  const resumable = status !== "completed" && (ENDED_STATUSES as readonly string[]).includes(status);
   const disabled = !canEdit || pending;
   const why = canEdit ? undefined : VIEWER_REASON;
   const queuePosition = status === "queued" ? (run.queuePosition ?? null) : null;

@@ -7,6 +7,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { applyControl, type ParametersPush } from "../../lib/protocol/parameters";
 import type { ActivityPush, RunStatusPush } from "../../lib/protocol/socket";
 import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage } from "../_lib/errors";
@@ -23,7 +24,7 @@ import { NetworkView } from "./NetworkView";
 import { ParameterTable } from "./ParameterTable";
 import { RunControls } from "./RunControls";
 import { SampleGrid } from "./SampleGrid";
-import { Notice, Panel, Skeleton } from "./ui";
+import { Button, Notice, Panel, Skeleton } from "./ui";
 
 type SessionData = RouterOutputs["sessions"]["get"];
 type Params = RouterOutputs["runs"]["parameters"];
@@ -82,49 +83,30 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
   );
   const router = useRouter();
 
-  const paramsKey = runId ? trpc.runs.parameters.queryKey({ runId }) : null;
+  // A control that took effect moves the cached parameter table with the server's own function: no refetch.
+  const onParameters = useCallback(
+    (p: ParametersPush) => {
+      queryClient.setQueryData<Params>(trpc.runs.parameters.queryKey({ runId: p.runId }), (old) => (old ? { ...old, state: applyControl(old.state, p) } : old));
+    },
+    [queryClient, trpc],
+  );
   const onActivity = useCallback(
     (a: ActivityPush) => {
-      if (a.runId && a.runId === runId && paramsKey && (a.kind === "control.lrMultiplier" || a.kind === "control.optimizer")) {
-        const change = { userName: a.userName, iteration: a.iteration, at: a.createdAt };
-        queryClient.setQueryData<Params>(paramsKey, (old) => {
-          if (!old) return old;
-          const d = a.detail;
-          if (a.kind === "control.lrMultiplier") {
-            return {
-              ...old,
-              scopes: old.scopes.map((s) =>
-                s.scope !== d.scope
-                  ? s
-                  : { ...s, params: s.params.map((p) => (p.name !== d.param ? p : { ...p, lrMultiplier: Number(d.to), lastChange: change })) },
-              ),
-            };
-          }
-          const to = d.to as { alpha?: number; type?: string } | undefined;
-          return {
-            ...old,
-            optimizers: old.optimizers.map((o) =>
-              o.network !== d.network || typeof to?.alpha !== "number" ? o : { ...o, alpha: to.alpha, type: to.type ?? o.type, lastChange: change },
-            ),
-          };
-        });
-      }
       if (a.kind.startsWith("run.") || a.kind.startsWith("session.") || a.kind.startsWith("member.")) {
         void queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) });
         if (runId) void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
       }
     },
-    [queryClient, paramsKey, runId, sessionId, trpc],
+    [queryClient, runId, sessionId, trpc],
   );
   const onStatus = useCallback(
     (s: RunStatusPush) => {
       void queryClient.invalidateQueries({ queryKey: trpc.sessions.get.queryKey({ sessionId }) });
       void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId: s.runId }) });
-      void queryClient.invalidateQueries({ queryKey: trpc.runs.parameters.queryKey({ runId: s.runId }) });
     },
     [queryClient, sessionId, trpc],
   );
-  const live = useSessionLive(sessionId, runId, { onActivity, onStatus });
+  const live = useSessionLive(sessionId, runId, { onActivity, onStatus, onParameters });
   // A zoom into a long run's overview reads that range at full resolution, page by page (past points never change).
   const loadRange = useCallback(
     (from: number, to: number) =>
@@ -261,7 +243,16 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
       {header}
       {banner}
       {runId && collapse && collapse.key !== dismissedAlarm ? <CollapseAlarmBanner alarm={collapse} onDismiss={() => setDismissedAlarm(collapse.key)} /> : null}
-      {live.joinError ? (
+      {live.joinError?.code === "UNSUPPORTED_PROTOCOL" ? (
+        <Notice tone="error" role="alert">
+          <span className="flex flex-wrap items-center gap-3">
+            <span data-testid="join-unsupported">{live.joinError.message}</span>
+            <Button tone="primary" onClick={() => window.location.reload()}>
+              Reload
+            </Button>
+          </span>
+        </Notice>
+      ) : live.joinError ? (
         <Notice tone="error" role="alert">
           {live.joinError.code === "FORBIDDEN"
             ? "You are not a member of this session."

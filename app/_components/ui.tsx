@@ -3,6 +3,7 @@
  */
 import Link from "next/link";
 import type { ButtonHTMLAttributes, InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from "react";
+import type { RunStatus } from "../../lib/gan/vocabulary";
 import { hueOf, initials } from "../_lib/format";
 
 type Tone = "primary" | "neutral" | "danger" | "ghost";
@@ -169,7 +170,8 @@ export function Notice({ tone = "info", children, role }: { tone?: "info" | "war
   );
 }
 
-const STATUS_TONES: Record<string, string> = {
+/** A tone for every run status of the vocabulary (a status it gains without a tone here fails the type check). */
+const STATUS_TONES: Record<RunStatus, string> = {
   running: "bg-emerald-500/15 text-emerald-300 ring-emerald-500/40",
   paused: "bg-amber-500/15 text-amber-200 ring-amber-500/40",
   idle: "bg-slate-700/40 text-slate-300 ring-slate-600",
@@ -185,7 +187,7 @@ export function StatusBadge({ status, testId, label }: { status: string; testId?
   return (
     <span
       data-testid={testId}
-      className={`inline-flex items-center gap-1.5 rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${STATUS_TONES[status] ?? STATUS_TONES.idle}`}
+      className={`inline-flex items-center gap-1.5 rounded-full px-2 py-0.5 text-xs font-semibold ring-1 ring-inset ${(STATUS_TONES as Record<string, string | undefined>)[status] ?? STATUS_TONES.idle}`}
     >
       {status === "running" ? <span aria-hidden className="h-1.5 w-1.5 motion-safe:animate-pulse rounded-full bg-emerald-400" /> : null}
       {label ?? status}

@@ -1,4 +1,5 @@
 /** Small formatting helpers shared by the pages. Dates arrive as ISO strings (no transformer on the wire). */
+import type { ActivityChange, ActivityKind, ActivityMeta, UnknownActivity } from "../../lib/protocol/activity";
 
 export function toDate(value: Date | string | number): Date {
   return value instanceof Date ? value : new Date(value);
@@ -52,20 +53,19 @@ export function num(x: number, digits = 3): string {
   return Math.abs(x) >= 1000 ? x.toFixed(0) : x.toPrecision(digits);
 }
 
-/** One activity entry in words: who did what. */
-export function describeActivity(a: { kind: string; userName: string | null; detail: Record<string, unknown>; iteration: number | null }): string {
+/** One activity entry in words: who did what (each kind's detail typed: lib/protocol/activity.ts). */
+export function describeActivity(a: Pick<ActivityMeta, "userName" | "iteration"> & (ActivityChange | UnknownActivity)): string {
   const who = a.userName ?? "The trainer";
-  const d = a.detail;
   const at = a.iteration !== null ? ` at iteration ${a.iteration}` : "";
   switch (a.kind) {
     case "run.created":
-      return `${who} created run “${String(d.name ?? "")}”`;
+      return `${who} created run “${a.detail.name}”`;
     case "run.started":
-      return `${who} started the run${d.fromQueue ? " (from the trainer queue: a slot freed)" : ""}`;
+      return `${who} started the run${a.detail.fromQueue ? " (from the trainer queue: a slot freed)" : ""}`;
     case "run.resumedFromCheckpoint":
-      return `${who} resumed the run from its checkpoint (iteration ${String(d.checkpointIteration ?? "?")})${d.fromQueue ? ": a trainer slot freed" : ""}`;
+      return `${who} resumed the run from its checkpoint (iteration ${a.detail.checkpointIteration})${a.detail.fromQueue ? ": a trainer slot freed" : ""}`;
     case "run.queued":
-      return `${who} started the run: every trainer slot is busy, so it waits in the queue (${Number(d.ahead ?? 0) === 0 ? "next in line" : `${String(d.ahead)} ahead`})`;
+      return `${who} started the run: every trainer slot is busy, so it waits in the queue (${a.detail.ahead === 0 ? "next in line" : `${a.detail.ahead} ahead`})`;
     case "run.unqueued":
       return `${who} took the run out of the trainer queue`;
     case "run.pause":
@@ -77,44 +77,40 @@ export function describeActivity(a: { kind: string; userName: string | null; det
     case "run.completed":
       return `The run completed${at}`;
     case "run.failed":
-      return `The run failed${at}: ${String(d.reason ?? "no reason given")}`;
+      return `The run failed${at}: ${a.detail.reason}`;
     case "run.error":
-      return `Trainer error${at}: ${String(d.message ?? "")}`;
+      return `Trainer error${at}: ${a.detail.message}`;
     case "control.lrMultiplier":
-      return `${who} set ${String(d.scope)}/${String(d.param)} LRateMultiplier ${String(d.from)} → ${String(d.to)}${at}`;
-    case "control.optimizer": {
-      const from = (d.from as { alpha?: number } | undefined)?.alpha;
-      const to = (d.to as { alpha?: number } | undefined)?.alpha;
-      return `${who} set ${String(d.network)} α ${from ?? "?"} → ${to ?? "?"}${at}`;
-    }
+      return `${who} set ${a.detail.scope}/${a.detail.param} LRateMultiplier ${a.detail.from} → ${a.detail.to}${at}`;
+    case "control.optimizer":
+      return `${who} set ${a.detail.network} α ${a.detail.from.alpha} → ${a.detail.to.alpha}${at}`;
     case "collapse.alarm": {
-      const alarms = Array.isArray(d.alarms) ? (d.alarms as { message?: string }[]) : [];
       const what =
-        alarms
+        a.detail.alarms
           .map((x) => x.message)
           .filter(Boolean)
           .join("; ") || "mode collapse suspected";
-      return `Collapse alarm${at}: ${what}${d.pausing ? " (the run pauses)" : ""}`;
+      return `Collapse alarm${at}: ${what}${a.detail.pausing ? " (the run pauses)" : ""}`;
     }
     case "member.joined":
-      return `${who} joined as ${String(d.role ?? "member")}`;
+      return `${who} joined as ${a.detail.role}`;
     case "member.role":
-      return `${who} made ${String(d.member ?? "a member")} ${String(d.to ?? "?")} (was ${String(d.from ?? "?")})`;
+      return `${who} made ${a.detail.member ?? "a member"} ${a.detail.to} (was ${a.detail.from})`;
     case "member.removed":
-      return `${who} removed ${String(d.member ?? "a member")} from the session`;
+      return `${who} removed ${a.detail.member ?? "a member"} from the session`;
     case "dataset.imported":
-      return `${who} imported data set “${String(d.name ?? "")}” (${Number(d.count ?? 0).toLocaleString()} images${Array.isArray(d.imageShape) ? `, ${d.imageShape.join("×")}` : ""})`;
+      return `${who} imported data set “${a.detail.name}” (${a.detail.count.toLocaleString()} images, ${a.detail.imageShape.join("×")})`;
     case "dataset.deleted":
-      return `${who} deleted data set “${String(d.name ?? "")}”`;
+      return `${who} deleted data set “${a.detail.name}”`;
     case "session.pauseOnCollapse":
-      return `${who} turned pause on collapse ${d.to ? "on" : "off"}`;
-    default:
-      return `${who}: ${a.kind}${at}`;
+      return `${who} turned pause on collapse ${a.detail.to ? "on" : "off"}`;
+    case "unknown":
+      return `${who}: ${a.detail.kind}${at}`;
   }
 }
 
 /** Activity kinds drawn as markers on the losses chart. */
-export const MARKER_KINDS = new Set([
+export const MARKER_KINDS = new Set<ActivityKind | "unknown">([
   "run.started",
   "run.resumedFromCheckpoint",
   "run.pause",

@@ -2,7 +2,8 @@
 /**
  * The live side of a session page: one socket.io connection (the session cookie authenticates it), `join` on
  * every (re)connect, the history merged with the live stream by iteration, and the pushes (status, grids,
- * activity, presence) as React state. socket.io-client reconnects by itself; each reconnect joins again.
+ * activity, presence) as React state; parameter changes go to the page's handler (it applies them to its cache).
+ * socket.io-client reconnects by itself; each reconnect joins again.
  */
 import { io, type Socket } from "socket.io-client";
 import { useEffect, useRef, useState } from "react";
@@ -16,6 +17,8 @@ import type {
   RunStatusPush,
   ServerToClientEvents,
 } from "../../lib/protocol/socket";
+import type { ParametersPush } from "../../lib/protocol/parameters";
+import { SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { LossSeries } from "./series";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -55,7 +58,13 @@ function mergeDiagnostics(a: readonly DiagnosticsPush[], b: readonly Diagnostics
 export function useSessionLive(
   sessionId: string,
   runId: string | null,
-  handlers: { onActivity?: (a: ActivityPush) => void; onStatus?: (s: RunStatusPush) => void; onDatasetProgress?: (p: DatasetProgressPush) => void } = {},
+  handlers: {
+    onActivity?: (a: ActivityPush) => void;
+    onStatus?: (s: RunStatusPush) => void;
+    /** A control took effect on a run of the session: apply it (applyControl) to the cached parameter table. */
+    onParameters?: (p: ParametersPush) => void;
+    onDatasetProgress?: (p: DatasetProgressPush) => void;
+  } = {},
 ): SessionLive {
   const [series] = useState(() => new LossSeries());
   const [connection, setConnection] = useState<Connection>("connecting");
@@ -77,7 +86,7 @@ export function useSessionLive(
     const socket = socketRef.current;
     if (!socket?.connected) return;
     const requested = runRef.current;
-    socket.emit("join", { sessionId, ...(requested ? { runId: requested } : {}) }, (reply) => {
+    socket.emit("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, ...(requested ? { runId: requested } : {}) }, (reply) => {
       if (runRef.current !== requested) return; // the page moved to another run meanwhile
       if ("error" in reply) {
         setJoinError(reply.error);
@@ -151,6 +160,7 @@ export function useSessionLive(
       setActivity((prev) => (prev.some((a) => a.id === entry.id) ? prev : [...prev, entry]));
       handlersRef.current.onActivity?.(entry);
     });
+    socket.on("run:parameters", (push) => handlersRef.current.onParameters?.(push));
     socket.on("dataset:progress", (push) => {
       if (push.sessionId === sessionId) handlersRef.current.onDatasetProgress?.(push);
     });

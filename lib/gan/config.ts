@@ -5,23 +5,31 @@
  */
 import { z } from "zod";
 import { BUILTIN_SPECS, NetworkSpecSchema, TRAINING_NETWORKS } from "./spec";
+import { ALPHA_MAX, LR_MULTIPLIER, PARAMETER_NAMES, type SolverName } from "./vocabulary";
+
+/** NNC's Alpha (the learning rate) of a solver: above 0, at most its ALPHA_MAX; the same check in the Config and live. */
+export const alphaSchema = (solver: SolverName) =>
+  z
+    .number()
+    .positive({ error: (iss) => `α must be above 0, got ${String(iss.input)}` })
+    .max(ALPHA_MAX[solver], { error: (iss) => `${solver}'s α is at most ${ALPHA_MAX[solver]}, got ${String(iss.input)}` });
 
 export const OptimizerSchema = z.discriminatedUnion("type", [
   z
     .object({
       type: z.literal("Adam"),
       /** NNC's Alpha: the learning rate. */
-      alpha: z.number().positive().max(1).default(0.0005),
+      alpha: alphaSchema("Adam").default(0.0005),
       beta1: z.number().min(0).lt(1).default(0.5),
       beta2: z.number().min(0).lt(1).default(0.999),
       eps: z.number().positive().default(1e-8),
     })
     .strict(),
-  z.object({ type: z.literal("Sgd"), alpha: z.number().positive().max(10).default(0.001) }).strict(),
+  z.object({ type: z.literal("Sgd"), alpha: alphaSchema("Sgd").default(0.001) }).strict(),
   z
     .object({
       type: z.literal("Momentum"),
-      alpha: z.number().positive().max(10).default(0.001),
+      alpha: alphaSchema("Momentum").default(0.001),
       momentum: z.number().min(0).lt(1).default(0.9),
     })
     .strict(),
@@ -31,9 +39,20 @@ export type OptimizerInput = z.input<typeof OptimizerSchema>;
 
 const defaultAdam = (): Optimizer => ({ type: "Adam", alpha: 0.0005, beta1: 0.5, beta2: 0.999, eps: 1e-8 });
 
+/** What a user reads when an LRateMultiplier is out of LR_MULTIPLIER (the Config, the protocol, the API and the engine). */
+export const lrMultiplierRangeMessage = (value: unknown) =>
+  `LRateMultiplier must be a number from ${LR_MULTIPLIER.min} to ${LR_MULTIPLIER.max} (0 freezes the parameter), got ${String(value)}`;
+
+/** An LRateMultiplier: within LR_MULTIPLIER; the same check in the Config, the protocol and the API. */
+export const lrMultiplierSchema = () =>
+  z
+    .number()
+    .min(LR_MULTIPLIER.min, { error: (iss) => lrMultiplierRangeMessage(iss.input) })
+    .max(LR_MULTIPLIER.max, { error: (iss) => lrMultiplierRangeMessage(iss.input) });
+
 /** Per parameter LRateMultiplier: { Affine: { W: 0 } } freezes Affine's W. 1 when not given. */
 export const LrMultipliersSchema = z
-  .record(z.string().max(100), z.partialRecord(z.enum(["W", "b", "beta", "gamma"]), z.number().min(0).max(100)))
+  .record(z.string().max(100), z.partialRecord(z.enum(PARAMETER_NAMES), lrMultiplierSchema()))
   .refine((m) => Object.keys(m).length <= 1000, { message: "at most 1,000 ParameterScopes" });
 
 export const ConfigSchema = z

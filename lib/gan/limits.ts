@@ -25,7 +25,7 @@
  * Imports nothing but spec.ts (zod): no TensorFlow, Next, socket.io, Prisma or server code.
  */
 import type { Config } from "./config";
-import { resolveSpec, specForConfig, type ResolvedSpec } from "./spec";
+import { resolveSpec, specForConfig, type PartName, type ResolvedSpec } from "./spec";
 
 export interface ConfigLimits {
   /** Largest BatchSize. */
@@ -139,7 +139,7 @@ export function countParameters(resolved: ResolvedSpec): number {
 
 /** Activation values one image needs in one iteration, before the ×2 for gradients (the formula in the header). */
 export function activationsPerImage(resolved: ResolvedSpec): number {
-  const sum = (part: "generator" | "discriminator") => resolved.layers[part].reduce((a, l) => a + elements(l.outShape), 0);
+  const sum = (part: PartName) => resolved.layers[part].reduce((a, l) => a + elements(l.outShape), 0);
   return sum("generator") + 2 * sum("discriminator");
 }
 

@@ -3,12 +3,15 @@
  * LRateMultiplier. The four networks read their weights from here, so they share them as NNC's networks do.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { lrMultiplierRangeMessage } from "./config";
 import { Rng, Stream, deriveSeed } from "./rng";
 import type { ParameterDef, ResolvedSpec } from "./spec";
+import { LR_MULTIPLIER, PARAMETER_NAMES, type ParameterName } from "./vocabulary";
 
 export type ParamName = ParameterDef["name"];
-export type TrainableParamName = "W" | "b" | "beta" | "gamma";
-export const TRAINABLE_PARAMS: readonly TrainableParamName[] = ["W", "b", "beta", "gamma"];
+/** The parameters with an LRateMultiplier (the vocabulary's PARAMETER_NAMES); mean and var are statistics. */
+export type TrainableParamName = ParameterName;
+export const TRAINABLE_PARAMS: readonly TrainableParamName[] = PARAMETER_NAMES;
 
 export const paramKey = (scope: string, name: string) => `${scope}/${name}`;
 
@@ -75,7 +78,9 @@ export class ParameterStore {
     if (!(TRAINABLE_PARAMS as readonly string[]).includes(name)) {
       throw new UnknownParameterError(scope, name, this.scopeNames());
     }
-    if (!Number.isFinite(value) || value < 0) throw new RangeError(`LRateMultiplier must be a number ≥ 0, got ${value}`);
+    if (!Number.isFinite(value) || value < LR_MULTIPLIER.min || value > LR_MULTIPLIER.max) {
+      throw new RangeError(lrMultiplierRangeMessage(value));
+    }
     return this.get(scope, name as ParamName);
   }
 

@@ -36,6 +36,7 @@ export {
   type NetworkSpecInput,
   NetworkSpecSchema,
   type ParametricLayer,
+  PARTS,
   type PartName,
   SPEC_BOUNDS,
   TRAINING_NETWORKS,

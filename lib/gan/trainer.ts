@@ -19,8 +19,11 @@ import { encodePng, tileGrid } from "./image";
 import { GanModel, type Losses } from "./model";
 import { Stream } from "./rng";
 import { TRAINING_NETWORKS, checkSpecFitsData, specForConfig, type NetworkSpecInput, type TrainingNetworkName } from "./spec";
+import { ENDED_STATUSES, type TrainerStatus } from "./vocabulary";
 
-export type TrainerStatus = "idle" | "running" | "paused" | "stopped" | "completed" | "failed";
+export { TRAINER_STATUSES, type TrainerStatus } from "./vocabulary";
+/** True once the loop has ended (completed, stopped or failed): no change is taken any more. */
+export const trainerEnded = (status: TrainerStatus): boolean => (ENDED_STATUSES as readonly string[]).includes(status);
 
 export type ControlChange =
   | { kind: "lrMultiplier"; scope: string; param: string; from: number; to: number }
@@ -211,7 +214,7 @@ export class Trainer {
 
   /** A change queued after the loop ended would never apply: refuse it instead of accepting it silently. */
   private assertOpen(): void {
-    if (this.status === "completed" || this.status === "stopped" || this.status === "failed") {
+    if (trainerEnded(this.status)) {
       throw new Error(
         `the run has ${this.status === "failed" ? "failed" : this.status === "stopped" ? "been stopped" : "completed"}: changes are no longer taken`,
       );

@@ -35,6 +35,9 @@ export const ALPHA_MAX_ANY = Math.max(...Object.values(ALPHA_MAX));
 /** A run's status as the server knows it. */
 export const RUN_STATUSES = ["idle", "queued", "running", "paused", "stopped", "completed", "failed", "interrupted"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+/** The statuses a trainer process reports (lib/gan/trainer.ts): a run's, less "queued" and "interrupted", which only the server knows. */
+export const TRAINER_STATUSES = ["idle", "running", "paused", "stopped", "completed", "failed"] as const satisfies readonly RunStatus[];
+export type TrainerStatus = (typeof TRAINER_STATUSES)[number];
 /** Statuses after which the run's trainer has ended (a stopped, failed or interrupted run can start again from its checkpoint). */
 export const ENDED_STATUSES = ["completed", "stopped", "failed", "interrupted"] as const satisfies readonly RunStatus[];
 

@@ -4,8 +4,11 @@
  * iteration it belongs to, so a client that read the history first can drop what it already has.
  */
 import { z } from "zod";
+import type { ActivityPush } from "./activity";
+import type { ParametersPush } from "./parameters";
+import type { RunStatus } from "../gan/vocabulary";
 
-export const SOCKET_PROTOCOL_VERSION = 1;
+export const SOCKET_PROTOCOL_VERSION = 2;
 
 export interface LossPoint {
   iteration: number;
@@ -17,13 +20,12 @@ export interface LossPoint {
   at?: number;
 }
 
-/** Every status a run can have (server/db/store.ts RUN_STATUSES); "queued": waiting for a trainer slot. */
-export type RunStatusName = "idle" | "queued" | "running" | "paused" | "stopped" | "completed" | "failed" | "interrupted";
+/** Every status a run can have (lib/gan/vocabulary.ts RUN_STATUSES); "queued": waiting for a trainer slot. */
+export type RunStatusName = RunStatus;
 
 export interface RunStatusPush {
   runId: string;
-  /** One of {@link RunStatusName}. */
-  status: string;
+  status: RunStatusName;
   iteration: number;
   epoch: number;
   backend: string | null;
@@ -44,17 +46,8 @@ export interface GridPush {
   url: string;
 }
 
-export interface ActivityPush {
-  id: string;
-  sessionId: string;
-  runId: string | null;
-  userId: string | null;
-  userName: string | null;
-  kind: string;
-  detail: Record<string, unknown>;
-  iteration: number | null;
-  createdAt: string;
-}
+/** An activity entry as pushed: its kind with that kind's detail, typed (lib/protocol/activity.ts). */
+export type { ActivityPush } from "./activity";
 
 export interface PresenceUser {
   userId: string;
@@ -146,11 +139,21 @@ export interface ServerToClientEvents {
   "run:grid": (push: GridPush) => void;
   "run:diagnostics": (push: DiagnosticsPush) => void;
   activity: (entry: ActivityPush) => void;
+  /** A control took effect: the change itself, applied to the cached `runs.parameters` with applyControl (lib/protocol/parameters.ts). */
+  "run:parameters": (push: ParametersPush) => void;
   presence: (push: { sessionId: string; users: PresenceUser[] }) => void;
   "dataset:progress": (push: DatasetProgressPush) => void;
 }
 
-export const JoinSchema = z.object({ sessionId: z.string().min(1).max(100), runId: z.string().min(1).max(100).optional() }).strict();
+/**
+ * `v` is the page's SOCKET_PROTOCOL_VERSION: a join without it, or with another, is refused with
+ * UNSUPPORTED_PROTOCOL before anything else is read (the page is older or newer than the server: reload it).
+ */
+export const JoinSchema = z
+  .object({ v: z.literal(SOCKET_PROTOCOL_VERSION), sessionId: z.string().min(1).max(100), runId: z.string().min(1).max(100).optional() })
+  .strict();
+/** The refusal of a join whose protocol version is not the server's. */
+export const UNSUPPORTED_PROTOCOL = { code: "UNSUPPORTED_PROTOCOL", message: "this page is older than the server: reload it" } as const;
 
 export interface ClientToServerEvents {
   /** Join a session's room (and a run's history). Subscribes first, then reads the history, so nothing falls between. */

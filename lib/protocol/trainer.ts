@@ -7,7 +7,8 @@
  * at the handshake (`hello`).
  */
 import { z } from "zod";
-import { ConfigSchema, OptimizerSchema } from "../gan/config";
+import { ConfigSchema, OptimizerSchema, lrMultiplierSchema } from "../gan/config";
+import { ALPHA_MAX_ANY, PARTS, SOLVERS, TRAINER_STATUSES, TRAINING_NETWORKS } from "../gan/vocabulary";
 
 export const TRAINER_PROTOCOL_VERSION = 1;
 const v = z.literal(TRAINER_PROTOCOL_VERSION);
@@ -33,17 +34,18 @@ export const TrainerCommandSchema = z.discriminatedUnion("type", [
   z.object({ v, type: z.literal("pause") }),
   z.object({ v, type: z.literal("resume") }),
   z.object({ v, type: z.literal("stop") }),
-  z.object({ v, type: z.literal("setLrMultiplier"), requestId, scope: z.string().min(1), param: z.string().min(1), value: z.number() }),
+  /** `param` stays a string: the engine names the trainable parameters in its refusal (a statistic such as "mean" has none). */
+  z.object({ v, type: z.literal("setLrMultiplier"), requestId, scope: z.string().min(1), param: z.string().min(1), value: lrMultiplierSchema() }),
   z.object({
     v,
     type: z.literal("setOptimizer"),
     requestId,
-    network: z.enum(["Generator", "DiscriminatorFake", "DiscriminatorReal"]),
-    /** A partial change, e.g. { alpha: 0.0002 }; the engine merges and validates it. */
+    network: z.enum(TRAINING_NETWORKS),
+    /** A partial change, e.g. { alpha: 0.0002 }; the engine merges it and checks α against its solver's ALPHA_MAX. */
     settings: z
       .object({
-        type: z.enum(["Adam", "Sgd", "Momentum"]).optional(),
-        alpha: z.number().optional(),
+        type: z.enum(SOLVERS).optional(),
+        alpha: z.number().positive().max(ALPHA_MAX_ANY).optional(),
         beta1: z.number().optional(),
         beta2: z.number().optional(),
         eps: z.number().optional(),
@@ -73,10 +75,10 @@ export type TrainerCommandInput = z.input<typeof TrainerCommandSchema>;
 // ---- trainer → server -------------------------------------------------------------------------------------
 
 const Losses = z.object({ GReal: z.number(), Fake: z.number(), Real: z.number() });
-const Status = z.enum(["idle", "running", "paused", "stopped", "completed", "failed"]);
+const Status = z.enum(TRAINER_STATUSES);
 const ControlChange = z.union([
   z.object({ kind: z.literal("lrMultiplier"), scope: z.string(), param: z.string(), from: z.number(), to: z.number() }),
-  z.object({ kind: z.literal("optimizer"), network: z.string(), from: OptimizerSchema, to: OptimizerSchema }),
+  z.object({ kind: z.literal("optimizer"), network: z.enum(TRAINING_NETWORKS), from: OptimizerSchema, to: OptimizerSchema }),
 ]);
 
 /** The engine's TrainerEvent, as it crosses the process boundary. */
@@ -123,7 +125,8 @@ export const TrainerEventSchema = z.discriminatedUnion("type", [
     epoch: z.number().int(),
     iteration: z.number().int().nullable(),
     metrics: z.record(z.string(), z.number()),
-    perClass: z.array(z.record(z.string(), z.number())),
+    /** Per label; a ratio is null where it has nothing to divide (no image asked for the label, too few to compare). */
+    perClass: z.array(z.record(z.string(), z.number().nullable())),
     gradNorms: z.array(z.object({ scope: z.string(), part: z.string(), norm: z.number() })),
     alarms: z.array(z.object({ rule: z.string(), epoch: z.number().int(), message: z.string(), evidence: z.unknown() })),
     activeAlarms: z.array(z.string()),
@@ -147,7 +150,7 @@ export const TrainerMessageSchema = z.discriminatedUnion("type", [
     iterationsPerEpoch: z.number().int(),
     totalIterations: z.number().int(),
     /** ParameterScopes with their part and layer type, and every LRateMultiplier now. */
-    scopes: z.array(z.object({ scope: z.string(), part: z.enum(["generator", "discriminator"]), layerType: z.string() })),
+    scopes: z.array(z.object({ scope: z.string(), part: z.enum(PARTS), layerType: z.string() })),
     lrMultipliers: z.record(z.string(), z.record(z.string(), z.number())),
     optimizers: z.record(z.string(), OptimizerSchema),
   }),

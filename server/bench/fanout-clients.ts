@@ -4,7 +4,7 @@
  * send back counts and latencies (arrival − the server's receipt from the trainer).
  */
 import { io } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents } from "../../lib/protocol/socket";
+import { type ClientToServerEvents, type ServerToClientEvents, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 
 const [url, cookie, sessionId, runId, viewersArg] = process.argv.slice(2);
 const viewers = Number(viewersArg);
@@ -42,7 +42,7 @@ await Promise.all(
       }),
   ),
 );
-const joins = await Promise.all(sockets.map((s) => s.emitWithAck("join", { sessionId: sessionId!, runId: runId! })));
+const joins = await Promise.all(sockets.map((s) => s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: sessionId!, runId: runId! })));
 const failed = joins.filter((j) => "error" in j).length;
 process.send!({ type: "joined", failed });
 

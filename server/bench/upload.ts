@@ -14,6 +14,7 @@ import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { mnistLikeFixtures } from "../../scripts/lib/mnist-fixtures";
 import { connect, person } from "../../tests/helpers/clients";
 import { startBenchServer } from "./bench-server";
@@ -40,7 +41,7 @@ try {
   const invite = await ada.api.sessions.createInvite.mutate({ sessionId: session.id, role: "viewer" });
   await vic.api.sessions.acceptInvite.mutate({ token: invite.token });
   const socket = await connect(server.url, vic.cookie());
-  await socket.emitWithAck("join", { sessionId: session.id });
+  await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: session.id });
   const pushes = new Map<string, number>();
   socket.on("dataset:progress", (p) => pushes.set(p.importId, (pushes.get(p.importId) ?? 0) + 1));
 

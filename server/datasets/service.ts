@@ -23,13 +23,12 @@ import {
   type DataShape,
   type ResolvedSpec,
 } from "../../lib/gan/spec";
-import type { ActivityPush, DatasetProgressPush } from "../../lib/protocol/socket";
+import type { DatasetProgressPush } from "../../lib/protocol/socket";
+import type { ActivityLog } from "../activity/log";
 import type { SessionDatasetRecord, Store } from "../db/store";
-import { toActivityPush } from "../runs/pushes";
 
 export interface DatasetBroadcaster {
   progress(sessionId: string, push: DatasetProgressPush): void;
-  activity(sessionId: string, entry: ActivityPush): void;
 }
 
 export type DatasetServiceErrorCode = "BAD_REQUEST" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE";
@@ -112,6 +111,8 @@ export class DatasetService {
       /** Who decodes imports: an ImportProcess (off the event loop); the store itself, in this process, when absent. */
       importer?: { importFiles(files: { name: string; path: string }[], options: ImportOptions): Promise<ImportResult> };
       broadcaster: DatasetBroadcaster;
+      /** Where imports and deletions are recorded and pushed (the server's one ActivityLog). */
+      activity: ActivityLog;
     },
   ) {}
 
@@ -243,7 +244,7 @@ export class DatasetService {
       });
       const dataset = this.view(record, result.dataset);
       if (created) {
-        const saved = await this.deps.store.addActivity({
+        await this.deps.activity.record({
           sessionId: input.sessionId,
           userId: input.user.id,
           kind: "dataset.imported",
@@ -256,7 +257,6 @@ export class DatasetService {
             reused: result.reused,
           },
         });
-        this.deps.broadcaster.activity(input.sessionId, toActivityPush(saved));
       }
       push({ phase: "done", done: dataset.count, total: dataset.count, datasetId: dataset.id });
       return { dataset, reused: result.reused || !created };
@@ -281,8 +281,7 @@ export class DatasetService {
       this.deps.datasets.remove(datasetId);
       this.examples.delete(datasetId);
     }
-    const saved = await this.deps.store.addActivity({ sessionId, userId: user.id, kind: "dataset.deleted", detail: { datasetId, name: record.name } });
-    this.deps.broadcaster.activity(sessionId, toActivityPush(saved));
+    await this.deps.activity.record({ sessionId, userId: user.id, kind: "dataset.deleted", detail: { datasetId, name: record.name } });
   }
 
   /**

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Invite } from "./generated/client";
 import type { MemberStore } from "./members";
-import { asRole, ROLE_RANK, type Role, type StoreDb, StoreError, storeError } from "./shared";
+import { asRole, type Role, roleAtLeast, type StoreDb, StoreError, storeError } from "./shared";
 
 export interface InviteRecord {
   id: string;
@@ -62,7 +62,7 @@ function judgeInvite(
     return memberRole === null ? { ok: false, reason: "removed" } : { ok: true, joinsAs: memberRole, changes: false };
   }
   let joinsAs: Role = ceiling?.role === "viewer" ? "viewer" : invite.role;
-  if (memberRole !== null && ROLE_RANK[memberRole] >= ROLE_RANK[joinsAs]) joinsAs = memberRole;
+  if (memberRole !== null && roleAtLeast(memberRole, joinsAs)) joinsAs = memberRole;
   const changes = joinsAs !== memberRole;
   if (changes && invite.maxUses !== null && invite.uses >= invite.maxUses) return { ok: false, reason: "usedUp" };
   return { ok: true, joinsAs, changes };

@@ -1,7 +1,7 @@
 // Members of a session and their ceilings: the owner's last decision about a demoted ("viewer") or removed ("none")
 // member, which no invite link lifts (invites.ts reads it).
 import type { Prisma } from "./generated/client";
-import { asRole, ROLE_RANK, type Role, type StoreDb, StoreError, storeError } from "./shared";
+import { asRole, type Role, roleAtLeast, type StoreDb, StoreError, storeError } from "./shared";
 
 export interface MemberRecord {
   userId: string;
@@ -37,7 +37,7 @@ export class MemberStore {
           return { role };
         }
         const current = asRole(existing.role);
-        if (ROLE_RANK[role] <= ROLE_RANK[current]) return { role: current };
+        if (roleAtLeast(current, role)) return { role: current };
         await tx.membership.update({ where: { userId_sessionId: { userId, sessionId } }, data: { role } });
         return { role };
       });

@@ -4,16 +4,11 @@
 // checked readers, and JSON written to string columns.
 import { Prisma } from "./generated/client";
 import type { PrismaClient } from "./generated/client";
+import { type Role, ROLES, RUN_STATUSES, type RunStatus } from "../../lib/gan/vocabulary";
 
-export type Role = "owner" | "editor" | "viewer";
-/** "queued": waiting for a trainer slot (server/runs/trainer-slots.ts); it starts by itself when one frees. */
-export type RunStatus = "idle" | "queued" | "running" | "paused" | "stopped" | "completed" | "failed" | "interrupted";
-
-export const ROLES: readonly Role[] = ["viewer", "editor", "owner"];
-export const RUN_STATUSES: readonly RunStatus[] = ["idle", "queued", "running", "paused", "stopped", "completed", "failed", "interrupted"];
-
-/** Who outranks whom (members keep the higher of two roles; invites never lower one). */
-export const ROLE_RANK: Record<Role, number> = { viewer: 0, editor: 1, owner: 2 };
+// The closed sets stored as strings are the vocabulary's: roles lowest first (members keep the higher of two roles,
+// invites never lower one: roleAtLeast), run statuses ("queued": waiting for a trainer slot, server/runs/trainer-slots.ts).
+export { type Role, ROLES, roleAtLeast, RUN_STATUSES, type RunStatus } from "../../lib/gan/vocabulary";
 
 export type StoreErrorCode = "CONFLICT" | "NOT_FOUND";
 

@@ -137,4 +137,5 @@ export class Store {
   // ---- activity (activity.ts) ----
   addActivity: ActivityStore["addActivity"] = (...a) => this.activity.addActivity(...a);
   listActivity: ActivityStore["listActivity"] = (...a) => this.activity.listActivity(...a);
+  listRunActivity: ActivityStore["listRunActivity"] = (...a) => this.activity.listRunActivity(...a);
 }

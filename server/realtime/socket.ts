@@ -1,10 +1,11 @@
 /**
  * socket.io: one room per session. A connection is authenticated by the session cookie of its handshake; `join`
  * checks membership, subscribes first and reads the history second (so nothing falls between), then reports who
- * is here. A malformed message gets an error reply and changes nothing.
+ * is here. A join of another protocol version (or none: a page older than the server) is refused with
+ * UNSUPPORTED_PROTOCOL; a malformed message gets an error reply and changes nothing.
  */
 import type { Server, Socket } from "socket.io";
-import { JoinSchema, type ClientToServerEvents, type ServerToClientEvents } from "../../lib/protocol/socket";
+import { JoinSchema, SOCKET_PROTOCOL_VERSION, UNSUPPORTED_PROTOCOL, type ClientToServerEvents, type ServerToClientEvents } from "../../lib/protocol/socket";
 import type { CookieSealer } from "../auth/auth";
 import type { Store } from "../db/store";
 import type { DatasetBroadcaster } from "../datasets/service";
@@ -23,6 +24,7 @@ export function socketBroadcaster(io: IO): Broadcaster & DatasetBroadcaster {
     grid: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:grid", push),
     diagnostics: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:diagnostics", push),
     activity: (sessionId, entry) => io.to(roomOf(sessionId)).emit("activity", entry),
+    parameters: (sessionId, push) => io.to(roomOf(sessionId)).emit("run:parameters", push),
     progress: (sessionId, push) => io.to(roomOf(sessionId)).emit("dataset:progress", push),
   };
 }
@@ -53,6 +55,10 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
     socket.on("join", async (request, ack) => {
       const reply = typeof ack === "function" ? ack : () => undefined;
       try {
+        // The version first: a page of another protocol may send what this server cannot read at all.
+        if (typeof request === "object" && request !== null && (request as { v?: unknown }).v !== SOCKET_PROTOCOL_VERSION) {
+          return reply({ error: { ...UNSUPPORTED_PROTOCOL } });
+        }
         const parsed = JoinSchema.safeParse(request);
         if (!parsed.success) {
           return reply({

@@ -1,12 +1,16 @@
 /**
  * What the parts of the run service share (server/runs/service.ts wires them): its dependencies, the live trainer
- * processes by run, the trainer slots and their queue, and the few steps every part takes: record an activity
- * entry, read a run, make a run's status push, release an ended run's trainer.
+ * processes by run, the trainer slots and their queue, each run's parameter state, and the few steps every part
+ * takes: record an activity entry (through the ActivityLog), read a run, make a run's status push, release an ended
+ * run's trainer.
  */
 import type { Config } from "../../lib/gan/config";
 import type { ConfigLimits } from "../../lib/gan/limits";
 import type { ResolvedSpec } from "../../lib/gan/spec";
+import { ENDED_STATUSES, type PartName } from "../../lib/gan/vocabulary";
+import type { ActivityInput, ActivityPush } from "../../lib/protocol/activity";
 import type { RunStatusPush } from "../../lib/protocol/socket";
+import { ActivityLog } from "../activity/log";
 import type { RunStatus, Store } from "../db/store";
 import type { DiskGuard } from "../disk";
 import { DEFAULT_LIMITS, type Limits } from "../limits";
@@ -14,7 +18,8 @@ import type { GeneratorPool } from "../trainer/generator-pool";
 import type { RunProcess, TrainerSupervisor } from "../trainer/supervisor";
 import { RunError } from "./errors";
 import type { LossBuffer } from "./losses";
-import { type Broadcaster, statusOf, toActivityPush } from "./pushes";
+import { RunParameterStates } from "./parameters";
+import { type Broadcaster, statusOf } from "./pushes";
 import { type Slot, TrainerSlots } from "./trainer-slots";
 import type { WriteQueue } from "./write-queue";
 
@@ -22,6 +27,8 @@ export interface RunServiceDeps {
   store: Store;
   supervisor: TrainerSupervisor;
   broadcaster: Broadcaster;
+  /** The server's one ActivityLog (server/app.ts); one over `store` and `broadcaster` when not given. */
+  activity?: ActivityLog;
   dataDir: string;
   backend?: string;
   /** RuntimeGenerator processes, which draw from the trainers' weight snapshots. */
@@ -46,8 +53,8 @@ export interface RunServiceDeps {
   disk?: DiskGuard;
 }
 
-/** Statuses after which a run has no use for its trainer. */
-export const TERMINAL = new Set(["completed", "stopped", "failed", "interrupted"]);
+/** Statuses after which a run has no use for its trainer (the vocabulary's ENDED_STATUSES). */
+export const TERMINAL: ReadonlySet<string> = new Set<string>(ENDED_STATUSES);
 
 /** A run with a trainer process, and what the service keeps about it while the process lives. */
 export interface Live {
@@ -66,7 +73,7 @@ export interface Live {
   requested: Map<string, string | null>;
   /** Who asked for each LRateMultiplier/optimizer change, by a key of what changes, in order. */
   changes: Map<string, (string | null)[]>;
-  scopes: { scope: string; part: "generator" | "discriminator" }[];
+  scopes: { scope: string; part: PartName }[];
   lrMultipliers: Record<string, Record<string, number>>;
   imagesPerSec?: number;
 }
@@ -90,6 +97,10 @@ export class RunContext {
   closing = false;
   /** The backend the last trainer process reported (name and what it runs on), for the health check. */
   lastBackend: { name: string; detail: string } | null = null;
+  /** Where every activity entry of the run service is recorded and pushed. */
+  readonly log: ActivityLog;
+  /** Each run's LRateMultipliers and solvers (the parameter table), moved as its trainer reports changes. */
+  readonly parameters: RunParameterStates;
 
   /** `onSlotFree` runs (synchronously) each time a trainer slot frees: the queue's head starts from there. */
   constructor(
@@ -98,6 +109,9 @@ export class RunContext {
   ) {
     this.limits = deps.limits ?? DEFAULT_LIMITS;
     this.slots = new TrainerSlots<Queued>(this.limits, onSlotFree);
+    this.log = deps.activity ?? new ActivityLog({ store: deps.store, broadcaster: deps.broadcaster });
+    const specForRun = deps.datasets?.specForRun?.bind(deps.datasets);
+    this.parameters = new RunParameterStates({ store: deps.store, ...(specForRun ? { specForRun } : {}) });
   }
 
   get store(): Store {
@@ -108,10 +122,9 @@ export class RunContext {
     return this.deps.broadcaster;
   }
 
-  /** Stores an activity entry and pushes it to the session. */
-  async activity(entry: Parameters<Store["addActivity"]>[0]): Promise<void> {
-    const saved = await this.store.addActivity(entry);
-    this.broadcaster.activity(entry.sessionId, toActivityPush(saved));
+  /** Stores an activity entry and pushes it to the session (the ActivityLog); resolves with the entry as pushed. */
+  activity(entry: ActivityInput): Promise<ActivityPush> {
+    return this.log.record(entry);
   }
 
   async getRun(runId: string) {

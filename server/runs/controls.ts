@@ -4,10 +4,9 @@
  * activity entry written when the trainer confirms the change (server/runs/events.ts) names them. A run without a
  * live trainer gets a CONFLICT that says why (queued, starting or ending, not training).
  */
+import { PARAMETER_NAMES, type PartName, type TrainingNetworkName } from "../../lib/gan/vocabulary";
 import type { Live, RunContext } from "./context";
 import { ahead, asRunError, RunError } from "./errors";
-
-const PARAMS = ["W", "b", "beta", "gamma"] as const;
 
 export class RunControls {
   constructor(private readonly ctx: RunContext) {}
@@ -61,11 +60,11 @@ export class RunControls {
   }
 
   /** Freezes (every multiplier 0) or unfreezes (1) every parameter of the generator or the discriminator. */
-  async setPartFrozen(runId: string, userId: string, part: "generator" | "discriminator", frozen: boolean): Promise<number> {
+  async setPartFrozen(runId: string, userId: string, part: PartName, frozen: boolean): Promise<number> {
     const live = this.requireLive(runId);
     let changed = 0;
     for (const { scope } of live.scopes.filter((s) => s.part === part)) {
-      for (const param of PARAMS) {
+      for (const param of PARAMETER_NAMES) {
         if (live.lrMultipliers[scope]?.[param] === undefined) continue;
         await this.setLrMultiplier(runId, userId, scope, param, frozen ? 0 : 1);
         changed++;
@@ -74,7 +73,7 @@ export class RunControls {
     return changed;
   }
 
-  async setAlpha(runId: string, userId: string, network: "Generator" | "DiscriminatorFake" | "DiscriminatorReal", alpha: number): Promise<void> {
+  async setAlpha(runId: string, userId: string, network: TrainingNetworkName, alpha: number): Promise<void> {
     const live = this.requireLive(runId);
     const key = `opt:${network}`;
     this.remember(live, key, userId);

@@ -4,6 +4,7 @@
  * grid, checkpoint, control, diagnostics, error). Every push follows its write (the run's WriteQueue); a status the
  * trainer confirms is credited to whoever asked for it; an ended run's trainer is released.
  */
+import { controlActivity, ControlChangeSchema } from "../../lib/protocol/parameters";
 import type { TrainerEventMessage } from "../../lib/protocol/trainer";
 import type { RunProcessEvent } from "../trainer/supervisor";
 import { type Live, type RunContext, TERMINAL } from "./context";
@@ -22,12 +23,19 @@ export class TrainerEvents {
       live.scopes = e.info.scopes;
       live.lrMultipliers = e.info.lrMultipliers;
       this.ctx.lastBackend = e.info.backend;
+      // What the trainer trains with (a resumed checkpoint's values) is the table's truth: each difference is pushed.
+      // Taken first, so a change the trainer reports after this moves the state after it.
+      const overlay = this.ctx.parameters.ready(runId, e.info, e.info.iteration).catch((err: unknown) => {
+        console.error(`run ${runId}: could not read its parameter state: ${(err as Error).message}`);
+        return [];
+      });
       await store.updateRun(runId, {
         backend: e.info.backend.name,
         iterationsPerEpoch: e.info.iterationsPerEpoch,
         totalIterations: e.info.totalIterations,
         iteration: e.info.iteration,
       });
+      for (const applied of await overlay) broadcaster.parameters(live.sessionId, { runId, ...applied });
       return;
     }
     if (e.type === "exit") {
@@ -90,22 +98,19 @@ export class TrainerEvents {
           if (live.writes.trouble) written();
         });
         if (live.writes.trouble) return;
-        const kinds: Record<string, string> = { paused: "pause", running: "resume", stopped: "stop" };
+        const kinds: Partial<Record<string, "pause" | "resume" | "stop">> = { paused: "pause", running: "resume", stopped: "stop" };
         const kind = kinds[ev.status];
         if (kind && live.requested.has(kind)) {
           const userId = live.requested.get(kind) ?? null;
           live.requested.delete(kind);
           await this.ctx.activity({ sessionId: live.sessionId, runId, userId, kind: `run.${kind}`, detail: {}, iteration: ev.iteration });
         }
-        if (ev.status === "completed" || ev.status === "failed") {
-          await this.ctx.activity({
-            sessionId: live.sessionId,
-            runId,
-            userId: null,
-            kind: `run.${ev.status}`,
-            detail: ev.reason ? { reason: ev.reason } : {},
-            iteration: ev.iteration,
-          });
+        if (ev.status === "completed") {
+          await this.ctx.activity({ sessionId: live.sessionId, runId, userId: null, kind: "run.completed", detail: {}, iteration: ev.iteration });
+        }
+        if (ev.status === "failed") {
+          const detail = { reason: ev.reason ?? "the trainer gave no reason" };
+          await this.ctx.activity({ sessionId: live.sessionId, runId, userId: null, kind: "run.failed", detail, iteration: ev.iteration });
         }
         // An ended run needs no trainer: its RuntimeGenerator draws from its checkpoint in another process.
         if (TERMINAL.has(ev.status)) void this.ctx.release(runId);
@@ -129,7 +134,8 @@ export class TrainerEvents {
         );
         return;
       case "control": {
-        const c = ev.change;
+        // The change as both sides apply it (a parameter the vocabulary names, a solver and its α).
+        const c = ControlChangeSchema.parse(ev.change);
         const key = c.kind === "lrMultiplier" ? `lr:${c.scope}/${c.param}=${c.to}` : `opt:${c.network}`;
         const queue = live.changes.get(key);
         const userId = queue?.shift() ?? null;
@@ -137,14 +143,11 @@ export class TrainerEvents {
           live.lrMultipliers[c.scope] ??= {};
           live.lrMultipliers[c.scope]![c.param] = c.to;
         }
-        await this.ctx.activity({
-          sessionId: live.sessionId,
-          runId,
-          userId,
-          kind: c.kind === "lrMultiplier" ? "control.lrMultiplier" : "control.optimizer",
-          detail: { ...c },
-          iteration: ev.iteration,
-        });
+        // The entry first (its time and who made it), then the state moves and the change itself is pushed.
+        const entry = await this.ctx.activity({ sessionId: live.sessionId, runId, userId, ...controlActivity(c), iteration: ev.iteration });
+        const applied = { change: c, userName: entry.userName, iteration: ev.iteration, at: entry.createdAt };
+        await this.ctx.parameters.apply(runId, applied);
+        broadcaster.parameters(live.sessionId, { runId, ...applied });
         return;
       }
       case "diagnostics": {

@@ -3,11 +3,13 @@
  * Config's essentials, final grid and losses, and its checkpoints (`runs.finished`, the history page).
  */
 import { parseConfig } from "../../lib/gan/config";
+import { ENDED_STATUSES } from "../../lib/gan/vocabulary";
 import type { DatasetService } from "../datasets/service";
 import type { Store } from "../db/store";
 import { gridUrl } from "./service";
 
-const FINISHED = new Set(["completed", "stopped", "failed", "interrupted"]);
+/** A finished run's trainer has ended: the vocabulary's ENDED_STATUSES. */
+const FINISHED = new Set<string>(ENDED_STATUSES);
 
 /** What the read model reads: the session's runs, their grids, last losses and checkpoints, and data set names. */
 export interface FinishedSources {

@@ -1,7 +1,9 @@
 /**
  * What the run service pushes to a session, and the shapes it pushes: the Broadcaster (socket.io in the server, an
- * array in tests), a run's status push, an activity entry as pushed, a sample grid's URL.
+ * array in tests), a run's status push, a sample grid's URL. Activity entries are pushed by server/activity/log.ts.
  */
+import type { RunStatus } from "../../lib/gan/vocabulary";
+import type { ParametersPush } from "../../lib/protocol/parameters";
 import type { ActivityPush, DiagnosticsPush, GridPush, LossPoint, RunStatusPush } from "../../lib/protocol/socket";
 
 /** Where pushes go; socket.io in the server, an array in tests. */
@@ -11,6 +13,8 @@ export interface Broadcaster {
   grid(sessionId: string, push: GridPush): void;
   diagnostics(sessionId: string, push: DiagnosticsPush): void;
   activity(sessionId: string, entry: ActivityPush): void;
+  /** A control took effect (the change itself: browsers apply it to their parameter table with applyControl). */
+  parameters(sessionId: string, push: ParametersPush): void;
 }
 
 export const gridUrl = (runId: string, epoch: number) => `/api/runs/${runId}/grids/${epoch}.png`;
@@ -18,25 +22,11 @@ export const gridUrl = (runId: string, epoch: number) => `/api/runs/${runId}/gri
 /** A run's row as its status push (without its place in the trainer queue: RunContext.statusPush adds it). */
 export function statusOf(run: {
   id: string;
-  status: string;
+  status: RunStatus;
   iteration: number;
   epoch: number;
   backend: string | null;
   failureReason: string | null;
 }): RunStatusPush {
   return { runId: run.id, status: run.status, iteration: run.iteration, epoch: run.epoch, backend: run.backend, reason: run.failureReason };
-}
-
-export function toActivityPush(a: {
-  id: string;
-  sessionId: string;
-  runId: string | null;
-  userId: string | null;
-  userName?: string | null;
-  kind: string;
-  detail: Record<string, unknown>;
-  iteration: number | null;
-  createdAt: Date;
-}): ActivityPush {
-  return { ...a, userName: a.userName ?? null, createdAt: a.createdAt.toISOString() };
 }

@@ -105,8 +105,9 @@ export class TrainerQueue {
         sessionId,
         runId,
         userId,
-        kind: checkpoint ? "run.resumedFromCheckpoint" : "run.started",
-        detail: { fromQueue: true, ...(checkpoint ? { checkpointIteration: checkpoint.iteration } : {}) },
+        ...(checkpoint
+          ? ({ kind: "run.resumedFromCheckpoint", detail: { fromQueue: true, checkpointIteration: checkpoint.iteration } } as const)
+          : ({ kind: "run.started", detail: { fromQueue: true } } as const)),
         iteration: checkpoint?.iteration ?? 0,
       });
     } catch (e) {

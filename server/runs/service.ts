@@ -4,7 +4,8 @@
  * The engine is reached only through trainer processes (server/trainer); nothing here trains.
  *
  * RunService is the entry the rest of the server (and the tests) call; each job has its file:
- *   context.ts        what the parts share: dependencies, live trainers, trainer slots, activity, status pushes, release
+ *   context.ts        what the parts share: dependencies, live trainers, trainer slots, activity (server/activity/log.ts),
+ *                     parameter states (parameters.ts), status pushes, release
  *   create.ts         a new run from a Config: limits, data set, quotas
  *   launch.ts         a run's trainer process started in its slot (its Live record, WriteQueue, LossBuffer)
  *   queue.ts          the trainer queue: queued, started by itself when a slot frees, positions pushed, left
@@ -13,12 +14,14 @@
  *   losses.ts         loss points buffered, written in batches and pushed (writes in order: write-queue.ts)
  *   server-pauses.ts  the server's own pauses: storage failing, disk full, over quota
  *   history.ts        history, historyRange and the overview cache (overview.ts)
+ *   parameters.ts     each run's parameter state in memory (and the `runs.parameters` read model)
  *   pushes.ts, errors.ts  the Broadcaster and push shapes; RunError
  */
 import type { ConfigInput } from "../../lib/gan/config";
+import type { PartName, TrainingNetworkName } from "../../lib/gan/vocabulary";
+import type { ParameterState } from "../../lib/protocol/parameters";
 import type { GenerateReply } from "../../lib/protocol/trainer";
 import type { LossPage, RunHistory } from "../../lib/protocol/socket";
-import type { Store } from "../db/store";
 import { QuotaError } from "../limits";
 import type { GeneratorError } from "../trainer/generator-pool";
 import { type Live, type Queued, RunContext, type RunServiceDeps, TERMINAL } from "./context";
@@ -33,7 +36,7 @@ import { TrainerQueue } from "./queue";
 import { ServerPauses } from "./server-pauses";
 
 export { type RunErrorCode, RunError } from "./errors";
-export { type Broadcaster, gridUrl, toActivityPush } from "./pushes";
+export { type Broadcaster, gridUrl } from "./pushes";
 
 export class RunService {
   private readonly ctx: RunContext;
@@ -60,11 +63,6 @@ export class RunService {
   /** The backend the last trainer process reported (name and what it runs on), for the health check. */
   get lastBackend(): { name: string; detail: string } | null {
     return this.ctx.lastBackend;
-  }
-
-  /** Stores an activity entry and pushes it to the session (for session-level changes made through the API). */
-  recordActivity(entry: Parameters<Store["addActivity"]>[0]): Promise<void> {
-    return this.ctx.activity(entry);
   }
 
   /** Creates a run from a Config (validated: bad fields come back with their paths). */
@@ -116,8 +114,9 @@ export class RunService {
       sessionId: run.sessionId,
       runId,
       userId,
-      kind: checkpoint ? "run.resumedFromCheckpoint" : "run.started",
-      detail: checkpoint ? { checkpointIteration: checkpoint.iteration } : {},
+      ...(checkpoint
+        ? ({ kind: "run.resumedFromCheckpoint", detail: { checkpointIteration: checkpoint.iteration } } as const)
+        : ({ kind: "run.started", detail: {} } as const)),
       iteration: checkpoint?.iteration ?? 0,
     });
     return { queuePosition: null };
@@ -143,11 +142,11 @@ export class RunService {
   }
 
   /** Freezes (every multiplier 0) or unfreezes (1) every parameter of the generator or the discriminator. */
-  setPartFrozen(runId: string, userId: string, part: "generator" | "discriminator", frozen: boolean): Promise<number> {
+  setPartFrozen(runId: string, userId: string, part: PartName, frozen: boolean): Promise<number> {
     return this.controls.setPartFrozen(runId, userId, part, frozen);
   }
 
-  setAlpha(runId: string, userId: string, network: "Generator" | "DiscriminatorFake" | "DiscriminatorReal", alpha: number): Promise<void> {
+  setAlpha(runId: string, userId: string, network: TrainingNetworkName, alpha: number): Promise<void> {
     return this.controls.setAlpha(runId, userId, network, alpha);
   }
 
@@ -176,6 +175,14 @@ export class RunService {
   /** Full-resolution points of an iteration range (both ends inclusive), at most a page, with the next page's start. */
   historyRange(runId: string, fromIteration: number, toIteration: number): Promise<LossPage> {
     return this.reader.historyRange(runId, fromIteration, toIteration);
+  }
+
+  /**
+   * A run's parameter state (every LRateMultiplier, each network's solver and α, who changed each last): held in
+   * memory as its trainer reports changes, rebuilt from the run's control entries only when absent.
+   */
+  parameterState(runId: string): Promise<ParameterState> {
+    return this.ctx.parameters.current(runId);
   }
 
   /** The LRateMultipliers and scopes the live trainer reported (null when no process runs). */

@@ -32,6 +32,7 @@ import type { GenerateReply, TrainerCommand, TrainerEventMessage, TrainerMessage
 import { TRAINER_PROTOCOL_VERSION, TrainerCommandSchema } from "../../lib/protocol/trainer";
 import type { Trainer, TrainerEvent } from "../../lib/gan/trainer";
 import type { GanModel } from "../../lib/gan/model";
+import { ENDED_STATUSES } from "../../lib/gan/vocabulary";
 import { runtimeDir } from "../../lib/protocol/generator";
 
 const v = TRAINER_PROTOCOL_VERSION;
@@ -233,7 +234,7 @@ function handle(cmd: TrainerCommand): void {
   void request(trainer, cmd).catch((e: unknown) => replyError(cmd.requestId, "INTERNAL", errorMessage(e)));
 }
 
-const ended = (t: Trainer) => t.status === "completed" || t.status === "stopped" || t.status === "failed";
+const ended = (t: Trainer) => (ENDED_STATUSES as readonly string[]).includes(t.status);
 
 async function request(t: Trainer, cmd: Request): Promise<void> {
   switch (cmd.type) {
@@ -364,7 +365,7 @@ async function start(cmd: StartCommand): Promise<void> {
     if (event.type === "losses") maybeSnapshot(t);
     if (event.type === "checkpoint" && event.kind === "latest") lastCheckpoint = { dir: event.dir, bytes: event.bytes, iteration: event.iteration };
     if (event.type === "status" && event.status === "failed") failReason = event.reason;
-    void send({ v, type: "event", event: event as TrainerEventMessage }); // as: see the PNG note in generate
+    void send({ v, type: "event", event: event satisfies TrainerEventMessage });
     if (event.type === "status") gate.notify();
   });
   trainer = t;

@@ -14,6 +14,7 @@
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { ConfigInput } from "../../lib/gan/config";
+import { ENDED_STATUSES } from "../../lib/gan/vocabulary";
 import {
   GenerateReplySchema,
   TRAINER_PROTOCOL_VERSION,
@@ -75,7 +76,8 @@ export interface CheckpointInfo {
 export type OptimizerChange = Extract<TrainerCommandInput, { type: "setOptimizer" }>["settings"];
 export type TrainingNetwork = Extract<TrainerCommandInput, { type: "setOptimizer" }>["network"];
 export type TrainerStatus = Extract<TrainerEventMessage, { type: "status" }>["status"];
-type TerminalStatus = Extract<TrainerStatus, "completed" | "stopped" | "failed">;
+type TerminalStatus = Extract<TrainerStatus, (typeof ENDED_STATUSES)[number]>;
+const isTerminal = (status: TrainerStatus): status is TerminalStatus => (ENDED_STATUSES as readonly string[]).includes(status);
 
 export type OutputListener = (runId: string, stream: "stdout" | "stderr", text: string) => void;
 
@@ -312,7 +314,7 @@ export class RunProcess {
         if (e.type === "status") {
           this.state.status = e.status;
           this.state.iteration = e.iteration;
-          if (e.status === "completed" || e.status === "stopped" || e.status === "failed") {
+          if (isTerminal(e.status)) {
             this.resolveFinished({ status: e.status, iteration: e.iteration, ...(e.reason ? { reason: e.reason } : {}) });
           }
         }

@@ -6,6 +6,8 @@
 import type { ServerResponse } from "node:http";
 import { initTRPC, TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
+import { type Role, roleAtLeast } from "../../lib/gan/vocabulary";
+import type { ActivityLog } from "../activity/log";
 import type { CookieSealer } from "../auth/auth";
 import type { RateLimits } from "../auth/rate-limits";
 import type { DatasetService } from "../datasets/service";
@@ -19,6 +21,8 @@ import type { RunService } from "../runs/service";
 export interface Context {
   userId: string | null;
   store: Store;
+  /** Where the routers record activity (stored, then pushed to the session). */
+  activity: ActivityLog;
   runs: RunService;
   datasets: DatasetService;
   uploads: UploadArea;
@@ -71,16 +75,12 @@ export const authedProcedure = t.procedure.use(({ ctx, next }) => {
   return next({ ctx: { ...ctx, userId: ctx.userId } });
 });
 
-export const ROLES = ["viewer", "editor", "owner"] as const;
-export type Role = (typeof ROLES)[number];
-const rank = (r: string) => ROLES.indexOf(r as Role);
-
 /** The caller's role in a session, or FORBIDDEN (not a member, or below `min`). */
 export async function requireRole(ctx: { store: Store; userId: string }, sessionId: string, min: Role): Promise<Role> {
   const m = await ctx.store.getMembership(ctx.userId, sessionId);
   if (!m) throw new TRPCError({ code: "FORBIDDEN", message: "you are not a member of this session" });
-  if (rank(m.role) < rank(min)) {
+  if (!roleAtLeast(m.role, min)) {
     throw new TRPCError({ code: "FORBIDDEN", message: `${m.role}s cannot do this: it needs the ${min} role` });
   }
-  return m.role as Role;
+  return m.role;
 }

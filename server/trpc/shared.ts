@@ -4,6 +4,7 @@
  */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import type { Role } from "../../lib/gan/vocabulary";
 import { DatasetServiceError } from "../datasets/service";
 import { StoreError } from "../db/store";
 import { QuotaError } from "../limits";
@@ -25,7 +26,7 @@ export function toTrpc(e: unknown): never {
 }
 
 /** The run (NOT_FOUND when there is none) and the caller's role in its session (FORBIDDEN below `min`). */
-export async function runInSession(ctx: Context & { userId: string }, runId: string, min: "viewer" | "editor" | "owner") {
+export async function runInSession(ctx: Context & { userId: string }, runId: string, min: Role) {
   const run = await ctx.store.getRun(runId);
   if (!run) throw new TRPCError({ code: "NOT_FOUND", message: `run ${runId} does not exist` });
   const role = await requireRole(ctx, run.sessionId, min);

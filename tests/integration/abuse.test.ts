@@ -11,6 +11,7 @@ import { request as httpRequest } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import { appRouter } from "../../server/trpc/root";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
@@ -122,7 +123,7 @@ beforeAll(async () => {
   viewerSocket.on("run:losses", (p) => {
     if (p.runId === runId) pointsSeen += p.points.length;
   });
-  await viewerSocket.emitWithAck("join", { sessionId, runId });
+  await viewerSocket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
   const first = waitFor(viewerSocket, "run:losses", (p) => p.runId === runId, 120_000);
   await owner.api.runs.start.mutate({ runId });
   await first;
@@ -398,7 +399,13 @@ describe("abuse: fuzz", () => {
     for (let i = 0; i < 2000; i++) {
       const event = gen.pick(["join", "join", "join", "leave", "nonsense", "run:losses", "presence"]);
       if (event === "join") {
-        const reply = await (s.timeout(5000).emitWithAck as unknown as (e: string, p: unknown) => Promise<{ error?: { code: string } }>)("join", gen.value(0));
+        const payload = gen.value(0);
+        // Every other object carries the right version, so the fuzz also reaches the checks past the version's.
+        const versioned = i % 2 === 0 && typeof payload === "object" && payload !== null && !Array.isArray(payload);
+        const reply = await (s.timeout(5000).emitWithAck as unknown as (e: string, p: unknown) => Promise<{ error?: { code: string } }>)(
+          "join",
+          versioned ? { ...payload, v: SOCKET_PROTOCOL_VERSION } : payload,
+        );
         replies++;
         expect(reply.error?.code).toBeDefined();
         errors.add(reply.error!.code);
@@ -406,6 +413,8 @@ describe("abuse: fuzz", () => {
     }
     expect(replies).toBeGreaterThan(500);
     expect([...errors].every((c) => ["BAD_REQUEST", "FORBIDDEN", "NOT_FOUND", "UNSUPPORTED_PROTOCOL"].includes(c))).toBe(true);
+    // Both the version check and the checks past it were reached.
+    expect(errors.has("UNSUPPORTED_PROTOCOL") && errors.has("BAD_REQUEST")).toBe(true);
     expect(s.connected).toBe(true);
     expect(viewerSocket.connected).toBe(true);
     // A message over 64 KiB closes the sender's connection before it is parsed; the others' stay.

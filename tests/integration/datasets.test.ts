@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readCheckpoint } from "../../lib/gan/checkpoint";
 import { DatasetError } from "../../lib/gan/data/dataset";
 import { ZipArchive } from "../../lib/gan/data/zip";
-import type { DatasetProgressPush } from "../../lib/protocol/socket";
+import { type DatasetProgressPush, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import { ImportProcess } from "../../server/datasets/importer";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
@@ -50,7 +50,7 @@ beforeAll(async () => {
   const invite = await owner.api.sessions.createInvite.mutate({ sessionId, role: "viewer" });
   await viewer.api.sessions.acceptInvite.mutate({ token: invite.token });
   socket = await connect(server.url, viewer.cookie());
-  await socket.emitWithAck("join", { sessionId });
+  await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId });
 });
 
 afterAll(async () => {
@@ -199,7 +199,7 @@ describe("runs on an imported data set", () => {
     runId = run.id;
     expect(run.config).toMatchObject({ dataset: datasetId });
     const completed = waitFor(socket, "run:status", (s) => s.runId === runId && (s.status === "completed" || s.status === "failed"), 120_000);
-    await socket.emitWithAck("join", { sessionId, runId });
+    await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
     await owner.api.runs.start.mutate({ runId });
     const status = await completed;
     expect(status.reason).toBeNull();

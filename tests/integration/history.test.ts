@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LossOverview, LossPoint, RunHistory } from "../../lib/protocol/socket";
+import { type LossOverview, type LossPoint, type RunHistory, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import { overviewWidth, type MetricInput } from "../../server/db/store";
 import { DEFAULT_LIMITS } from "../../server/limits";
@@ -164,7 +164,7 @@ describe("run history of a run with a million points", () => {
   it("a socket join replies with the same bounded history", async () => {
     const s = await connect(server.url, owner.cookie());
     sockets.push(s);
-    const reply = await s.emitWithAck("join", { sessionId, runId });
+    const reply = await s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
     if (!("data" in reply)) throw new Error(reply.error.message);
     expect(reply.data.history).toEqual(history);
   });
@@ -189,7 +189,7 @@ describe("run history of a run with a million points", () => {
       sockets.push(late);
       const live: LossPoint[] = [];
       late.on("run:losses", (p) => live.push(...p.points));
-      const reply = await late.emitWithAck("join", { sessionId, runId });
+      const reply = await late.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
       if (!("data" in reply)) throw new Error(reply.error.message);
       joined.push({ history: reply.data.history!, live });
     }

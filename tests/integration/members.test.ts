@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ActivityPush } from "../../lib/protocol/socket";
+import { type ActivityPush, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
 import { testEnv } from "../helpers/env";
@@ -30,7 +30,7 @@ beforeAll(async () => {
   const invite = await owner.api.sessions.createInvite.mutate({ sessionId, role: "viewer" });
   await member.api.sessions.acceptInvite.mutate({ token: invite.token });
   socket = await connect(server.url, member.cookie());
-  await socket.emitWithAck("join", { sessionId });
+  await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId });
 });
 
 afterAll(async () => {
@@ -67,7 +67,7 @@ describe("members", () => {
     socket.on("activity", (a) => later.push(a));
     await owner.api.sessions.setPauseOnCollapse.mutate({ sessionId, value: true });
     const ownerSocket = await connect(server.url, owner.cookie());
-    await ownerSocket.emitWithAck("join", { sessionId });
+    await ownerSocket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId });
     // The owner's own connection sees the next entry; the removed member's does not.
     const seen = waitFor(ownerSocket, "activity", (a) => a.kind === "session.pauseOnCollapse");
     await owner.api.sessions.setPauseOnCollapse.mutate({ sessionId, value: false });
@@ -75,7 +75,7 @@ describe("members", () => {
     ownerSocket.close();
     expect(later).toEqual([]);
     expect(await errorCode(member.api.sessions.get.query({ sessionId }))).toBe("FORBIDDEN");
-    const rejoin = await socket.emitWithAck("join", { sessionId });
+    const rejoin = await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId });
     expect("error" in rejoin && rejoin.error.code).toBe("FORBIDDEN");
     expect((await owner.api.sessions.get.query({ sessionId })).members.map((m) => m.name)).toEqual(["Olga"]);
   });

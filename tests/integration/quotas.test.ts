@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { TRPCClientError } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunStatusPush } from "../../lib/protocol/socket";
+import { type RunStatusPush, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
 import { testEnv } from "../helpers/env";
@@ -90,7 +90,7 @@ describe("quotas", () => {
     const invite = await olga.api.sessions.createInvite.mutate({ sessionId: sessionA, role: "editor" });
     await max.api.sessions.acceptInvite.mutate({ token: invite.token });
     maxSocket = await connect(server.url, max.cookie());
-    expect(await maxSocket.emitWithAck("join", { sessionId: sessionA })).toMatchObject({ data: { role: "editor" } });
+    expect(await maxSocket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: sessionA })).toMatchObject({ data: { role: "editor" } });
   });
 
   it("a session holds at most GAN_MAX_RUNS_PER_SESSION runs, a user creates at most GAN_MAX_RUNS_PER_USER", async () => {
@@ -114,7 +114,7 @@ describe("quotas", () => {
     expect((await olga.api.runs.get.query({ runId: runs.r2! })).run.status).toBe("queued");
     // A late joiner reads the place in the history too.
     const late = await connect(server.url, max.cookie());
-    const joined = await late.emitWithAck("join", { sessionId: sessionA, runId: runs.r2 });
+    const joined = await late.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: sessionA, runId: runs.r2 });
     late.close();
     expect("data" in joined && joined.data.history?.run).toMatchObject({ status: "queued", queuePosition: 0 });
     expect(await health()).toMatchObject({ liveRuns: 1, queuedRuns: 1 });
@@ -149,7 +149,7 @@ describe("quotas", () => {
 
   it("a queued run can be stopped: it leaves the queue and gets back the status it had", async () => {
     const socketB = await connect(server.url, olga.cookie());
-    await socketB.emitWithAck("join", { sessionId: sessionB });
+    await socketB.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: sessionB });
     const pushes: RunStatusPush[] = [];
     socketB.on("run:status", (s) => pushes.push(s));
     expect(await olga.api.runs.start.mutate({ runId: runs.r4! })).toMatchObject({ queued: true, queuePosition: 0 });

@@ -1,19 +1,23 @@
 /**
- * The run service's handling of diagnostics and collapse alarms, with a real SQLite database and a stand-in
- * trainer process (the trainer's side is tested in trainer-process.test.ts; a real collapse takes many epochs).
+ * The run service's handling of diagnostics and collapse alarms, of controls (the activity entry, the
+ * `run:parameters` push, the parameter state in memory and rebuilt after a restart) and of its trainer queue, with a
+ * real SQLite database and a stand-in trainer process (the trainer's side is tested in trainer-process.test.ts; a
+ * real collapse takes many epochs).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { applyControl, CONTROL_KINDS, type ParametersPush } from "../../lib/protocol/parameters";
 import type { ActivityPush, DiagnosticsPush, RunStatusPush } from "../../lib/protocol/socket";
 import type { TrainerEventMessage } from "../../lib/protocol/trainer";
 import { openDatabase } from "../../server/db/client";
 import { Store } from "../../server/db/store";
 import { DEFAULT_LIMITS } from "../../server/limits";
+import { insertUnrelatedActivity } from "../helpers/activity";
 import { RunService, type Broadcaster } from "../../server/runs/service";
 import type { GeneratorPool } from "../../server/trainer/generator-pool";
-import type { RunProcessEvent, TrainerSupervisor } from "../../server/trainer/supervisor";
+import type { ReadyInfo, RunProcessEvent, TrainerSupervisor } from "../../server/trainer/supervisor";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-run-service-"));
 let store: Store;
@@ -33,6 +37,11 @@ function fakeProcess() {
       for (const l of listeners) l({ type: "event", event });
       await new Promise((r) => setTimeout(r, 100));
     },
+    /** The trainer is built: what it reports about itself (`ready`). */
+    ready: async (info: Omit<ReadyInfo, "v" | "type">) => {
+      for (const l of listeners) l({ type: "ready", info: { v: 1, type: "ready", ...info } });
+      await new Promise((r) => setTimeout(r, 100));
+    },
     process: {
       on: (l: (e: RunProcessEvent) => void) => {
         listeners.add(l);
@@ -41,6 +50,8 @@ function fakeProcess() {
       pause: () => commands.push("pause"),
       resume: () => commands.push("resume"),
       stop: () => commands.push("stop"),
+      setLrMultiplier: async (scope: string, param: string, value: number) => void commands.push(`lr ${scope}/${param}=${value}`),
+      setOptimizer: async (network: string, settings: { alpha?: number }) => void commands.push(`alpha ${network}=${settings.alpha}`),
       // Like a real process: the exit event follows a shutdown (the service must free the trainer's slot once).
       shutdown: async () => {
         const exit = { code: 0, signal: null, expected: true, reason: "stopped" };
@@ -59,13 +70,14 @@ beforeAll(() => {
 
 async function setUp(pauseOnCollapse: boolean) {
   const fake = fakeProcess();
-  const pushed: { diagnostics: DiagnosticsPush[]; activity: ActivityPush[] } = { diagnostics: [], activity: [] };
+  const pushed: { diagnostics: DiagnosticsPush[]; activity: ActivityPush[]; parameters: ParametersPush[] } = { diagnostics: [], activity: [], parameters: [] };
   const broadcaster: Broadcaster = {
     losses: () => undefined,
     status: () => undefined,
     grid: () => undefined,
     diagnostics: (_s, p) => pushed.diagnostics.push(p),
     activity: (_s, a) => pushed.activity.push(a),
+    parameters: (_s, p) => pushed.parameters.push(p),
   };
   const supervisor = { start: () => fake.process } as unknown as TrainerSupervisor;
   const runs = new RunService({ store, supervisor, generators: {} as GeneratorPool, broadcaster, dataDir: tmp });
@@ -74,7 +86,7 @@ async function setUp(pauseOnCollapse: boolean) {
   await store.setPauseOnCollapse(session.id, pauseOnCollapse);
   const run = await runs.createRun({ sessionId: session.id, userId: user.id, name: "r", config: { network: "small-dcgan" } });
   await runs.start(run.id, user.id);
-  return { fake, pushed, runs, run };
+  return { fake, pushed, runs, run, user, broadcaster, supervisor };
 }
 
 const report = (epoch: number, alarms: { rule: string; epoch: number; message: string; evidence: unknown }[]): TrainerEventMessage => ({
@@ -119,6 +131,112 @@ describe("diagnostics through the run service", () => {
   });
 });
 
+describe("controls through the run service", () => {
+  const adam = (alpha: number) => ({ type: "Adam", alpha, beta1: 0.5, beta2: 0.999, eps: 1e-8 }) as const;
+
+  it("a change the trainer reports is recorded, pushed as run:parameters with who made it, and moves the state in memory", async () => {
+    const { fake, pushed, runs, run } = await setUp(false);
+    const initial = await runs.parameterState(run.id);
+    expect(initial.lrMultipliers.Affine).toEqual({ W: 1, b: 1 });
+    expect(initial.optimizers.Generator).toMatchObject({ type: "Adam" });
+    const listRun = vi.spyOn(store, "listRunActivity");
+    const list = vi.spyOn(store, "listActivity");
+    try {
+      const user = (await store.getRun(run.id))!.createdById;
+      await runs.setLrMultiplier(run.id, user, "Affine", "W", 0);
+      await fake.emit({ type: "control", iteration: 7, change: { kind: "lrMultiplier", scope: "Affine", param: "W", from: 1, to: 0 } });
+      await runs.setAlpha(run.id, user, "Generator", 0.001);
+      const from = adam(initial.optimizers.Generator!.alpha);
+      await fake.emit({ type: "control", iteration: 9, change: { kind: "optimizer", network: "Generator", from, to: adam(0.001) } });
+
+      const entries = pushed.activity.filter((a) => a.kind.startsWith("control."));
+      expect(entries.map((a) => [a.kind, a.detail, a.userName, a.iteration])).toEqual([
+        ["control.lrMultiplier", { scope: "Affine", param: "W", from: 1, to: 0 }, "Ada", 7],
+        ["control.optimizer", { network: "Generator", from: { type: "Adam", alpha: from.alpha }, to: { type: "Adam", alpha: 0.001 } }, "Ada", 9],
+      ]);
+      // The change itself (what the browser applies), timed like its entry.
+      expect(pushed.parameters).toEqual([
+        {
+          runId: run.id,
+          change: { kind: "lrMultiplier", scope: "Affine", param: "W", from: 1, to: 0 },
+          userName: "Ada",
+          iteration: 7,
+          at: entries[0]!.createdAt,
+        },
+        {
+          runId: run.id,
+          change: { kind: "optimizer", network: "Generator", from: { type: "Adam", alpha: from.alpha }, to: { type: "Adam", alpha: 0.001 } },
+          userName: "Ada",
+          iteration: 9,
+          at: entries[1]!.createdAt,
+        },
+      ]);
+      const state = await runs.parameterState(run.id);
+      expect(state).toEqual(pushed.parameters.reduce(applyControl, initial));
+      expect(state.lrMultipliers.Affine).toEqual({ W: 0, b: 1 });
+      expect(state.lastChange.lrMultipliers.Affine?.W).toEqual({ userName: "Ada", iteration: 7, at: entries[0]!.createdAt });
+      // Held in memory: the activity log was not read again.
+      expect(listRun).not.toHaveBeenCalled();
+      expect(list).not.toHaveBeenCalled();
+    } finally {
+      listRun.mockRestore();
+      list.mockRestore();
+    }
+  });
+
+  it("after a restart the state is rebuilt from the run's control entries alone, 20,000 later entries notwithstanding", async () => {
+    const { fake, runs, run, user, broadcaster, supervisor } = await setUp(false);
+    await runs.setLrMultiplier(run.id, user.id, "BatchNormalization", "gamma", 0.5);
+    await fake.emit({ type: "control", iteration: 3, change: { kind: "lrMultiplier", scope: "BatchNormalization", param: "gamma", from: 1, to: 0.5 } });
+    const before = await runs.parameterState(run.id);
+    expect(await insertUnrelatedActivity(store.prisma, { sessionId: run.sessionId, runId: run.id }, 20_000)).toBe(20_000);
+    // What the table used to replay (the run's latest 10,000 entries) no longer holds the change.
+    expect((await store.listActivity(run.sessionId, { runId: run.id, limit: 10_000 })).some((a) => a.kind === "control.lrMultiplier")).toBe(false);
+    // A new service over the same database (the server restarted): nothing in memory.
+    const again = new RunService({ store, supervisor, generators: {} as GeneratorPool, broadcaster, dataDir: tmp });
+    const listRun = vi.spyOn(store, "listRunActivity");
+    const list = vi.spyOn(store, "listActivity");
+    try {
+      const rebuilt = await again.parameterState(run.id);
+      expect(rebuilt).toEqual(before);
+      expect(rebuilt.lrMultipliers.BatchNormalization?.gamma).toBe(0.5);
+      expect(rebuilt.lastChange.lrMultipliers.BatchNormalization?.gamma).toMatchObject({ userName: "Ada", iteration: 3 });
+      expect(listRun.mock.calls).toEqual([[run.id, CONTROL_KINDS]]);
+      expect(list).not.toHaveBeenCalled();
+      await again.parameterState(run.id);
+      expect(listRun).toHaveBeenCalledTimes(1);
+    } finally {
+      listRun.mockRestore();
+      list.mockRestore();
+    }
+  });
+
+  it("what a trainer reports when it is built wins over the log (a resumed checkpoint): each difference is pushed", async () => {
+    const { fake, pushed, runs, run } = await setUp(false);
+    const initial = await runs.parameterState(run.id);
+    const lrMultipliers = Object.fromEntries(Object.entries(initial.lrMultipliers).map(([scope, params]) => [scope, { ...params }])) as Record<
+      string,
+      Record<string, number>
+    >;
+    lrMultipliers.Affine!.b = 0;
+    const optimizers = Object.fromEntries(Object.entries(initial.optimizers).map(([n, o]) => [n, adam(o.alpha)]));
+    await fake.ready({
+      runId: run.id,
+      backend: { name: "wasm", detail: "test" },
+      iteration: 60,
+      iterationsPerEpoch: 6,
+      totalIterations: 600,
+      scopes: [],
+      lrMultipliers,
+      optimizers,
+    });
+    expect(pushed.parameters).toEqual([
+      { runId: run.id, change: { kind: "lrMultiplier", scope: "Affine", param: "b", from: 1, to: 0 }, userName: null, iteration: 60, at: expect.any(String) },
+    ]);
+    expect((await runs.parameterState(run.id)).lrMultipliers.Affine).toEqual({ W: 1, b: 0 });
+  });
+});
+
 describe("the trainer queue through the run service", () => {
   it("queues past the server's slots, starts the head when a released trainer exits (its slot freed once), and a queued run can leave", async () => {
     const started: ReturnType<typeof fakeProcess>[] = [];
@@ -129,6 +247,7 @@ describe("the trainer queue through the run service", () => {
       grid: () => undefined,
       diagnostics: () => undefined,
       activity: () => undefined,
+      parameters: () => undefined,
     };
     const supervisor = {
       start: () => {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LossPoint } from "../../lib/protocol/socket";
+import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
 import { testEnv } from "../helpers/env";
@@ -86,8 +86,8 @@ describe("the live session server", () => {
     const got = { a: [] as LossPoint[], b: [] as LossPoint[] };
     a.on("run:losses", (p) => got.a.push(...p.points));
     b.on("run:losses", (p) => got.b.push(...p.points));
-    const joinA = await a.emitWithAck("join", { sessionId, runId });
-    const joinB = await b.emitWithAck("join", { sessionId, runId });
+    const joinA = await a.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
+    const joinB = await b.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
     expect("data" in joinA && joinA.data.role).toBe("owner");
     expect("data" in joinB && joinB.data.presence.map((u) => u.name).sort()).toEqual(["Ada", "Vic"]);
 
@@ -126,7 +126,7 @@ describe("the live session server", () => {
     const late = await open(viewer);
     const live: LossPoint[] = [];
     late.on("run:losses", (p) => live.push(...p.points));
-    const reply = await late.emitWithAck("join", { sessionId, runId });
+    const reply = await late.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
     if (!("data" in reply)) throw new Error(reply.error.message);
     const history = reply.data.history!;
     // A short run (≤ GAN_HISTORY_PAGE_POINTS points) comes whole, without an overview (tests/integration/history.test.ts: a long one).
@@ -163,17 +163,35 @@ describe("the live session server", () => {
   it("serves socket.io's long-polling transport too (for networks that block WebSockets)", async () => {
     const s = await connect(server.url, viewer.cookie(), ["polling"]);
     sockets.push(s);
-    const reply = await s.emitWithAck("join", { sessionId });
+    const reply = await s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId });
     expect(reply).toMatchObject({ data: { role: "viewer" } });
+  });
+
+  it("refuses a join without the socket protocol version, or with another, as UNSUPPORTED_PROTOCOL", async () => {
+    const s = sockets[1]!;
+    const refused = { error: { code: "UNSUPPORTED_PROTOCOL", message: "this page is older than the server: reload it" } };
+    expect(await s.emitWithAck("join", { sessionId } as never)).toEqual(refused);
+    expect(await s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION + 1, sessionId } as never)).toEqual(refused);
+    expect(await s.emitWithAck("join", { v: String(SOCKET_PROTOCOL_VERSION), sessionId } as never)).toEqual(refused);
+    // The version comes first: a page of another protocol is told to reload, whatever else it sent.
+    expect(await s.emitWithAck("join", { v: 0, sessionId: 42 } as never)).toEqual(refused);
+    expect(await s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId })).toMatchObject({ data: { role: "viewer" } });
   });
 
   it("answers malformed socket messages and tRPC inputs with typed errors and changes nothing", async () => {
     const s = sockets[1]!;
-    const bad = await s.emitWithAck("join", { sessionId: 42 } as never);
+    const bad = await s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: 42 } as never);
     expect(bad).toMatchObject({ error: { code: "BAD_REQUEST" } });
-    const extra = await s.emitWithAck("join", { sessionId, evil: true } as never);
+    const extra = await s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, evil: true } as never);
     expect(extra).toMatchObject({ error: { code: "BAD_REQUEST" } });
     expect(await errorCode(owner.api.runs.setAlpha.mutate({ runId, network: "Generator", alpha: -1 }))).toBe("BAD_REQUEST");
+    // Above any solver's α: refused by the API; above the Generator's own solver's (Adam, 1): by its trainer, the same code.
+    expect(await errorCode(owner.api.runs.setAlpha.mutate({ runId, network: "Generator", alpha: 11 }))).toBe("BAD_REQUEST");
+    await expect(owner.api.runs.setAlpha.mutate({ runId, network: "Generator", alpha: 2 })).rejects.toMatchObject({
+      data: { code: "BAD_REQUEST" },
+      message: expect.stringContaining("Adam's α is at most 1, got 2"),
+    });
+    expect(await errorCode(owner.api.runs.setLrMultiplier.mutate({ runId, scope: "Affine", param: "W", value: 101 }))).toBe("BAD_REQUEST");
     expect(await errorCode(owner.api.runs.pause.mutate({ runId: "" }))).toBe("BAD_REQUEST");
     const run = await owner.api.runs.get.query({ runId });
     expect(run.run.status).toBe("running");

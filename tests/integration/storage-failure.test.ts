@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunStatusPush } from "../../lib/protocol/socket";
+import { type RunStatusPush, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import type { ServerEnv } from "../../server/env";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
@@ -37,7 +37,7 @@ beforeAll(async () => {
   await viewer.api.sessions.acceptInvite.mutate({ token: invite.token });
   socket = await connect(server.url, viewer.cookie());
   socket.on("run:status", (s) => statuses.push(s));
-  await socket.emitWithAck("join", { sessionId });
+  await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId });
 });
 
 afterAll(async () => {

@@ -147,7 +147,7 @@ describe("sessions and members", () => {
     expect(list[1]!.latestRun).toBeNull();
     expect(list[0]!).not.toHaveProperty("png");
 
-    await store.addActivity({ sessionId: quiet.id, userId: me.id, kind: "note", detail: {} });
+    await store.addActivity({ sessionId: quiet.id, userId: me.id, kind: "session.pauseOnCollapse", detail: { from: false, to: true } });
     list = await store.listSessionsForUser(me.id);
     expect(list.map((s) => s.name)).toEqual(["quiet", "busy"]);
     expect(list[0]!.lastActivityAt.getTime()).toBeGreaterThanOrEqual(list[1]!.lastActivityAt.getTime());
@@ -361,7 +361,7 @@ describe("grids and checkpoints", () => {
 describe("activity", () => {
   it("records entries with parsed detail and user names, lists the newest `limit` in chronological order", async () => {
     const { owner, session, run } = await newRun("activity");
-    const a = await store.addActivity({ sessionId: session.id, userId: owner.id, kind: "run.created", detail: { name: "activity" } });
+    const a = await store.addActivity({ sessionId: session.id, userId: owner.id, kind: "run.created", detail: { name: "activity", config: {} } });
     expect(a).toMatchObject({
       sessionId: session.id,
       runId: null,
@@ -373,26 +373,41 @@ describe("activity", () => {
     });
     const kinds: string[] = ["run.created"];
     for (let i = 0; i < 6; i++) {
-      const kind = `control.${i}`;
+      const kind = i % 3 === 2 ? "run.pause" : "control.lrMultiplier";
       kinds.push(kind);
       await store.addActivity({
         sessionId: session.id,
         runId: run.id,
         userId: i % 2 ? owner.id : null,
-        kind,
-        detail: { lr: { old: i, new: i + 1 } },
+        ...(kind === "run.pause"
+          ? ({ kind: "run.pause", detail: {} } as const)
+          : ({ kind: "control.lrMultiplier", detail: { scope: "Affine", param: "W", from: i, to: i + 1 } } as const)),
         iteration: i * 10,
       });
     }
     const all = await store.listActivity(session.id);
     expect(all.map((e) => e.kind)).toEqual(kinds);
     expect(all.map((e) => e.userName)).toEqual(["owner", null, "owner", null, "owner", null, "owner"]);
-    expect(all[2]).toMatchObject({ runId: run.id, detail: { lr: { old: 1, new: 2 } }, iteration: 10 });
+    expect(all[2]).toMatchObject({ runId: run.id, detail: { scope: "Affine", param: "W", from: 1, to: 2 }, iteration: 10 });
     for (let i = 1; i < all.length; i++) expect(all[i]!.createdAt.getTime()).toBeGreaterThan(all[i - 1]!.createdAt.getTime());
 
     expect((await store.listActivity(session.id, { limit: 3 })).map((e) => e.kind)).toEqual(kinds.slice(-3));
     expect((await store.listActivity(session.id, { runId: run.id })).map((e) => e.kind)).toEqual(kinds.slice(1));
-    expect(await storeErrorCode(store.addActivity({ sessionId: "no-such-session", kind: "x", detail: {} }))).toBe("NOT_FOUND");
+    expect((await store.listRunActivity(run.id, ["control.lrMultiplier"])).map((e) => e.iteration)).toEqual([0, 10, 30, 40]);
+    expect(await storeErrorCode(store.addActivity({ sessionId: "no-such-session", kind: "run.pause", detail: {} }))).toBe("NOT_FOUND");
+  });
+
+  it("reads a row whose detail does not fit its kind's schema (older data) as an unknown entry, without failing", async () => {
+    const { session } = await newRun("old activity");
+    await prisma.activityEntry.create({
+      data: { id: "old-entry", sessionId: session.id, kind: "control.lrMultiplier", detail: '{"lr":{"old":1,"new":2}}', createdAt: new Date() },
+    });
+    await prisma.activityEntry.create({ data: { id: "gone-kind", sessionId: session.id, kind: "note", detail: "{}", createdAt: new Date(Date.now() + 1) } });
+    const entries = await store.listActivity(session.id);
+    expect(entries.map((e) => [e.kind, e.detail])).toEqual([
+      ["unknown", { kind: "control.lrMultiplier", json: '{"lr":{"old":1,"new":2}}' }],
+      ["unknown", { kind: "note", json: "{}" }],
+    ]);
   });
 });
 
@@ -446,8 +461,8 @@ describe("deleting and reopening", () => {
     await store.appendMetrics(run.id, [point(0), point(1)]);
     await store.saveGrid(run.id, { epoch: 0, iteration: 1, png: new Uint8Array([1]), rows: 1, cols: 1 });
     await store.saveCheckpoint(run.id, { kind: "latest", epoch: 0, iteration: 1, dir: "/c", bytes: 1 });
-    await store.addActivity({ sessionId: session.id, runId: run.id, userId: guest.id, kind: "x", detail: {} });
-    await store.addActivity({ sessionId: session.id, kind: "y", detail: {} });
+    await store.addActivity({ sessionId: session.id, runId: run.id, userId: guest.id, kind: "run.pause", detail: {} });
+    await store.addActivity({ sessionId: session.id, kind: "session.pauseOnCollapse", detail: { from: true, to: false } });
 
     await store.deleteSession(session.id);
     expect(await store.getSession(session.id)).toBeNull();
@@ -467,17 +482,17 @@ describe("deleting and reopening", () => {
     const { owner, session } = await newRun("restrict");
     await expect(prisma.user.delete({ where: { id: owner.id } })).rejects.toThrow();
     const passer = await newUser("passer");
-    await store.addActivity({ sessionId: session.id, userId: passer.id, kind: "visit", detail: {} });
+    await store.addActivity({ sessionId: session.id, userId: passer.id, kind: "member.joined", detail: { role: "viewer" } });
     await prisma.user.delete({ where: { id: passer.id } });
     const [entry] = await store.listActivity(session.id);
-    expect(entry).toMatchObject({ kind: "visit", userId: null, userName: null });
+    expect(entry).toMatchObject({ kind: "member.joined", userId: null, userName: null });
   });
 
   it("data survive closing and reopening the database", async () => {
     const { owner, session, run } = await newRun("durable");
     await store.appendMetrics(run.id, [point(0), point(1), point(2)]);
     await store.saveGrid(run.id, { epoch: 0, iteration: 2, png: new Uint8Array([7, 7]), rows: 1, cols: 2 });
-    await store.addActivity({ sessionId: session.id, runId: run.id, userId: owner.id, kind: "k", detail: { a: [1] } });
+    await store.addActivity({ sessionId: session.id, runId: run.id, userId: owner.id, kind: "run.error", detail: { message: "k" } });
     await prisma.$disconnect();
 
     const reopened = openDatabase(dbFile);
@@ -489,6 +504,6 @@ describe("deleting and reopening", () => {
     expect(await store.getMembership(owner.id, session.id)).toEqual({ role: "owner" });
     expect(await store.metrics(run.id)).toEqual([point(0), point(1), point(2)]);
     expect(Array.from((await store.getGrid(run.id, 0))!.png)).toEqual([7, 7]);
-    expect((await store.listActivity(session.id))[0]).toMatchObject({ kind: "k", userName: "owner", detail: { a: [1] } });
+    expect((await store.listActivity(session.id))[0]).toMatchObject({ kind: "run.error", userName: "owner", detail: { message: "k" } });
   });
 });

@@ -184,8 +184,14 @@ describe("a run steered through its process", () => {
     const unknown = rp.setLrMultiplier("Nowhere", "W", 0);
     await expect(unknown).rejects.toMatchObject({ code: "BAD_REQUEST" });
     await expect(unknown).rejects.toThrow(/unknown parameter Nowhere\/W; the ParameterScopes are Affine, .*Deconvolution/);
-    await expect(rp.setLrMultiplier("Affine", "W", -1)).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/≥ 0/) });
+    await expect(rp.setLrMultiplier("Affine", "W", -1)).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/from 0 to 100/) });
+    await expect(rp.setLrMultiplier("Affine", "W", 101)).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/from 0 to 100/) });
     await expect(rp.setOptimizer("Generator", { alpha: -1 })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringMatching(/alpha/) });
+    // Within the protocol's range (any solver's largest) but over the Generator's Adam's: the engine refuses it.
+    await expect(rp.setOptimizer("Generator", { alpha: 2 })).rejects.toMatchObject({
+      code: "BAD_REQUEST",
+      message: expect.stringContaining("Adam's α is at most 1, got 2"),
+    });
     await rp.setOptimizer("Generator", { alpha: 0.0002 });
     const opt = await log.next("control", (c) => c.change.kind === "optimizer", mark);
     expect(opt).toMatchObject({ iteration: at, change: { network: "Generator", to: { alpha: 0.0002 } } });

@@ -146,10 +146,32 @@ describe("steering a run", () => {
     const trainer = await Trainer.create({ config: tiny() });
     expect(() => trainer.setLrMultiplier("Nope", "W", 0)).toThrow(/unknown parameter Nope\/W; the ParameterScopes are Affine, BatchNormalization/);
     expect(() => trainer.setLrMultiplier("BatchNormalization", "mean", 0)).toThrow(/unknown parameter BatchNormalization\/mean/);
-    expect(() => trainer.setLrMultiplier("Affine", "W", -1)).toThrow(/must be a number ≥ 0/);
+    expect(() => trainer.setLrMultiplier("Affine", "W", -1)).toThrow(/LRateMultiplier must be a number from 0 to 100 \(0 freezes the parameter\), got -1/);
+    expect(() => trainer.setLrMultiplier("Affine", "W", 101)).toThrow(/from 0 to 100 .*got 101/);
     expect(() => trainer.setOptimizer("Critic" as "Generator", { alpha: 1 })).toThrow(/unknown training network "Critic"/);
     expect(() => trainer.setOptimizer("Generator", { alpha: -1 })).toThrow(/invalid optimizer for Generator: alpha/);
+    // α per solver, as in the Config: the Generator's Adam takes at most 1.
+    expect(() => trainer.setOptimizer("Generator", { alpha: 2 })).toThrow("invalid optimizer for Generator: alpha: Adam's α is at most 1, got 2");
     expect(trainer.model.store.get("Affine", "W").lrMultiplier).toBe(1);
+    expect(trainer.model.solvers.Generator.settings.alpha).toBe(0.0005);
+    trainer.dispose();
+  });
+
+  it("takes α up to its network's solver's ALPHA_MAX: 5 for Sgd, 10 for Momentum, not 10.5", async () => {
+    const trainer = await Trainer.create({ config: tiny({ optimizers: { DiscriminatorReal: { type: "Sgd" }, DiscriminatorFake: { type: "Momentum" } } }) });
+    const events = record(trainer);
+    trainer.setOptimizer("DiscriminatorReal", { alpha: 5 });
+    trainer.setOptimizer("DiscriminatorFake", { alpha: 10 });
+    expect(() => trainer.setOptimizer("DiscriminatorFake", { alpha: 10.5 })).toThrow(/Momentum's α is at most 10, got 10.5/);
+    // A change of solver is checked against the new one: Adam at 5 is refused.
+    expect(() => trainer.setOptimizer("DiscriminatorReal", { type: "Adam", alpha: 5 })).toThrow(/Adam's α is at most 1, got 5/);
+    trainer.setLrMultiplier("Affine", "W", 100);
+    trainer.stop();
+    expect(await trainer.start()).toBe("stopped");
+    expect(trainer.model.solvers.DiscriminatorReal.settings).toEqual({ type: "Sgd", alpha: 5 });
+    expect(trainer.model.solvers.DiscriminatorFake.settings).toMatchObject({ type: "Momentum", alpha: 10 });
+    expect(trainer.model.store.get("Affine", "W").lrMultiplier).toBe(100);
+    expect(events.filter((e) => e.type === "control")).toHaveLength(3);
     trainer.dispose();
   });
 

@@ -27,14 +27,17 @@ import { DiagnosticsStream } from "./streams";
 
 export { DEFAULT_GRADIENT_PER_LABEL, DEFAULT_PER_LABEL } from "./defaults";
 
-/** Every metric of one evaluation, flat (the CLI's JSON line and the event's `metrics`). */
-export interface DiagnosticsMetrics extends Omit<QualityMetrics, "perClass"> {
+/**
+ * Every metric of one evaluation, flat (the CLI's JSON line and the event's `metrics`). A type, not an interface, so
+ * that it is a record of numbers to the trainer protocol's schema (lib/protocol/trainer.ts, tied with `satisfies`).
+ */
+export type DiagnosticsMetrics = Omit<QualityMetrics, "perClass"> & {
   /** Mean D(x) (after the discriminator's Sigmoid) on the real reference images and on the evaluation batch. */
   dRealMean: number;
   dFakeMean: number;
   /** The evaluator's accuracy on real images it never saw (EvaluatorInfo.testedOn). */
   classifierAccuracy: number;
-}
+};
 
 export interface GradientNorm {
   scope: string;

@@ -46,7 +46,7 @@ export interface RealReference {
   diversity: number[];
 }
 
-export interface PerClassMetrics {
+export type PerClassMetrics = {
   label: number;
   /** Generated images asked for this label. */
   requested: number;
@@ -59,7 +59,7 @@ export interface PerClassMetrics {
   /** The absolute mean pairwise feature distances behind `diversity`. */
   generatedSpread: number | null;
   realSpread: number | null;
-}
+};
 
 /** The metrics of one set of generated images; every field is a finite number or, where stated, null. */
 export interface QualityMetrics {

@@ -12,9 +12,11 @@ import {
   type NetworkSpecInput,
   NetworkSpecSchema,
   type ParametricLayer,
+  PARTS,
   type PartName,
   TRAINING_NETWORKS,
 } from "./schema";
+import type { ParameterName } from "../vocabulary";
 
 /** A spec that does not fit: the message names the part and layer where it went wrong. */
 export class SpecError extends Error {
@@ -30,7 +32,8 @@ export class SpecError extends Error {
 /** The parameters a layer owns, with their shapes. BatchNormalization's mean and var are not trained. */
 export interface ParameterDef {
   scope: string;
-  name: "W" | "b" | "beta" | "gamma" | "mean" | "var";
+  /** A trainable parameter (PARAMETER_NAMES), or a BatchNormalization statistic (mean, var). */
+  name: ParameterName | "mean" | "var";
   shape: number[];
   trainable: boolean;
   part: PartName;
@@ -271,7 +274,7 @@ export function resolveSpecWith(input: NetworkSpecInput | NetworkSpec, options: 
   }
   const scopes: ResolvedSpec["scopes"] = [];
   const seenScopes = new Set<string>();
-  for (const part of ["generator", "discriminator"] as const) {
+  for (const part of PARTS) {
     for (const layer of spec[part]) {
       if ("scope" in layer && !seenScopes.has(layer.scope)) {
         seenScopes.add(layer.scope);

@@ -6,6 +6,7 @@
  * Shapes are H, W, C (TensorFlow.js order); NNC writes C, H, W. Padding is NNC's: `pad` cells on each side.
  */
 import { z } from "zod";
+import { NETWORK_NAMES, PARTS, type PartName } from "../vocabulary";
 
 /**
  * Bounds the schema itself enforces, so that parsing a spec (and walking its shapes) stays cheap whatever a Config
@@ -107,11 +108,8 @@ export const LayerSchema = z.discriminatedUnion("type", [
 export type Layer = z.infer<typeof LayerSchema>;
 export type ParametricLayer = Extract<Layer, { scope: string }>;
 
-export const TRAINING_NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
-export type TrainingNetworkName = (typeof TRAINING_NETWORKS)[number];
-export const NETWORK_NAMES = [...TRAINING_NETWORKS, "RuntimeGenerator"] as const;
-export type NetworkName = (typeof NETWORK_NAMES)[number];
-export type PartName = "generator" | "discriminator";
+// The networks and parts are the vocabulary's (lib/gan/vocabulary.ts); the spec's callers import them from here too.
+export { NETWORK_NAMES, PARTS, TRAINING_NETWORKS, type NetworkName, type PartName, type TrainingNetworkName } from "../vocabulary";
 
 export const LossSchema = z
   .object({
@@ -129,12 +127,9 @@ const NetworkSchema = z
     /** What feeds the network: noise (z and a label) or a real image from the data set. */
     input: z.enum(["noise", "data"]),
     /** Parts in order, e.g. ["generator", "discriminator"]. */
-    parts: z
-      .array(z.enum(["generator", "discriminator"]))
-      .min(1)
-      .max(SPEC_BOUNDS.maxNetworkParts),
+    parts: z.array(z.enum(PARTS)).min(1).max(SPEC_BOUNDS.maxNetworkParts),
     /** Parts whose parameters this network updates; the others are frozen in it (LRateMultiplier 0). */
-    trains: z.array(z.enum(["generator", "discriminator"])).max(SPEC_BOUNDS.maxNetworkParts),
+    trains: z.array(z.enum(PARTS)).max(SPEC_BOUNDS.maxNetworkParts),
     loss: LossSchema.nullable(),
   })
   .strict();

@@ -1,11 +1,11 @@
 /** `runs.*`: create a run, read it (history, parameters, the finished ones), its controls, and the RuntimeGenerator. */
 import { z } from "zod";
+import { lrMultiplierSchema } from "../../../lib/gan/config";
+import { ALPHA_MAX_ANY, PARAMETER_NAMES, PARTS, TRAINING_NETWORKS } from "../../../lib/gan/vocabulary";
 import { finishedRuns } from "../../runs/finished";
 import { runParameters } from "../../runs/parameters";
 import { authedProcedure, requireRole, router } from "../init";
 import { id, runInSession, toTrpc, withoutPaths } from "../shared";
-
-const NETWORKS = ["Generator", "DiscriminatorFake", "DiscriminatorReal"] as const;
 
 export const runsRouter = router({
   create: authedProcedure
@@ -81,24 +81,25 @@ export const runsRouter = router({
     return { ok: true };
   }),
   setLrMultiplier: authedProcedure
-    .input(z.object({ runId: id, scope: z.string().min(1).max(100), param: z.enum(["W", "b", "beta", "gamma"]), value: z.number().min(0).max(100) }))
+    .input(z.object({ runId: id, scope: z.string().min(1).max(100), param: z.enum(PARAMETER_NAMES), value: lrMultiplierSchema() }))
     .mutation(async ({ ctx, input }) => {
       await runInSession(ctx, input.runId, "editor");
       await ctx.runs.setLrMultiplier(input.runId, ctx.userId, input.scope, input.param, input.value).catch(toTrpc);
       return { ok: true };
     }),
-  setFrozen: authedProcedure
-    .input(z.object({ runId: id, part: z.enum(["generator", "discriminator"]), frozen: z.boolean() }))
+  setFrozen: authedProcedure.input(z.object({ runId: id, part: z.enum(PARTS), frozen: z.boolean() })).mutation(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "editor");
+    const changed = await ctx.runs.setPartFrozen(input.runId, ctx.userId, input.part, input.frozen).catch(toTrpc);
+    return { changed };
+  }),
+  /** α above 0 and at most the largest any solver takes; the trainer checks it against the network's own solver (BAD_REQUEST). */
+  setAlpha: authedProcedure
+    .input(z.object({ runId: id, network: z.enum(TRAINING_NETWORKS), alpha: z.number().positive().max(ALPHA_MAX_ANY) }))
     .mutation(async ({ ctx, input }) => {
       await runInSession(ctx, input.runId, "editor");
-      const changed = await ctx.runs.setPartFrozen(input.runId, ctx.userId, input.part, input.frozen).catch(toTrpc);
-      return { changed };
+      await ctx.runs.setAlpha(input.runId, ctx.userId, input.network, input.alpha).catch(toTrpc);
+      return { ok: true };
     }),
-  setAlpha: authedProcedure.input(z.object({ runId: id, network: z.enum(NETWORKS), alpha: z.number().positive().max(1) })).mutation(async ({ ctx, input }) => {
-    await runInSession(ctx, input.runId, "editor");
-    await ctx.runs.setAlpha(input.runId, ctx.userId, input.network, input.alpha).catch(toTrpc);
-    return { ok: true };
-  }),
   /** RuntimeGenerator: base64 PNGs and what they show; viewers may use it. */
   generate: authedProcedure
     .input(

@@ -1,6 +1,7 @@
 /** `sessions.*`: a user's sessions, one session with its members and runs, activity, members' roles and invite links. */
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { INVITE_ROLES } from "../../../lib/gan/vocabulary";
 import type { InviteRecord, InviteRefusal } from "../../db/store";
 import { oneAtATime, QuotaError } from "../../limits";
 import { hashInviteToken, inviteOffer, newInviteToken, sessionInvites } from "../../sessions/invites";
@@ -60,7 +61,7 @@ export const sessionsRouter = router({
     const before = await ctx.store.getSession(input.sessionId);
     await ctx.store.setPauseOnCollapse(input.sessionId, input.value);
     if (before && before.pauseOnCollapse !== input.value) {
-      await ctx.runs.recordActivity({
+      await ctx.activity.record({
         sessionId: input.sessionId,
         userId: ctx.userId,
         kind: "session.pauseOnCollapse",
@@ -74,7 +75,7 @@ export const sessionsRouter = router({
     .input(
       z.object({
         sessionId: id,
-        role: z.enum(["editor", "viewer"]),
+        role: z.enum(INVITE_ROLES),
         expiresInDays: z.number().int().min(1).max(365).optional(),
         maxUses: z.number().int().min(1).max(1000).optional(),
       }),
@@ -95,13 +96,13 @@ export const sessionsRouter = router({
       return { id: invite.id, role: input.role, token, path: `/invite/${token}`, expiresAt: expiresAt.toISOString(), maxUses: invite.maxUses };
     }),
   /** The owner changes a member's role (editor ⇄ viewer); everyone sees it in the activity feed and presence. */
-  setRole: authedProcedure.input(z.object({ sessionId: id, userId: id, role: z.enum(["editor", "viewer"]) })).mutation(async ({ ctx, input }) => {
+  setRole: authedProcedure.input(z.object({ sessionId: id, userId: id, role: z.enum(INVITE_ROLES) })).mutation(async ({ ctx, input }) => {
     await requireRole(ctx, input.sessionId, "owner");
     // Also the member's ceiling: demoted to viewer, no invite raises them again until the owner promotes them here.
     const { from } = await ctx.store.setMemberRole(input.sessionId, input.userId, input.role, ctx.userId).catch(toTrpc);
     if (from !== input.role) {
       const who = await ctx.store.getUser(input.userId);
-      await ctx.runs.recordActivity({
+      await ctx.activity.record({
         sessionId: input.sessionId,
         userId: ctx.userId,
         kind: "member.role",
@@ -118,7 +119,7 @@ export const sessionsRouter = router({
     // Also the member's ceiling: links made before now no longer let them back in.
     const { role } = await ctx.store.removeMember(input.sessionId, input.userId, ctx.userId).catch(toTrpc);
     // The entry first, so the removed member's open page hears of it (and finds itself forbidden), then the eviction.
-    await ctx.runs.recordActivity({
+    await ctx.activity.record({
       sessionId: input.sessionId,
       userId: ctx.userId,
       kind: "member.removed",
@@ -160,7 +161,8 @@ export const sessionsRouter = router({
       throw inviteRefused(result.reason, standing && "invite" in standing ? standing.invite : undefined);
     }
     if (result.changed) {
-      await ctx.store.addActivity({
+      // Recorded and pushed: everyone in the session sees who joined, at once.
+      await ctx.activity.record({
         sessionId: result.sessionId,
         userId: ctx.userId,
         kind: "member.joined",

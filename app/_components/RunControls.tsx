@@ -44,6 +44,11 @@ export function RunControls({
   const stop = useMutation(trpc.runs.stop.mutationOptions());
   const pending = start.isPending || pause.isPending || resume.isPending || stop.isPending;
   const error = start.error ?? pause.error ?? resume.error ?? stop.error;
+  /** A button's click: earlier errors cleared, then the control sent. */
+  const send = (control: typeof start | typeof pause) => () => {
+    reset();
+    control.mutate({ runId });
+  };
   const reset = () => {
     for (const m of [start, pause, resume, stop]) m.reset();
   };
@@ -109,67 +114,28 @@ export function RunControls({
 
       <div className="flex flex-wrap gap-2">
         {status === "idle" ? (
-          <Button
-            tone="primary"
-            disabled={disabled}
-            title={why}
-            onClick={() => {
-              reset();
-              start.mutate({ runId });
-            }}
-          >
+          <Button tone="primary" disabled={disabled} title={why} onClick={send(start)}>
             <span aria-hidden>▶</span> Start
           </Button>
         ) : null}
         {status === "running" ? (
-          <Button
-            disabled={disabled}
-            title={why}
-            onClick={() => {
-              reset();
-              pause.mutate({ runId });
-            }}
-          >
+          <Button disabled={disabled} title={why} onClick={send(pause)}>
             <span aria-hidden>❚❚</span> Pause
           </Button>
         ) : null}
         {status === "paused" ? (
-          <Button
-            tone="primary"
-            disabled={disabled}
-            title={why}
-            onClick={() => {
-              reset();
-              resume.mutate({ runId });
-            }}
-          >
+          <Button tone="primary" disabled={disabled} title={why} onClick={send(resume)}>
             <span aria-hidden>▶</span> Resume
           </Button>
         ) : null}
         {status === "running" || status === "paused" ? (
-          <Button
-            tone="danger"
-            disabled={disabled}
-            title={why}
-            onClick={() => {
-              reset();
-              stop.mutate({ runId });
-            }}
-          >
+          <Button tone="danger" disabled={disabled} title={why} onClick={send(stop)}>
             <span aria-hidden>■</span> Stop
           </Button>
         ) : null}
         {status === "queued" ? (
           <>
-            <Button
-              tone="danger"
-              disabled={disabled}
-              title={why ?? "leave the queue: the run gets back the status it had"}
-              onClick={() => {
-                reset();
-                stop.mutate({ runId });
-              }}
-            >
+            <Button tone="danger" disabled={disabled} title={why ?? "leave the queue: the run gets back the status it had"} onClick={send(stop)}>
               <span aria-hidden>■</span> Leave the queue
             </Button>
             <p className="text-sm text-slate-400" data-testid="queue-note">
@@ -179,15 +145,7 @@ export function RunControls({
           </>
         ) : null}
         {resumable ? (
-          <Button
-            tone="primary"
-            disabled={disabled || !hasCheckpoint}
-            title={why ?? (hasCheckpoint ? undefined : "no checkpoint yet")}
-            onClick={() => {
-              reset();
-              start.mutate({ runId });
-            }}
-          >
+          <Button tone="primary" disabled={disabled || !hasCheckpoint} title={why ?? (hasCheckpoint ? undefined : "no checkpoint yet")} onClick={send(start)}>
             <span aria-hidden>⟲</span> Resume from checkpoint
           </Button>
         ) : null}

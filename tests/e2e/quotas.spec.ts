@@ -42,5 +42,7 @@ test("with every trainer slot busy a run waits in the queue and can leave it; a 
   await expect(page.getByText(/This session already trains 2 runs \(queued runs count; the limit is 2\): stop one or wait/)).toBeVisible();
   await shot(page, "session-quota-desktop");
 
-  for (const runId of [a1, a2, b1]) await callTrpc(page, "runs.stop", { runId }, "POST");
+  // a2 first: it waits in the queue, and stopping a1 first would start it. Then the machine is left quiet for the next tests.
+  for (const runId of [a2, a1, b1]) expect((await callTrpc(page, "runs.stop", { runId }, "POST")).status).toBe(200);
+  await expect.poll(async () => ((await (await page.request.get("/api/health")).json()) as { liveRuns: number }).liveRuns, { timeout: 60_000 }).toBe(0);
 });

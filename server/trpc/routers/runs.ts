@@ -4,8 +4,19 @@ import { lrMultiplierSchema } from "../../../lib/gan/config";
 import { ALPHA_MAX_ANY, PARAMETER_NAMES, PARTS, TRAINING_NETWORKS } from "../../../lib/gan/vocabulary";
 import { finishedRuns } from "../../runs/finished";
 import { runParameters } from "../../runs/parameters";
-import { authedProcedure, requireRole, router } from "../init";
+import { authedProcedure, type Context, requireRole, router } from "../init";
 import { id, runInSession, toTrpc, withoutPaths } from "../shared";
+
+/** pause / resume / stop: an editor of the run's session, then the run service's control; its errors as tRPC errors. */
+function runControl(control: (ctx: Context & { userId: string }, runId: string) => unknown) {
+  return authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
+    await runInSession(ctx, input.runId, "editor");
+    await Promise.resolve()
+      .then(() => control(ctx, input.runId))
+      .catch(toTrpc);
+    return { ok: true };
+  });
+}
 
 export const runsRouter = router({
   create: authedProcedure
@@ -56,30 +67,10 @@ export const runsRouter = router({
     const { queuePosition } = await ctx.runs.start(input.runId, ctx.userId).catch(toTrpc);
     return { ok: true, queued: queuePosition !== null, queuePosition };
   }),
-  pause: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
-    await runInSession(ctx, input.runId, "editor");
-    try {
-      ctx.runs.pause(input.runId, ctx.userId);
-    } catch (e) {
-      toTrpc(e);
-    }
-    return { ok: true };
-  }),
-  resume: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
-    await runInSession(ctx, input.runId, "editor");
-    try {
-      ctx.runs.resume(input.runId, ctx.userId);
-    } catch (e) {
-      toTrpc(e);
-    }
-    return { ok: true };
-  }),
-  stop: authedProcedure.input(z.object({ runId: id })).mutation(async ({ ctx, input }) => {
-    await runInSession(ctx, input.runId, "editor");
-    // A queued run leaves the queue (back to the status it had).
-    await ctx.runs.stop(input.runId, ctx.userId).catch(toTrpc);
-    return { ok: true };
-  }),
+  pause: runControl((ctx, runId) => ctx.runs.pause(runId, ctx.userId)),
+  resume: runControl((ctx, runId) => ctx.runs.resume(runId, ctx.userId)),
+  // A queued run leaves the queue (back to the status it had).
+  stop: runControl((ctx, runId) => ctx.runs.stop(runId, ctx.userId)),
   setLrMultiplier: authedProcedure
     .input(z.object({ runId: id, scope: z.string().min(1).max(100), param: z.enum(PARAMETER_NAMES), value: lrMultiplierSchema() }))
     .mutation(async ({ ctx, input }) => {

@@ -78,10 +78,21 @@ async function tryWebgpu(): Promise<string> {
 
 async function tryWasm(): Promise<string> {
   await import("@tensorflow/tfjs-backend-wasm");
+  const { registerThreadedWasmBackend, wasmThreadsRunning, wasmThreadsWanted } = await import("./backends/wasm-threads");
+  const threads = wasmThreadsWanted();
+  let note = "";
+  if (threads > 1) {
+    try {
+      registerThreadedWasmBackend(threads);
+    } catch (e) {
+      note = ` (multi-threaded build unavailable: ${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
   if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
   const { registerWasmTrainingKernels } = await import("./backends/wasm-kernels");
   registerWasmTrainingKernels();
-  return "XNNPACK, SIMD, 1 thread, with GAN Studio's training kernels";
+  const running = wasmThreadsRunning();
+  return `XNNPACK, SIMD, ${running} thread${running === 1 ? "" : "s"}, with GAN Studio's training kernels${note}`;
 }
 
 async function tryCpu(): Promise<string> {

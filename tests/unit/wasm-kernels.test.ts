@@ -315,11 +315,61 @@ describe("the other kernels a conv GAN's training step needs work on wasm", () =
       [[3, 40], [5, 3], true, true], // direct
       [[1, 9, 4], [1, 6, 9], true, true], // rank 3, batch 1
       [[2, 9, 4], [2, 6, 9], true, true], // batch 2: the stock kernel
+      // One row or one column: dot products in one pass (a dense layer with one output and its gradients).
+      [[5, 37], [37, 1], false, false], // x·w
+      [[37, 5], [37, 1], true, false], // xᵀ·dy
+      [[5, 37], [1, 37], false, true],
+      [[1, 37], [37, 6], false, false],
+      [[1, 37], [6, 37], false, true],
+      [[37, 1], [37, 6], true, false],
+      [[1, 1, 3], [1, 3, 1], false, false], // rank 3, batch 1, k 3
     ];
     for (const [aShape, bShape, transposeA, transposeB] of cases) {
       const a = v(size(aShape), 20);
       const b = v(size(bShape), 21);
       await expectSameOnBothBackends(() => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB));
+    }
+  });
+
+  it("plain products take both forms too (C = A·B, or (Bᵀ·Aᵀ)ᵀ when packing B costs more)", async () => {
+    const previous = setWasmKernelStrategy({ packCost: 8 });
+    try {
+      for (const [aShape, bShape] of [
+        [
+          [6, 40],
+          [40, 50],
+        ], // big B: swapped when packing costs 8 transposes
+        [
+          [50, 40],
+          [40, 6],
+        ], // small B: direct either way
+      ] as const) {
+        const a = v(size([...aShape]), 22);
+        const b = v(size([...bShape]), 23);
+        await expectSameOnBothBackends(() => tf.matMul(tf.tensor(a, [...aShape]), tf.tensor(b, [...bShape])));
+      }
+    } finally {
+      setWasmKernelStrategy(previous);
+    }
+  });
+
+  it("Sum and Mean over the leading axes (in one pass) and over any other axes (the stock kernels) match cpu", async () => {
+    // [rows, inner] with inner a multiple of 8, not one, and 1; keepDims; negative and unsorted axes; every axis.
+    const cases: [number[], number | number[] | undefined, boolean][] = [
+      [[64, 14, 14, 32], [0, 1, 2], false], // BatchNormalization's moments and a conv bias gradient
+      [[4, 7, 7, 64], [0, 1, 2], true],
+      [[64, 512], 0, false], // a dense bias gradient
+      [[5, 3, 13], [1, 0], false], // unsorted; inner 13 = one block of 8 and five single columns
+      [[5, 3, 13], [-3], true],
+      [[9, 1], [0], false], // inner 1
+      [[3, 4, 5], undefined, false], // every axis
+      [[3, 4, 5], [0, 1, 2], true],
+      [[3, 4, 5], [1, 2], false], // trailing axes: stock
+      [[3, 4, 5], [0, 2], false], // not leading: stock
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const x = v(size(shape), 30).map((e, i) => e * (1 + (i % 7)));
+      await expectSameOnBothBackends(() => [tf.sum(tf.tensor(x, shape), axis, keepDims), tf.mean(tf.tensor(x, shape), axis, keepDims)], 1e-6);
     }
   });
 

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../lib/gan/backend";
 import { parseConfig } from "../../lib/gan/config";
-import { lossFrom } from "../../lib/gan/graph";
+import { batchNormTraining, lossFrom } from "../../lib/gan/graph";
 import { GanModel, updateRunningStatistics } from "../../lib/gan/model";
 import { ParameterStore, UnknownParameterError } from "../../lib/gan/params";
 import { resolveSpec, type NetworkSpecInput, type PartName } from "../../lib/gan/spec";
@@ -674,6 +674,45 @@ describe("GanModel.trainStep", () => {
       model.dispose();
     }
   });
+});
+
+describe("batchNormTraining (BatchNormalization with its gradient written out)", () => {
+  /** The op-by-op formula the closed form replaces, differentiated by tfjs. */
+  const byOps = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, axes: number[], eps: number) => {
+    const { mean, variance } = tf.moments(x, axes);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+  };
+  for (const [shape, axes] of [
+    [[6, 5, 4, 3], [0, 1, 2]],
+    [[9, 7], [0]],
+  ] as const) {
+    it(`[${shape.join(", ")}]: same value and gradients for x, γ and β as the op-by-op formula, and the moments it reports`, () => {
+      const size = shape.reduce((a, c) => a * c, 1);
+      const C = shape.at(-1)!;
+      const x = tf.tensor(values(size, 41).map((v, i) => 3 * v + (i % C)), [...shape]); // a mean away from 0
+      const g = tf.tensor1d(values(C, 42).map((v) => 1 + v));
+      const b = tf.tensor1d(values(C, 43));
+      const dy = tf.tensor(values(size, 44), [...shape]);
+      const loss = (f: typeof byOps) => (xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor) => tf.sum(tf.mul(f(xs, gs, bs, [...axes], 0.01), dy));
+      const reported: tf.Tensor[] = [];
+      const closed = (xs: tf.Tensor, gs: tf.Tensor, bs: tf.Tensor, ax: number[], eps: number) =>
+        batchNormTraining(xs, gs, bs, ax, eps, (m, v) => reported.push(tf.keep(tf.clone(m)), tf.keep(tf.clone(v))));
+      const expected = tf.grads(loss(byOps))([x, g, b]);
+      const actual = tf.grads(loss(closed))([x, g, b]);
+      for (let i = 0; i < 3; i++) {
+        const e = expected[i]!.dataSync();
+        const a = actual[i]!.dataSync();
+        const scale = Math.max(1, ...Array.from(e, Math.abs));
+        expect(Math.max(...Array.from(e, (v, j) => Math.abs(v - a[j]!))) / scale).toBeLessThan(1e-5);
+      }
+      const value = tf.sub(byOps(x, g, b, [...axes], 0.01), closed(x, g, b, [...axes], 0.01));
+      expect(tf.max(tf.abs(value)).dataSync()[0]).toBeLessThan(1e-5);
+      const { mean, variance } = tf.moments(x, [...axes]);
+      expect(Array.from(reported[0]!.dataSync())).toEqual(Array.from(mean.dataSync()));
+      expect(Array.from(reported[1]!.dataSync())).toEqual(Array.from(variance.dataSync()));
+      tf.dispose([x, g, b, dy, value, mean, variance, ...expected, ...actual, ...reported]);
+    });
+  }
 });
 
 describe("lossFrom", () => {

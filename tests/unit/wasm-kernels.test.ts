@@ -373,6 +373,27 @@ describe("the other kernels a conv GAN's training step needs work on wasm", () =
     }
   });
 
+  it("ReLU's and LeakyReLU's one-pass gradients equal tfjs's composites bit for bit, at 0, -0, ±∞ and NaN too", async () => {
+    const x = Float32Array.from([-2, -0, 0, 1e-30, -1e-30, 3, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, ...v(23, 12)]);
+    const dy = Float32Array.from([1, 2, -3, 4, 5, -6, 7, 8, 9, ...v(23, 13)]);
+    // α as a float32 value: the wasm kernels take α as float32 (stock and these), the cpu backend as a double.
+    const alpha = Math.fround(0.2);
+    const run = () => {
+      const xt = tf.tensor1d(x);
+      const dyt = tf.tensor1d(dy);
+      return [
+        tf.grad((t: tf.Tensor) => tf.relu(t))(xt, dyt),
+        tf.grad((t: tf.Tensor) => tf.leakyRelu(t, alpha))(xt, dyt),
+        tf.leakyRelu(xt, alpha),
+        tf.relu(xt),
+      ];
+    };
+    const reference = await on("cpu", run);
+    const actual = await on("wasm", run);
+    const bits = (r: Result) => Array.from(new Uint32Array(r.data.buffer)).map((b, i) => (Number.isNaN(r.data[i]) ? "NaN" : b));
+    for (let i = 0; i < reference.length; i++) expect(bits(actual[i]!)).toEqual(bits(reference[i]!));
+  });
+
   it("UnsortedSegmentSum drops ids outside [0, numSegments) like the cpu backend", async () => {
     const x = v(5 * 3, 11);
     await expectSameOnBothBackends(() => tf.unsortedSegmentSum(tf.tensor2d(x, [5, 3]), tf.tensor1d([1, 0, 1, 3, 2], "int32"), 3));

@@ -879,6 +879,40 @@ function leakyReluGrad(args: KernelArgs): TensorInfo {
   return out;
 }
 
+export const RELU_GRAD = "GanStudioReluGrad";
+
+/** ReLU's gradient dy · step(x) in one pass (tfjs: Step, Cast, Multiply); NaN in x gives NaN, as step(NaN) does. */
+function reluGrad(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const { dy, x } = args.inputs;
+  if (dy == null || x == null) throw new Error(`wasm ${RELU_GRAD}: expects inputs dy and x`);
+  assertFloat32(dy, "dy", RELU_GRAD);
+  assertFloat32(x, "x", RELU_GRAD);
+  if (!tf.util.arraysEqual(dy.shape, x.shape)) throw new Error(`wasm ${RELU_GRAD}: dy [${dy.shape.join(", ")}] and x [${x.shape.join(", ")}] differ`);
+  const out = backend.makeOutput(x.shape, "float32");
+  const dys = backend.typedArrayFromHeap(dy) as Float32Array;
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const dxs = backend.typedArrayFromHeap(out) as Float32Array;
+  const factor = new Float64Array([0, 1]); // by table lookup, as in leakyRelu
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i]!;
+    dxs[i] = v === v ? dys[i]! * factor[((v > 0) as unknown as number) | 0]! : Number.NaN;
+  }
+  return out;
+}
+
+/** ReLU's gradient: this module's one-pass kernel on wasm, tfjs's own dy · step(x) everywhere else. */
+const reluGradient: tf.GradConfig = {
+  kernelName: "Relu",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    const g = dy as tf.Tensor;
+    if (tf.getBackend() !== BACKEND) return { x: () => tf.mul(g, tf.cast(tf.step(x!), "float32")) };
+    return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: g, x: x! }) as tf.Tensor };
+  },
+};
+
 /**
  * LeakyRelu's gradient (the registry is one for every backend): this module's one-pass kernel on wasm, and
  * everywhere else tfjs's own composite, where(x > 0, dy, dy·α).
@@ -909,6 +943,7 @@ export const wasmTrainingKernelFuncs: Readonly<Record<string, KernelFunc>> = Obj
   Mean: mean,
   LeakyRelu: leakyRelu,
   [LEAKY_RELU_GRAD]: leakyReluGrad,
+  [RELU_GRAD]: reluGrad,
 });
 
 /** Set-up functions of the stock kernels that ours still call (they run at `tf.setBackend('wasm')`). */
@@ -925,7 +960,9 @@ const setupFuncs: Readonly<Record<string, KernelConfig["setupFunc"]>> = {
  * none (they find the backend's `Conv2D`, `Transpose` and `Slice` kernels when they run).
  */
 export function registerWasmTrainingKernels(): void {
-  if (tf.getGradient("LeakyRelu") !== leakyReluGradient) tf.registerGradient(leakyReluGradient);
+  for (const gradient of [leakyReluGradient, reluGradient]) {
+    if (tf.getGradient(gradient.kernelName) !== gradient) tf.registerGradient(gradient);
+  }
   for (const [kernelName, kernelFunc] of Object.entries(wasmTrainingKernelFuncs)) {
     const current = tf.getKernel(kernelName, BACKEND) as KernelConfig | undefined;
     if (current?.kernelFunc === kernelFunc) continue;

@@ -92,7 +92,12 @@ async function tryWasm(): Promise<string> {
   const { registerWasmTrainingKernels } = await import("./backends/wasm-kernels");
   registerWasmTrainingKernels();
   const running = wasmThreadsRunning();
-  return `XNNPACK, SIMD, ${running} thread${running === 1 ? "" : "s"}, with GAN Studio's training kernels${note}`;
+  const { nativeBlas } = await import("./backends/native-blas");
+  const { blas, reason } = nativeBlas();
+  const products = blas
+    ? `, products and convolutions on OpenBLAS (${blas.setThreads(threads)} thread${threads === 1 ? "" : "s"})`
+    : ` (native kernels not used: ${reason})`;
+  return `XNNPACK, SIMD, ${running} thread${running === 1 ? "" : "s"}, with GAN Studio's training kernels${products}${note}`;
 }
 
 async function tryCpu(): Promise<string> {

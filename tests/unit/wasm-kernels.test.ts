@@ -129,6 +129,9 @@ const CASES: ConvCase[] = [
 ];
 
 const STRATEGIES: WasmKernelStrategy["inputGradient"][] = ["auto", "fused", "split"];
+// Both engines the kernels run on. "native" needs build/native/gan-blas.node (npm run build:native): without it
+// the test fails and says so, unless GAN_NATIVE=0 asks for XNNPACK only.
+const ENGINES: WasmKernelStrategy["engine"][] = process.env.GAN_NATIVE === "0" ? ["xnnpack"] : ["native", "xnnpack"];
 
 beforeAll(async () => {
   registerWasmTrainingKernels();
@@ -151,7 +154,7 @@ describe("registration", () => {
   });
 });
 
-describe("Conv2DBackpropInput and Conv2DBackpropFilter match the cpu backend", () => {
+describe("Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter match the cpu backend, on OpenBLAS and on XNNPACK", () => {
   for (const c of CASES) {
     it(describeCase(c), async () => {
       const { xShape, filterShape, dyShape } = geometry(c);
@@ -159,6 +162,8 @@ describe("Conv2DBackpropInput and Conv2DBackpropFilter match the cpu backend", (
       const filter = values(size(filterShape), 2);
       const dy = values(size(dyShape), 3);
       const common = { strides: c.stride, pad: c.pad, dataFormat: "NHWC" };
+      const forward = () =>
+        tf.engine().runKernel("Conv2D", { x: tf.tensor4d(x, xShape), filter: tf.tensor4d(filter, filterShape) }, { ...common, dilations: 1 }) as tf.Tensor;
       const inputGradient = () =>
         tf
           .engine()
@@ -169,22 +174,28 @@ describe("Conv2DBackpropInput and Conv2DBackpropFilter match the cpu backend", (
           ) as tf.Tensor;
       const filterGradient = () =>
         tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.tensor4d(x, xShape), dy: tf.tensor4d(dy, dyShape) }, { ...common, filterShape }) as tf.Tensor;
+      const [forwardRef] = await on("cpu", forward);
       const [inputRef] = await on("cpu", inputGradient);
       const [filterRef] = await on("cpu", filterGradient);
-      if (inputRef === undefined || filterRef === undefined) throw new Error("no cpu result");
+      if (forwardRef === undefined || inputRef === undefined || filterRef === undefined) throw new Error("no cpu result");
       try {
-        for (const inputStrategy of STRATEGIES) {
-          setWasmKernelStrategy({ inputGradient: inputStrategy });
-          const [inputWasm] = await on("wasm", inputGradient);
-          if (inputWasm === undefined) throw new Error("no wasm result");
-          expect(relativeError(inputRef, inputWasm), `Conv2DBackpropInput, ${inputStrategy}`).toBeLessThanOrEqual(1e-4);
+        for (const engine of ENGINES) {
+          // The input gradient's decompositions are XNNPACK's; on OpenBLAS there is one path.
+          for (const inputStrategy of engine === "xnnpack" ? STRATEGIES : (["auto"] as const)) {
+            setWasmKernelStrategy({ engine, inputGradient: inputStrategy });
+            const [inputWasm] = await on("wasm", inputGradient);
+            if (inputWasm === undefined) throw new Error("no wasm result");
+            expect(relativeError(inputRef, inputWasm), `Conv2DBackpropInput, ${engine}, ${inputStrategy}`).toBeLessThanOrEqual(1e-4);
+          }
+          const [forwardWasm] = await on("wasm", forward);
+          const [filterWasm] = await on("wasm", filterGradient);
+          if (forwardWasm === undefined || filterWasm === undefined) throw new Error("no wasm result");
+          expect(relativeError(forwardRef, forwardWasm), `Conv2D, ${engine}`).toBeLessThanOrEqual(1e-4);
+          expect(relativeError(filterRef, filterWasm), `Conv2DBackpropFilter, ${engine}`).toBeLessThanOrEqual(1e-4);
         }
       } finally {
-        setWasmKernelStrategy({ inputGradient: "auto" });
+        setWasmKernelStrategy({ engine: "auto", inputGradient: "auto" });
       }
-      const [filterWasm] = await on("wasm", filterGradient);
-      if (filterWasm === undefined) throw new Error("no wasm result");
-      expect(relativeError(filterRef, filterWasm), "Conv2DBackpropFilter").toBeLessThanOrEqual(1e-4);
     });
   }
 });
@@ -324,15 +335,22 @@ describe("the other kernels a conv GAN's training step needs work on wasm", () =
       [[37, 1], [37, 6], true, false],
       [[1, 1, 3], [1, 3, 1], false, false], // rank 3, batch 1, k 3
     ];
-    for (const [aShape, bShape, transposeA, transposeB] of cases) {
-      const a = v(size(aShape), 20);
-      const b = v(size(bShape), 21);
-      await expectSameOnBothBackends(() => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB));
+    try {
+      for (const engine of ENGINES) {
+        setWasmKernelStrategy({ engine });
+        for (const [aShape, bShape, transposeA, transposeB] of cases) {
+          const a = v(size(aShape), 20);
+          const b = v(size(bShape), 21);
+          await expectSameOnBothBackends(() => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB));
+        }
+      }
+    } finally {
+      setWasmKernelStrategy({ engine: "auto" });
     }
   });
 
   it("plain products take both forms too (C = A·B, or (Bᵀ·Aᵀ)ᵀ when packing B costs more)", async () => {
-    const previous = setWasmKernelStrategy({ packCost: 8 });
+    const previous = setWasmKernelStrategy({ packCost: 8, engine: "xnnpack" }); // the forms are XNNPACK's
     try {
       for (const [aShape, bShape] of [
         [
@@ -381,12 +399,7 @@ describe("the other kernels a conv GAN's training step needs work on wasm", () =
     const run = () => {
       const xt = tf.tensor1d(x);
       const dyt = tf.tensor1d(dy);
-      return [
-        tf.grad((t: tf.Tensor) => tf.relu(t))(xt, dyt),
-        tf.grad((t: tf.Tensor) => tf.leakyRelu(t, alpha))(xt, dyt),
-        tf.leakyRelu(xt, alpha),
-        tf.relu(xt),
-      ];
+      return [tf.grad((t: tf.Tensor) => tf.relu(t))(xt, dyt), tf.grad((t: tf.Tensor) => tf.leakyRelu(t, alpha))(xt, dyt), tf.leakyRelu(xt, alpha), tf.relu(xt)];
     };
     const reference = await on("cpu", run);
     const actual = await on("wasm", run);

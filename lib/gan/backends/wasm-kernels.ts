@@ -42,6 +42,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // a later import of the package cannot silently put the stock Conv2DBackpropInput back.
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { type Geometry, type NativeBlas, nativeBlas, scratchFloats } from "./native-blas";
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
@@ -67,11 +68,45 @@ export interface WasmKernelStrategy {
    * wrapper computes C = A·B or C = (Bᵀ·Aᵀ)ᵀ, whichever costs less; 0 keeps plain products on the stock path.
    */
   packCost: number;
+  /**
+   * Products and convolutions: OpenBLAS through the native module when it is built (lib/gan/backends/native-blas.ts),
+   * or XNNPACK in the wasm heap. 'auto' takes the native module when it loads.
+   */
+  engine: "auto" | "native" | "xnnpack";
 }
 
 // Packing a fresh operand measured at 3-4x a transpose per float (2026-12-01, 2 threads, operands new at every
 // call as in training): x[64, 3146]·W[3146, 512] took 25.5 ms direct and 15.6 ms as (Wᵀ·xᵀ)ᵀ.
-const strategy: WasmKernelStrategy = { inputGradient: "auto", packCost: 4 };
+const strategy: WasmKernelStrategy = { inputGradient: "auto", packCost: 4, engine: "auto" };
+
+/** The native kernels when the strategy and the build allow them; 'native' without a build is an error. */
+function native(): NativeBlas | null {
+  if (strategy.engine === "xnnpack") return null;
+  const { blas, reason } = nativeBlas();
+  if (blas === null && strategy.engine === "native") throw new Error(`wasm training kernels: the native engine was asked for, but ${reason}`);
+  return blas;
+}
+
+/** The geometry of a convolution for the native moves. */
+function nativeGeometry(info: tf.backend_util.Conv2DInfo): Geometry {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    info.outHeight,
+    info.outWidth,
+  ];
+}
+
+/** A float32 view of a tensor on the wasm heap (re-made after any allocation: growth detaches views). */
+const heap = (backend: BackendWasm, t: TensorInfo): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
 
 /** Sets the decomposition strategy (see WasmKernelStrategy) and returns the previous one. */
 export function setWasmKernelStrategy(next: Partial<WasmKernelStrategy>): WasmKernelStrategy {
@@ -461,6 +496,15 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
     // Nothing flows back (an empty batch, say): dx is all zeros, or empty.
     return zeros(backend, [n, inHeight, inWidth, ci]);
   }
+  const blas = native();
+  if (blas) {
+    // dcols[n·oh·ow, kh·kw·ci] = dy[n·oh·ow, co] · W[kh·kw·ci, co]ᵀ, then summed back into the image.
+    const dx = backend.makeOutput([n, inHeight, inWidth, ci], "float32");
+    const cols = scratchFloats(n * oh * ow * kh * kw * ci);
+    blas.sgemm(heap(backend, dy), heap(backend, filter), cols, n * oh * ow, kh * kw * ci, co, false, true, false);
+    blas.col2im(cols, heap(backend, dx), ...nativeGeometry(info));
+    return dx;
+  }
   const plan = planInputGradient(kh, kw, sh, sw, info.padInfo, { inHeight, inWidth, outHeight: oh, outWidth: ow }, ci);
   const w = backend.readSync(filter.dataId) as Float32Array; // [kh, kw, ci, co]
 
@@ -548,6 +592,15 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
   const { inHeight, inWidth, strideHeight: sh, strideWidth: sw } = info;
   if (tf.util.sizeFromShape(x.shape) === 0 || tf.util.sizeFromShape(dy.shape) === 0) {
     return zeros(backend, [kh, kw, ci, co]); // an empty batch contributes nothing
+  }
+  const blas = native();
+  if (blas) {
+    // dW[kh·kw·ci, co] = cols[n·oh·ow, kh·kw·ci]ᵀ · dy[n·oh·ow, co].
+    const dw = backend.makeOutput([kh, kw, ci, co], "float32");
+    const cols = scratchFloats(n * oh * ow * kh * kw * ci);
+    blas.im2col(heap(backend, x), cols, ...nativeGeometry(info));
+    blas.sgemm(cols, heap(backend, dy), heap(backend, dw), kh * kw * ci, co, n * oh * ow, true, false, false);
+    return dw;
   }
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
@@ -652,6 +705,14 @@ function batchMatMul(args: KernelArgs): TensorInfo {
   const sizeB = tf.util.sizeFromShape(b.shape);
   const rows = a.shape[transposeA ? a.shape.length - 1 : a.shape.length - 2] ?? 0; // C is [rows, cols]
   const cols = b.shape[transposeB ? b.shape.length - 2 : b.shape.length - 1] ?? 0;
+  const k = a.shape[transposeA ? a.shape.length - 2 : a.shape.length - 1] ?? 0;
+  const blas =
+    a.dtype === "float32" && b.dtype === "float32" && rows > 0 && cols > 0 && k > 0 && attrs.activation == null && args.inputs.bias == null ? native() : null;
+  if (blas) {
+    const out = backend.makeOutput([...a.shape.slice(0, -2), rows, cols], "float32");
+    blas.sgemm(heap(backend, a), heap(backend, b), heap(backend, out), rows, cols, k, transposeA, transposeB, false);
+    return out;
+  }
   // A product with one row or one column (a dense layer with one output, its gradients) is a few dot products:
   // XNNPACK would pack an operand and tile for a single output lane; one pass in JavaScript is faster.
   if (rows === 1 || cols === 1) return vectorProduct(backend, a, b, transposeA, transposeB, rows, cols);
@@ -742,6 +803,38 @@ function dot(x: Float32Array, from: number, v: Float32Array, n: number): number 
   }
   for (; i < n; i++) s0 += x[from + i]! * v[i]!;
   return s0 + s1 + (s2 + s3);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Conv2D on the native engine
+// ---------------------------------------------------------------------------------------------------------------
+//
+// y[n·oh·ow, co] = cols[n·oh·ow, kh·kw·ci] · W[kh·kw·ci, co]: the filter in tfjs's HWIO layout is already the
+// right-hand matrix. Without the native module (or with other attrs: dilations, NCHW, a fused bias or
+// activation) the stock XNNPACK kernel runs.
+
+const stockConv2D = tf.getKernel("Conv2D", BACKEND) as KernelConfig | undefined;
+
+function conv2D(args: KernelArgs): TensorInfo {
+  const backend = args.backend as BackendWasm;
+  const stock = stockConv2D?.kernelFunc;
+  if (stock === undefined) throw new Error("wasm Conv2D: the stock wasm kernel was not registered");
+  const { x, filter } = args.inputs;
+  const attrs = (args.attrs ?? {}) as unknown as tf.Conv2DAttrs;
+  const dilations = attrs.dilations ?? 1;
+  const plainAttrs = (attrs.dataFormat ?? "NHWC") === "NHWC" && (Array.isArray(dilations) ? dilations.every((d) => d === 1) : dilations === 1);
+  const blas = x != null && filter != null && x.dtype === "float32" && filter.dtype === "float32" && plainAttrs && x.shape.length === 4 ? native() : null;
+  if (blas === null || x == null || filter == null) return stock(args) as TensorInfo;
+  const filterShape = shape4(filter, "filter");
+  const info = tf.backend_util.computeConv2DInfo(shape4(x, "x"), filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, "channelsLast");
+  const [kh, kw, ci, co] = filterShape;
+  const m = info.batchSize * info.outHeight * info.outWidth;
+  if (m * co === 0 || kh * kw * ci === 0) return zeros(backend, [info.batchSize, info.outHeight, info.outWidth, co]);
+  const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, co], "float32");
+  const cols = scratchFloats(m * kh * kw * ci);
+  blas.im2col(heap(backend, x), cols, ...nativeGeometry(info));
+  blas.sgemm(cols, heap(backend, filter), heap(backend, out), m, co, kh * kw * ci, false, false, false);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -898,7 +991,7 @@ function reluGrad(args: KernelArgs): TensorInfo {
   const bit = (b: boolean): number => (b as unknown as number) | 0;
   for (let i = 0; i < xs.length; i++) {
     const v = xs[i]!;
-    dxs[i] = dys[i]! * factor[bit(v > 0) + (bit(v !== v) << 1)]!;
+    dxs[i] = dys[i]! * factor[bit(v > 0) + (bit(Number.isNaN(v)) << 1)]!;
   }
   return out;
 }
@@ -943,6 +1036,7 @@ export const wasmTrainingKernelFuncs: Readonly<Record<string, KernelFunc>> = Obj
   BatchMatMul: batchMatMul,
   Sum: sum,
   Mean: mean,
+  Conv2D: conv2D,
   LeakyRelu: leakyRelu,
   [LEAKY_RELU_GRAD]: leakyReluGrad,
   [RELU_GRAD]: reluGrad,
@@ -953,6 +1047,7 @@ const setupFuncs: Readonly<Record<string, KernelConfig["setupFunc"]>> = {
   BatchMatMul: stockBatchMatMul?.setupFunc,
   Sum: stockSum?.setupFunc,
   Mean: stockMean?.setupFunc,
+  Conv2D: stockConv2D?.setupFunc,
 };
 
 /**

@@ -53,7 +53,8 @@ export class ImportProcess {
     const transport = (this.opts.transport ?? childProcessTransport)({
       entry: ENTRY,
       args: [this.storeDir],
-      env: this.opts.env ?? process.env,
+      // One thread: an import must not take cores from the trainers.
+      env: { ...(this.opts.env ?? process.env), GAN_WASM_THREADS: "1" },
       label: "importer",
     });
     const rpc: RpcClient<ImportReply> = new RpcClient<ImportReply>({

@@ -87,7 +87,9 @@ export class GeneratorPool {
 
   private spawn(runId: string, outDir: string): Worker {
     const label = `generator ${runId}`;
-    const transport = (this.opts.transport ?? childProcessTransport)({ entry: ENTRY, args: [outDir], env: this.opts.env ?? process.env, label });
+    // One thread: a RuntimeGenerator answers small requests, and must not take cores from the trainers.
+    const env = { ...(this.opts.env ?? process.env), GAN_WASM_THREADS: "1" };
+    const transport = (this.opts.transport ?? childProcessTransport)({ entry: ENTRY, args: [outDir], env, label });
     this.forks++;
     let markExited!: () => void;
     const exited = new Promise<void>((r) => (markExited = r));

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The CPU options of the engine, side by side in one run on this machine, alternating (ROUNDS, default 2):
+# The CPU options of the engine, side by side in one run on this machine, alternating (ROUNDS, default 3):
 # bench:train (batch 64, 10 timed iterations) on both built-in networks with
 #   1 thread, XNNPACK only | every core, XNNPACK only (tfjs's multi-threaded wasm build) | every core, OpenBLAS too.
 # Prints a table of medians, then one JSON line. Usage: bash scripts/bench-cpu-options.sh
 set -u
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 declare -A results
 configs=("1 thread, XNNPACK|GAN_WASM_THREADS=1 GAN_NATIVE=0" "all cores, XNNPACK|GAN_WASM_THREADS=auto GAN_NATIVE=0" "all cores, XNNPACK + OpenBLAS|GAN_WASM_THREADS=auto GAN_NATIVE=1")
 for r in $(seq 1 "$rounds"); do
@@ -18,7 +18,7 @@ for r in $(seq 1 "$rounds"); do
 done
 node -e '
 const rows = JSON.parse(process.argv[1]);
-const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const med = (a) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : +((s[m - 1] + s[m]) / 2).toFixed(1); };
 console.log("| network | engine | images/s (each round) | median |\n| --- | --- | --- | --- |");
 const out = [];
 for (const [key, v] of Object.entries(rows)) {

@@ -1,5 +1,6 @@
 /**
  * The lent-GPU check, packed by shared/gpu/pack.sh (the GPU machine has no Node and no npm):
+ *   0. kernels per training iteration on the backend (NNC spec, batch 8), by name;
  *   1. the training benchmark on webgpu (NNC spec at batch 64/256/1024, small DCGAN at 64/1024);
  *   2. a real training run of the NNC spec on the bundled digits (exported beforehand by
  *      `npx tsx scripts/export-mnist-u8.ts .gpu/mnist-u8.bin`), writing its sample grids to $OUT.
@@ -10,13 +11,26 @@ import path from "node:path";
 import { initBackend } from "../lib/gan/backend";
 import { benchTable, benchTrain, type BenchResult } from "../lib/gan/bench";
 import type { ImageDataset } from "../lib/gan/data/dataset";
+import { parseConfig } from "../lib/gan/config";
+import { GanModel } from "../lib/gan/model";
+import { BUILTIN_SPECS } from "../lib/gan/spec";
 import { Trainer } from "../lib/gan/trainer";
+import { countKernels } from "./lib/count-kernels";
 
 const out = process.env.OUT ?? "out";
 mkdirSync(out, { recursive: true });
 const epochs = Number(process.argv[2] ?? 5);
 const backend = await initBackend(process.env.GAN_BACKEND ?? "webgpu");
 console.log(`backend: ${backend.name} (${backend.detail})`);
+
+{
+  const model = new GanModel(BUILTIN_SPECS["nnc-dcgan-with-label"], 1, parseConfig({}).optimizers);
+  const { total, byName } = await countKernels(model, 8);
+  model.dispose();
+  const top = [...byName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
+  console.log(JSON.stringify({ kernelsPerIteration: total, top: Object.fromEntries(top) }));
+  writeFileSync(path.join(out, "kernels.json"), JSON.stringify({ kernelsPerIteration: total, byName: Object.fromEntries(byName) }, null, 1));
+}
 
 const rows: BenchResult[] = [];
 for (const [spec, batch] of [

@@ -683,13 +683,19 @@ describe("batchNormTraining (BatchNormalization with its gradient written out)",
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
   };
   for (const [shape, axes] of [
-    [[6, 5, 4, 3], [0, 1, 2]],
+    [
+      [6, 5, 4, 3],
+      [0, 1, 2],
+    ],
     [[9, 7], [0]],
   ] as const) {
     it(`[${shape.join(", ")}]: same value and gradients for x, γ and β as the op-by-op formula, and the moments it reports`, () => {
       const size = shape.reduce((a, c) => a * c, 1);
       const C = shape.at(-1)!;
-      const x = tf.tensor(values(size, 41).map((v, i) => 3 * v + (i % C)), [...shape]); // a mean away from 0
+      const x = tf.tensor(
+        values(size, 41).map((v, i) => 3 * v + (i % C)),
+        [...shape],
+      ); // a mean away from 0
       const g = tf.tensor1d(values(C, 42).map((v) => 1 + v));
       const b = tf.tensor1d(values(C, 43));
       const dy = tf.tensor(values(size, 44), [...shape]);

@@ -80,27 +80,42 @@ export function registerThreadedWasmBackend(threads: number): void {
     "wasm",
     async () => {
       const factory = require(build) as Factory;
+      // Emscripten starts its threads with `new Worker(file)`, and a Worker inherits the process's execArgv: a
+      // process started with flags a thread script cannot take (`node --input-type=module -e …`) would crash the
+      // moment the threads start. The threads need none of them (plain CommonJS), so they get none while they start.
+      const workerThreads = require("node:worker_threads") as { Worker: new (file: string, opts?: object) => unknown };
+      const OriginalWorker = workerThreads.Worker;
+      workerThreads.Worker = class extends (OriginalWorker as unknown as new (file: string, opts?: object) => object) {
+        constructor(file: string, opts: object = {}) {
+          super(file, { ...opts, execArgv: [] });
+        }
+      } as unknown as typeof OriginalWorker;
       const before = { uncaughtException: process.listeners("uncaughtException"), unhandledRejection: process.listeners("unhandledRejection") };
       let failed: (e: unknown) => void = () => {};
       const instantiateFailed = new Promise<never>((_, reject) => {
         failed = reject;
       });
-      const module = await Promise.race([
-        instantiateFailed,
-        factory({
-          locateFile: (path: string) => (path.endsWith(".worker.js") ? WORKER : path.endsWith(".wasm") ? wasmFile : join(dirname(build), path)),
-          mainScriptUrlOrBlob: build,
-          instantiateWasm: (imports: Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => {
-            // The C++ side uses min(threads asked, logical cores / 2): answer so that it allows `threads`.
-            imports.env.emscripten_num_logical_cores = () => 2 * threads;
-            WebAssembly.instantiate(readFileSync(wasmFile), imports as unknown as WebAssembly.Imports).then(
-              (r) => receive(r.instance, r.module),
-              (e: unknown) => failed(e),
-            );
-            return {};
-          },
-        }),
-      ]);
+      let module: ThreadedModule;
+      try {
+        module = await Promise.race([
+          instantiateFailed,
+          factory({
+            locateFile: (path: string) => (path.endsWith(".worker.js") ? WORKER : path.endsWith(".wasm") ? wasmFile : join(dirname(build), path)),
+            mainScriptUrlOrBlob: build,
+            instantiateWasm: (imports: Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => {
+              // The C++ side uses min(threads asked, logical cores / 2): answer so that it allows `threads`.
+              imports.env.emscripten_num_logical_cores = () => 2 * threads;
+              WebAssembly.instantiate(readFileSync(wasmFile), imports as unknown as WebAssembly.Imports).then(
+                (r) => receive(r.instance, r.module),
+                (e: unknown) => failed(e),
+              );
+              return {};
+            },
+          }),
+        ]);
+      } finally {
+        workerThreads.Worker = OriginalWorker;
+      }
       // Emscripten's Node glue rethrows every uncaught exception and rejection from listeners of its own, so a
       // crash prints its whole minified source line (60 kB) instead of the error: keep Node's own behaviour.
       for (const event of ["uncaughtException", "unhandledRejection"] as const) {

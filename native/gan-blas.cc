@@ -73,70 +73,64 @@ bool geometry(napi_env env, napi_value* argv, size_t from, Geometry* g) {
   return g->n > 0 && g->h > 0 && g->w > 0 && g->ci > 0 && g->kh > 0 && g->kw > 0 && g->sh > 0 && g->sw > 0 && g->oh > 0 && g->ow > 0;
 }
 
-// im2col(x, cols, n, h, w, ci, kh, kw, sh, sw, padTop, padLeft, oh, ow):
-// cols[((b·oh + y)·ow + x), ((ky·kw + kx)·ci + c)] = x[b, y·sh − padTop + ky, x·sw − padLeft + kx, c], 0 outside.
-napi_value Im2col(napi_env env, napi_callback_info info) {
+// The arguments im2col and col2im share: two Float32Arrays (the image side and the columns side) and the geometry.
+bool moveArgs(napi_env env, napi_callback_info info, bool imageFirst, float** image, float** cols, Geometry* g) {
   size_t argc = 14;
   napi_value argv[14];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  float *x, *cols;
-  size_t lx, lc;
-  Geometry g;
-  if (argc != 14 || !floats(env, argv[0], &x, &lx) || !floats(env, argv[1], &cols, &lc) || !geometry(env, argv, 2, &g)) {
-    return fail(env, "im2col(x, cols, n, h, w, ci, kh, kw, sh, sw, padTop, padLeft, oh, ow)");
-  }
-  if (lx < g.image() || lc < g.cols()) return fail(env, "im2col: arrays smaller than the geometry says");
-  const size_t row = size_t(g.kh) * g.kw * g.ci;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int32_t b = 0; b < g.n; b++) {
-    for (int32_t y = 0; y < g.oh; y++) {
-      for (int32_t xo = 0; xo < g.ow; xo++) {
-        float* dst = cols + ((size_t(b) * g.oh + y) * g.ow + xo) * row;
-        for (int32_t ky = 0; ky < g.kh; ky++) {
-          const int32_t iy = y * g.sh - g.pt + ky;
-          for (int32_t kx = 0; kx < g.kw; kx++, dst += g.ci) {
-            const int32_t ix = xo * g.sw - g.pl + kx;
-            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) std::memset(dst, 0, sizeof(float) * g.ci);
-            else std::memcpy(dst, x + ((size_t(b) * g.h + iy) * g.w + ix) * g.ci, sizeof(float) * g.ci);
-          }
+  size_t li, lc;
+  if (argc != 14 || !floats(env, argv[imageFirst ? 0 : 1], image, &li) || !floats(env, argv[imageFirst ? 1 : 0], cols, &lc) || !geometry(env, argv, 2, g)) return false;
+  return li >= g->image() && lc >= g->cols();
+}
+
+// Calls tap(columns, image pixel or nullptr outside the image) for every (output pixel, kernel tap) of image b,
+// in the columns' order: cols[((b·oh + y)·ow + x), ((ky·kw + kx)·ci + c)] ↔ image[b, y·sh − padTop + ky, x·sw − padLeft + kx, c].
+template <typename Cols, typename Image, typename Tap>
+void forEachTap(const Geometry& g, int32_t b, Cols* cols, Image* image, Tap tap) {
+  Cols* at = cols + size_t(b) * g.oh * g.ow * g.kh * g.kw * g.ci;
+  Image* img = image + size_t(b) * g.h * g.w * g.ci;
+  for (int32_t y = 0; y < g.oh; y++) {
+    for (int32_t xo = 0; xo < g.ow; xo++) {
+      for (int32_t ky = 0; ky < g.kh; ky++) {
+        const int32_t iy = y * g.sh - g.pt + ky;
+        for (int32_t kx = 0; kx < g.kw; kx++, at += g.ci) {
+          const int32_t ix = xo * g.sw - g.pl + kx;
+          const bool inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+          tap(at, inside ? img + (size_t(iy) * g.w + ix) * g.ci : nullptr);
         }
       }
     }
+  }
+}
+
+// im2col(x, cols, n, h, w, ci, kh, kw, sh, sw, padTop, padLeft, oh, ow): cols from x, zeros outside the image.
+napi_value Im2col(napi_env env, napi_callback_info info) {
+  float *x, *cols;
+  Geometry g;
+  if (!moveArgs(env, info, true, &x, &cols, &g)) return fail(env, "im2col(x, cols, n, h, w, ci, kh, kw, sh, sw, padTop, padLeft, oh, ow), arrays as large as the geometry");
+  const size_t bytes = sizeof(float) * g.ci;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int32_t b = 0; b < g.n; b++) {
+    forEachTap(g, b, cols, static_cast<const float*>(x), [bytes](float* dst, const float* src) {
+      if (src) std::memcpy(dst, src, bytes);
+      else std::memset(dst, 0, bytes);
+    });
   }
   return nullptr;
 }
 
-// col2im(cols, dx, …same geometry): dx = 0, then dx[b, y·sh − padTop + ky, x·sw − padLeft + kx, c] += cols[…].
+// col2im(cols, dx, …same geometry): dx = 0, then every column value added back to its image pixel (im2col's adjoint).
 napi_value Col2im(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   float *cols, *dx;
-  size_t lc, lx;
   Geometry g;
-  if (argc != 14 || !floats(env, argv[0], &cols, &lc) || !floats(env, argv[1], &dx, &lx) || !geometry(env, argv, 2, &g)) {
-    return fail(env, "col2im(cols, dx, n, h, w, ci, kh, kw, sh, sw, padTop, padLeft, oh, ow)");
-  }
-  if (lx < g.image() || lc < g.cols()) return fail(env, "col2im: arrays smaller than the geometry says");
-  const size_t row = size_t(g.kh) * g.kw * g.ci;
+  if (!moveArgs(env, info, false, &dx, &cols, &g)) return fail(env, "col2im(cols, dx, n, h, w, ci, kh, kw, sh, sw, padTop, padLeft, oh, ow), arrays as large as the geometry");
+  const int32_t ci = g.ci;
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int32_t b = 0; b < g.n; b++) {
-    float* image = dx + size_t(b) * g.h * g.w * g.ci;
-    std::memset(image, 0, sizeof(float) * size_t(g.h) * g.w * g.ci);
-    for (int32_t y = 0; y < g.oh; y++) {
-      for (int32_t xo = 0; xo < g.ow; xo++) {
-        const float* src = cols + ((size_t(b) * g.oh + y) * g.ow + xo) * row;
-        for (int32_t ky = 0; ky < g.kh; ky++) {
-          const int32_t iy = y * g.sh - g.pt + ky;
-          for (int32_t kx = 0; kx < g.kw; kx++, src += g.ci) {
-            const int32_t ix = xo * g.sw - g.pl + kx;
-            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-            float* dst = image + (size_t(iy) * g.w + ix) * g.ci;
-            for (int32_t c = 0; c < g.ci; c++) dst[c] += src[c];
-          }
-        }
-      }
-    }
+    std::memset(dx + size_t(b) * g.h * g.w * ci, 0, sizeof(float) * size_t(g.h) * g.w * ci);
+    forEachTap(g, b, static_cast<const float*>(cols), dx, [ci](const float* src, float* dst) {
+      if (dst) for (int32_t c = 0; c < ci; c++) dst[c] += src[c];
+    });
   }
   return nullptr;
 }

@@ -14,7 +14,7 @@ const out = path.join(root, "build/native/gan-blas.node");
 const required = process.env.GAN_NATIVE_REQUIRED === "1";
 
 function skip(why) {
-  const message = `native kernels not built: ${why}. Training runs on the wasm kernels alone (about 1.5x slower on the built-in networks).`;
+  const message = `native kernels not built: ${why}. Training runs on the wasm kernels alone (1.5-1.8x slower on the built-in networks, scripts/bench-cpu-options.sh).`;
   if (required) {
     console.error(`build-native: ${message}`);
     process.exit(1);

@@ -75,8 +75,9 @@ export interface WasmKernelStrategy {
   engine: "auto" | "native" | "xnnpack";
 }
 
-// Packing a fresh operand measured at 3-4x a transpose per float (2026-12-01, 2 threads, operands new at every
-// call as in training): x[64, 3146]·W[3146, 512] took 25.5 ms direct and 15.6 ms as (Wᵀ·xᵀ)ᵀ.
+// Packing a fresh operand costs several transposes per float: `npx tsx scripts/bench-products.ts` (2026-12-01,
+// 2 threads, weights new at every call as in training): x[64, 3146]·W[3146, 512] 37.65 ms direct, 16.84 ms as
+// (Wᵀ·xᵀ)ᵀ.
 const strategy: WasmKernelStrategy = { inputGradient: "auto", packCost: 4, engine: "auto" };
 
 /** The native kernels when the strategy and the build allow them; 'native' without a build is an error. */

@@ -79,11 +79,23 @@ export interface CheckpointInput {
   collapse?: CheckpointMeta["collapse"];
 }
 
+/** A checkpoint read out of the model, in memory, ready to be written (see {@link captureCheckpoint}). */
+export interface CapturedCheckpoint {
+  weights: Uint8Array;
+  /** Solver state; null for a weights-only snapshot. */
+  optimizer: Uint8Array | null;
+  modelJson: string;
+  iteration: number;
+  /** Bytes the files' tensors take (weights.bin + optimizer.bin). */
+  bytes: number;
+}
+
 /**
- * Writes a checkpoint into `dir` (replacing one there) and returns its size in bytes. `weightsOnly` leaves out
- * optimizer.bin: enough for the RuntimeGenerator (a snapshot), not to resume training.
+ * Reads everything a checkpoint holds out of the model now (call between iterations): the parameters, the solver
+ * state and the metadata, packed into memory. Writing it ({@link writeCapturedCheckpoint}) needs nothing of the
+ * model any more, so the trainer can write while it trains on.
  */
-export async function writeCheckpoint(dir: string, input: CheckpointInput, opts: { weightsOnly?: boolean } = {}): Promise<number> {
+export async function captureCheckpoint(input: CheckpointInput, opts: { weightsOnly?: boolean } = {}): Promise<CapturedCheckpoint> {
   const { model } = input;
   const params = await model.store.read();
   const weights: NamedTensor[] = [...model.store.params.values()].map((p) => ({ name: p.key, shape: p.def.shape, values: params.get(p.key)! }));
@@ -96,7 +108,7 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput, opts:
     for (const [name, s] of await solver.read()) state.push({ name: `${net}/${name}`, ...s });
   }
   const w = packWeights(weights);
-  const o = packWeights(state);
+  const o = opts.weightsOnly ? null : packWeights(state);
   const meta: CheckpointMeta = {
     config: input.config,
     spec: model.resolved.spec,
@@ -116,16 +128,31 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput, opts:
     format: CHECKPOINT_FORMAT,
     formatVersion: CHECKPOINT_VERSION,
     generatedBy: "GAN Studio",
-    weightsManifest: [{ paths: ["weights.bin"], weights: w.weights }, ...(opts.weightsOnly ? [] : [{ paths: ["optimizer.bin"], weights: o.weights }])],
+    weightsManifest: [{ paths: ["weights.bin"], weights: w.weights }, ...(o ? [{ paths: ["optimizer.bin"], weights: o.weights }] : [])],
     userDefinedMetadata: meta,
   };
+  return {
+    weights: w.bytes,
+    optimizer: o?.bytes ?? null,
+    modelJson: JSON.stringify(modelJson, null, 1),
+    iteration: input.iteration,
+    bytes: w.bytes.length + (o?.bytes.length ?? 0),
+  };
+}
+
+/**
+ * Writes a captured checkpoint into `dir` (replacing one there) and returns its size in bytes: into a temporary
+ * folder first, renamed into place, so a crash never leaves half of one. Two writes to the same `dir` must not
+ * overlap (the Trainer queues its own).
+ */
+export async function writeCapturedCheckpoint(dir: string, c: CapturedCheckpoint): Promise<number> {
   const target = path.resolve(dir);
   const unique = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const tmp = `${target}.tmp-${unique}`;
   await fs.mkdir(tmp, { recursive: true });
-  await fs.writeFile(path.join(tmp, "weights.bin"), w.bytes);
-  if (!opts.weightsOnly) await fs.writeFile(path.join(tmp, "optimizer.bin"), o.bytes);
-  await fs.writeFile(path.join(tmp, "model.json"), JSON.stringify(modelJson, null, 1));
+  await fs.writeFile(path.join(tmp, "weights.bin"), c.weights);
+  if (c.optimizer) await fs.writeFile(path.join(tmp, "optimizer.bin"), c.optimizer);
+  await fs.writeFile(path.join(tmp, "model.json"), c.modelJson);
   const old = `${target}.old-${unique}`;
   const hadOld = await fs.rename(target, old).then(
     () => true,
@@ -133,7 +160,15 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput, opts:
   );
   await fs.rename(tmp, target);
   if (hadOld) await fs.rm(old, { recursive: true, force: true });
-  return w.bytes.length + (opts.weightsOnly ? 0 : o.bytes.length);
+  return c.bytes;
+}
+
+/**
+ * Writes a checkpoint into `dir` (replacing one there) and returns its size in bytes. `weightsOnly` leaves out
+ * optimizer.bin: enough for the RuntimeGenerator (a snapshot), not to resume training.
+ */
+export async function writeCheckpoint(dir: string, input: CheckpointInput, opts: { weightsOnly?: boolean } = {}): Promise<number> {
+  return writeCapturedCheckpoint(dir, await captureCheckpoint(input, opts));
 }
 
 export interface LoadedCheckpoint {

@@ -9,7 +9,7 @@
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { activeBackend, initBackend, type BackendInfo } from "./backend";
-import { readCheckpoint, restoreModel, writeCheckpoint } from "./checkpoint";
+import { captureCheckpoint, readCheckpoint, restoreModel, writeCapturedCheckpoint, type CapturedCheckpoint } from "./checkpoint";
 import { OptimizerSchema, SPLIT_SEED, parseConfig, type Config, type ConfigInput, type Optimizer } from "./config";
 import { epochOrder, gatherBatch, iterationsPerEpoch, splitDataset, subsetDataset, validateDataset, type Batch, type ImageDataset } from "./data/dataset";
 import { loadDataset } from "./data/index";
@@ -72,6 +72,10 @@ export class Trainer {
   private pauseRequested = false;
   private bestMonitor = Number.POSITIVE_INFINITY;
   private running: Promise<TrainerStatus> | null = null;
+  /** Checkpoint files being written, one after the other, while training goes on (see writeCheckpoints). */
+  private writes: Promise<void> = Promise.resolve();
+  /** The first background write that failed: the loop fails with it at its next iteration. */
+  private writeError: Error | null = null;
 
   private constructor(
     readonly config: Config,
@@ -240,6 +244,7 @@ export class Trainer {
       while (this.iteration < this.totalIterations) {
         // Let commands (and the process's messages) in between iterations.
         await new Promise((r) => setImmediate(r));
+        if (this.writeError) throw this.writeError;
         this.applyPending();
         if (this.stopRequested) break;
         if (this.pauseRequested) {
@@ -278,11 +283,13 @@ export class Trainer {
         }
       }
       this.applyPending();
-      if (this.stopRequested) {
-        await this.writeCheckpoints(this.iteration / this.iterationsPerEpoch, null);
-        this.setStatus("stopped");
-      } else this.setStatus("completed");
+      if (this.stopRequested) await this.writeCheckpoints(this.iteration / this.iterationsPerEpoch, null);
+      // Ended only once every checkpoint is on disk.
+      await this.writes;
+      if (this.writeError) throw this.writeError;
+      this.setStatus(this.stopRequested ? "stopped" : "completed");
     } catch (e) {
+      await this.writes;
       const message = e instanceof Error ? e.message : String(e);
       this.emit({ type: "error", iteration: this.iteration, message });
       this.setStatus("failed", message);
@@ -304,7 +311,12 @@ export class Trainer {
     }
   }
 
-  /** Writes `latest/` (and `best/` when Save Best is on and the monitor improved). */
+  /**
+   * Writes `latest/` (and `best/` when Save Best is on and the monitor improved). The state is read out of the model
+   * now; the files are written in the background while the next iterations train (a checkpoint of NNC's network is
+   * 53 MB), one write after the other, each reported by its `checkpoint` event once it is on disk. A failed write
+   * fails the run at its next iteration; the loop ends only once every write is done.
+   */
   private async writeCheckpoints(epoch: number, monitor: number | null): Promise<void> {
     if (!this.outDir) return;
     const dirs: ("latest" | "best")[] = ["latest"];
@@ -312,21 +324,42 @@ export class Trainer {
       this.bestMonitor = monitor;
       dirs.push("best");
     }
+    const captured = await captureCheckpoint(this.checkpointInput(monitor));
     for (const kind of dirs) {
       const dir = path.join(this.outDir, kind);
-      const bytes = await this.checkpoint(dir, monitor);
-      this.emit({ type: "checkpoint", epoch, iteration: this.iteration, dir, kind, bytes });
+      this.queueWrite(dir, captured, (bytes) => this.emit({ type: "checkpoint", epoch, iteration: captured.iteration, dir, kind, bytes })).catch(
+        (e: unknown) => {
+          this.writeError ??= new Error(`could not write the ${kind} checkpoint to ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+        },
+      );
     }
   }
 
+  /**
+   * Writes after every write queued before it; resolves with the bytes written. `written` runs before the next
+   * queued write starts (so a listener can copy the folder as it is).
+   */
+  private queueWrite(dir: string, captured: CapturedCheckpoint, written?: (bytes: number) => void): Promise<number> {
+    const done = this.writes.then(async () => {
+      const bytes = await writeCapturedCheckpoint(dir, captured);
+      written?.(bytes);
+      return bytes;
+    });
+    this.writes = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
   /** Writes a checkpoint of the current state to `dir` now (between iterations); returns its size in bytes. */
-  checkpoint(dir: string, monitor: number | null = null): Promise<number> {
-    return writeCheckpoint(dir, this.checkpointInput(monitor));
+  async checkpoint(dir: string, monitor: number | null = null): Promise<number> {
+    return this.queueWrite(dir, await captureCheckpoint(this.checkpointInput(monitor)));
   }
 
   /** Writes the weights alone (no optimizer state) to `dir`: a snapshot for a RuntimeGenerator elsewhere. */
-  snapshot(dir: string): Promise<number> {
-    return writeCheckpoint(dir, this.checkpointInput(null), { weightsOnly: true });
+  async snapshot(dir: string): Promise<number> {
+    return this.queueWrite(dir, await captureCheckpoint(this.checkpointInput(null), { weightsOnly: true }));
   }
 
   private checkpointInput(monitor: number | null) {

@@ -2,7 +2,7 @@
  * The trainer on the real wasm backend with the real training step, on a tiny config (small DCGAN, a few dozen
  * bundled digits): controls, events, leaks, checkpoints and exact resume.
  */
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -68,6 +68,34 @@ describe("a run from start to end", () => {
       ["running", "wasm"],
       ["completed", "wasm"],
     ]);
+    trainer.dispose();
+  });
+
+  it("writes checkpoints in the background: each event comes with its files on disk, and the run ends after the last", async () => {
+    const out = path.join(tmp, "background");
+    const trainer = await Trainer.create({ config: tiny({ maxEpoch: 3 }), outDir: out });
+    const seen: number[] = [];
+    trainer.on((e) => {
+      // At its event, latest/ is the checkpoint the event names (read synchronously, before the next write starts).
+      if (e.type === "checkpoint")
+        seen.push(ModelJsonSchema.parse(JSON.parse(readFileSync(path.join(e.dir, "model.json"), "utf8"))).userDefinedMetadata.iteration);
+    });
+    expect(await trainer.start()).toBe("completed");
+    expect(seen).toEqual([6, 12, 18]);
+    expect((await readCheckpoint(path.join(out, "latest"))).meta.iteration).toBe(18);
+    trainer.dispose();
+  });
+
+  it("a checkpoint that cannot be written fails the run with the folder named, and the loop stops", async () => {
+    const blocked = path.join(tmp, "not-a-folder");
+    writeFileSync(blocked, "a file where the run's folder should be");
+    const trainer = await Trainer.create({ config: tiny({ maxEpoch: 4 }), outDir: blocked });
+    const events = record(trainer);
+    expect(await trainer.start()).toBe("failed");
+    const status = events.flatMap((e) => (e.type === "status" && e.status === "failed" ? [e] : []))[0]!;
+    expect(status.reason).toMatch(/could not write the latest checkpoint to .*not-a-folder/);
+    // The first epoch's write failed in the background; the loop stopped at the next iteration, not at MaxEpoch.
+    expect(lossesOf(events).length).toBeLessThan(24);
     trainer.dispose();
   });
 

@@ -80,7 +80,7 @@ function refuse(res: ServerResponse, r: BodyRefusal, trpcShape: boolean): void {
 }
 
 export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler } = {}): Promise<RunningServer> {
-  const { prisma } = openDatabase(env.DATABASE_URL);
+  const { prisma, kind: databaseKind } = await openDatabase(env.DATABASE_URL);
   const store = new Store(prisma);
   const interrupted = await store.markInterrupted();
   if (interrupted > 0)
@@ -209,7 +209,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     // socket.io (engine.io) answers its own requests, long-polling included, on the same server.
     if (url.pathname.startsWith("/api/socket/")) return;
     if (url.pathname === "/api/health") {
-      const database = await databaseState(prisma);
+      const database = { kind: databaseKind, ...(await databaseState(prisma)) };
       // `backend`: what trainers are told to use ("auto": the fastest that works); `trainerBackend`: what the
       // last trainer process actually runs on (null before the first run starts).
       return sendJson(res, database.ok ? 200 : 503, {

@@ -6,6 +6,8 @@
  */
 import next from "next";
 import { startServer } from "./app";
+import { DatabaseUrlError, redactUrl } from "./db/client";
+import { MigrationError } from "./db/migrate";
 import { EnvError, loadEnv } from "./env";
 
 async function main() {
@@ -17,7 +19,7 @@ async function main() {
     nextHandler = app.getRequestHandler();
   }
   const server = await startServer(env, nextHandler ? { nextHandler } : {});
-  console.log(`GAN Studio on ${server.url} (trainer backend: ${env.GAN_BACKEND || "auto"}, database: ${env.DATABASE_URL})`);
+  console.log(`GAN Studio on ${server.url} (trainer backend: ${env.GAN_BACKEND || "auto"}, database: ${redactUrl(env.DATABASE_URL)})`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -36,6 +38,7 @@ async function main() {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof EnvError ? e.message : e);
+  // A bad environment or database is the user's to fix: its message alone, no stack.
+  console.error(e instanceof EnvError || e instanceof DatabaseUrlError || e instanceof MigrationError ? e.message : e);
   process.exit(1);
 });

@@ -108,14 +108,14 @@ export class MetricStore {
         .slice(i, i + METRIC_CHUNK)
         .map((p) => Prisma.sql`(${runId}, ${p.iteration}, ${p.epoch}, ${p.gReal}, ${p.fake}, ${p.real}, ${p.msPerIter})`);
       statements.push(
-        prisma.$executeRaw`INSERT OR IGNORE INTO "MetricPoint" ("runId", "iteration", "epoch", "gReal", "fake", "real", "msPerIter") VALUES ${Prisma.join(rows)}`,
+        prisma.$executeRaw`INSERT INTO "MetricPoint" ("runId", "iteration", "epoch", "gReal", "fake", "real", "msPerIter") VALUES ${Prisma.join(rows)} ON CONFLICT DO NOTHING`,
       );
     }
     try {
       const counts = await prisma.$transaction(statements);
       return counts.reduce((a, b) => a + b, 0);
     } catch (e) {
-      if (prismaCode(e) === "P2003" || /FOREIGN KEY constraint failed/i.test(e instanceof Error ? e.message : "")) {
+      if (prismaCode(e) === "P2003" || /FOREIGN KEY constraint failed|violates foreign key constraint/i.test(e instanceof Error ? e.message : "")) {
         throw new StoreError("NOT_FOUND", `no run ${runId} to append metrics to`, { cause: e });
       }
       throw e;

@@ -1,7 +1,8 @@
 /**
  * Restart safety: the server process is killed (SIGKILL) while a run trains. After a restart on the same
  * database the run shows as interrupted, every loss point a member had received is still there, the
- * RuntimeGenerator serves its last checkpoint without changing its state, and it resumes on command.
+ * RuntimeGenerator serves its last checkpoint without changing its state, and it resumes on command. On both
+ * databases: a SQLite file and PostgreSQL (a database of its own on the run's server, tests/global-postgres.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { connect, person, waitFor } from "../helpers/clients";
 import { testEnvVars } from "../helpers/env";
+import { freshPostgresDatabase } from "../helpers/postgres";
 
 const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-restart-"));
@@ -21,10 +23,10 @@ afterAll(() => {
 });
 
 /** Starts `tsx server/index.ts` on port 0 and resolves with its URL from the line it prints. */
-function startServerProcess(): Promise<{ url: string; child: ChildProcess }> {
+function startServerProcess(dir: string, databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
     cwd: root,
-    env: { ...process.env, ...testEnvVars(tmp) },
+    env: { ...process.env, ...testEnvVars(dir, { DATABASE_URL: databaseUrl }) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -40,9 +42,13 @@ function startServerProcess(): Promise<{ url: string; child: ChildProcess }> {
   });
 }
 
-describe("restart safety", () => {
+describe.each(["sqlite", "postgresql"] as const)("restart safety on %s", (database) => {
   it("a run trained through a SIGKILL of the server is interrupted, intact and resumable", async () => {
-    const first = await startServerProcess();
+    const dir = mkdtempSync(path.join(tmp, `${database}-`));
+    const databaseUrl = database === "sqlite" ? `file:${path.join(dir, "test.db")}` : await freshPostgresDatabase("restart");
+    const first = await startServerProcess(dir, databaseUrl);
+    const health = (await (await fetch(`${first.url}/api/health`)).json()) as { database: { kind: string; ok: boolean } };
+    expect(health.database).toMatchObject({ kind: database, ok: true });
     const ada = person(first.url);
     await ada.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });
     const session = await ada.api.sessions.create.mutate({ name: "Crash test" });
@@ -57,6 +63,11 @@ describe("restart safety", () => {
     await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: session.id, runId: run.id });
     await ada.api.runs.start.mutate({ runId: run.id });
     await waitFor(socket, "run:grid", (g) => g.epoch >= 2);
+    // Checkpoints are written while training goes on: wait until one is on disk and recorded before the kill.
+    for (let tries = 0; (await ada.api.runs.get.query({ runId: run.id })).checkpoints.length === 0; tries++) {
+      expect(tries, "no checkpoint recorded within 30 s").toBeLessThan(300);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await waitFor(socket, "run:losses", () => true);
 
     first.child.kill("SIGKILL");
@@ -64,7 +75,7 @@ describe("restart safety", () => {
     socket.close();
     const acknowledged = received.map((p) => p.iteration);
 
-    const second = await startServerProcess();
+    const second = await startServerProcess(dir, databaseUrl);
     const again = person(second.url);
     await again.api.auth.signIn.mutate({ email: "ada@example.com", password: "correct horse" });
     const after = await again.api.runs.get.query({ runId: run.id });

@@ -62,8 +62,8 @@ function fakeProcess() {
   };
 }
 
-beforeAll(() => {
-  const db = openDatabase(`file:${path.join(tmp, "db.sqlite")}`);
+beforeAll(async () => {
+  const db = await openDatabase(`file:${path.join(tmp, "db.sqlite")}`);
   store = new Store(db.prisma);
   close = () => db.prisma.$disconnect();
 });

@@ -45,7 +45,7 @@ describe("the live session server", () => {
   it("reports its health with the database state, the trainers' backend and live runs", async () => {
     const res = await fetch(`${server.url}/api/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ ok: true, database: { ok: true }, backend: "wasm", trainerBackend: null, liveRuns: 0 });
+    expect(await res.json()).toMatchObject({ ok: true, database: { kind: "sqlite", ok: true }, backend: "wasm", trainerBackend: null, liveRuns: 0 });
   });
 
   it("signs people in with a sealed HTTP-only cookie and refuses wrong passwords", async () => {

@@ -21,7 +21,7 @@ module.exports = {
         path: [
           "^server/",
           "^app/",
-          "(^|/)node_modules/(next|react|react-dom|socket[.]io|socket[.]io-client|@prisma|prisma|@trpc|ioredis|redis|bullmq|@socket[.]io)/",
+          "(^|/)node_modules/(next|react|react-dom|socket[.]io|socket[.]io-client|@prisma|prisma|@trpc|ioredis|redis|bullmq|@socket[.]io|pg)/",
         ],
       },
     },
@@ -72,7 +72,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: ["^server/db/generated/", "^[.]next/"] },
+    exclude: { path: ["^server/db/generated/", "^server/db/generated-pg/", "^[.]next/"] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {

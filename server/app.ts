@@ -20,7 +20,9 @@ import { UploadArea } from "./datasets/uploads";
 import { DatasetService } from "./datasets/service";
 import { refuseBody, UPLOAD_PATH, type BodyRefusal } from "./http/bodies";
 import { zipStoredFiles } from "./http/zip";
-import { databaseState, openDatabase } from "./db/client";
+import { ClusterNode, LEASE_MS } from "./cluster/node";
+import { attachRemoteRuns } from "./cluster/remote-runs";
+import { DatabaseUrlError, databaseState, openDatabase } from "./db/client";
 import { DiskGuard } from "./disk";
 import { Store } from "./db/store";
 import type { ServerEnv } from "./env";
@@ -80,17 +82,25 @@ function refuse(res: ServerResponse, r: BodyRefusal, trpcShape: boolean): void {
 }
 
 export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler } = {}): Promise<RunningServer> {
+  if (env.REDIS_URL && !env.DATABASE_URL.trim().toLowerCase().startsWith("postgres")) {
+    throw new DatabaseUrlError(
+      `REDIS_URL is set (a cluster of web processes), but DATABASE_URL is not PostgreSQL: the processes of a cluster share one postgresql:// database`,
+    );
+  }
   const { prisma, kind: databaseKind } = await openDatabase(env.DATABASE_URL);
   const store = new Store(prisma);
-  const interrupted = await store.markInterrupted();
-  if (interrupted > 0)
-    console.log(`${interrupted} run(s) were training when the server last stopped: marked interrupted, resumable from their last checkpoint`);
-  // The trainer queue lived in memory: a run left "queued" can be started again (idle, or interrupted with a checkpoint).
-  const requeued = await store.resetQueued();
-  if (requeued.idle + requeued.interrupted > 0)
-    console.log(
-      `${requeued.idle + requeued.interrupted} run(s) waited in the trainer queue when the server last stopped: back to idle (${requeued.idle}) or interrupted (${requeued.interrupted}), to be started again`,
-    );
+  if (!env.REDIS_URL) {
+    // One process is the whole service: whatever was training or queued when it last stopped is its own.
+    const interrupted = await store.markInterrupted();
+    if (interrupted > 0)
+      console.log(`${interrupted} run(s) were training when the server last stopped: marked interrupted, resumable from their last checkpoint`);
+    // The trainer queue lived in memory: a run left "queued" can be started again (idle, or interrupted with a checkpoint).
+    const requeued = await store.resetQueued();
+    if (requeued.idle + requeued.interrupted > 0)
+      console.log(
+        `${requeued.idle + requeued.interrupted} run(s) waited in the trainer queue when the server last stopped: back to idle (${requeued.idle}) or interrupted (${requeued.interrupted}), to be started again`,
+      );
+  }
 
   // Every cookie read checks the user's current sessionVersion (sign-out and a password change end older cookies).
   const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production", (userId) => store.sessionVersion(userId));
@@ -110,6 +120,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     // A browser sends only `join` and `leave` (tiny): a larger message closes its connection before it is parsed.
     maxHttpBufferSize: SOCKET_MAX_MESSAGE_BYTES,
   });
+  // In a cluster: the Redis adapter under socket.io, this process's id and its leases on the runs it trains.
+  const cluster = env.REDIS_URL ? await ClusterNode.start(env.REDIS_URL, io, env.GAN_NODE_ID ? { id: env.GAN_NODE_ID } : {}) : null;
   const generators = new GeneratorPool({ maxProcesses: env.limits.GAN_MAX_GENERATORS, maxPendingPerRun: env.limits.GAN_MAX_GENERATOR_QUEUE });
   const broadcaster = socketBroadcaster(io);
   const importer = new ImportProcess(datasetStore.dir);
@@ -140,7 +152,24 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     history: { pagePoints: env.limits.GAN_HISTORY_PAGE_POINTS, overviewPoints: env.limits.GAN_HISTORY_OVERVIEW_POINTS },
     disk,
     ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}),
+    ...(cluster ? { cluster } : {}),
   });
+  let sweep: NodeJS.Timeout | null = null;
+  if (cluster) {
+    runs.joinCluster((local) => attachRemoteRuns(io, local));
+    cluster.track(() => runs.hereIds());
+    // Runs of a process that is gone (its leases expired): interrupted, resumable from here. Now, then every lease.
+    const adopt = () =>
+      runs.adoptOrphans().then(
+        (ids) => {
+          if (ids.length > 0) console.log(`${ids.length} run(s) lost their process: marked interrupted (or idle), resumable from any process`);
+        },
+        (e: unknown) => console.error("checking other processes' runs failed:", e),
+      );
+    await adopt();
+    sweep = setInterval(() => void adopt(), LEASE_MS);
+    sweep.unref();
+  }
   const realtime = attachRealtime(io, { store, runs, sealer, presence });
 
   const createContext = async ({ req, res }: { req: IncomingMessage; res: ServerResponse }): Promise<Context> => ({
@@ -210,11 +239,15 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     if (url.pathname.startsWith("/api/socket/")) return;
     if (url.pathname === "/api/health") {
       const database = { kind: databaseKind, ...(await databaseState(prisma)) };
+      const redis = cluster ? await cluster.state() : null;
       // `backend`: what trainers are told to use ("auto": the fastest that works); `trainerBackend`: what the
       // last trainer process actually runs on (null before the first run starts).
-      return sendJson(res, database.ok ? 200 : 503, {
-        ok: database.ok,
+      const ok = database.ok && (redis?.ok ?? true);
+      return sendJson(res, ok ? 200 : 503, {
+        ok,
         database,
+        // null: one process is the whole service; else this process's id and whether Redis answers.
+        cluster: cluster ? { node: cluster.id, redis } : null,
         backend: env.GAN_BACKEND || "auto",
         trainerBackend: runs.lastBackend,
         liveRuns: runs.liveCount(),
@@ -316,8 +349,10 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       generators.closeAll();
       importer.close();
       uploads.close();
+      if (sweep) clearInterval(sweep);
       // socket.io closes the HTTP server it is attached to.
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await cluster?.close();
       await prisma.$disconnect();
     })());
   return { url: `http://${env.HOST}:${port}`, port, store, runs, io, close };

@@ -16,6 +16,17 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default("127.0.0.1"),
   /** SQLite file (`file:./data/gan-studio.db`, the default) — the embedded default needs no set-up. */
   DATABASE_URL: z.string().min(1).default("file:./data/gan-studio.db"),
+  /**
+   * Redis (`redis://host:6379`): set, this process is one of a cluster of web processes sharing DATABASE_URL
+   * (PostgreSQL) and this Redis (server/cluster/node.ts). Unset (the default): one process is the whole service.
+   */
+  REDIS_URL: z.string().default(""),
+  /** This process's id in the cluster (default host:pid:random). */
+  GAN_NODE_ID: z
+    .string()
+    .max(100)
+    .regex(/^[A-Za-z0-9._:-]*$/, "letters, digits and . _ : - only")
+    .default(""),
   /** Backend the trainer processes use; empty picks the fastest that works. */
   GAN_BACKEND: z.enum(["", "auto", "tensorflow", "webgpu", "wasm", "cpu"]).default(""),
   /** Where runs write checkpoints and the data sets live. */

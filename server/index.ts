@@ -6,6 +6,7 @@
  */
 import next from "next";
 import { startServer } from "./app";
+import { RedisUrlError } from "./cluster/node";
 import { DatabaseUrlError, redactUrl } from "./db/client";
 import { MigrationError } from "./db/migrate";
 import { EnvError, loadEnv } from "./env";
@@ -19,7 +20,9 @@ async function main() {
     nextHandler = app.getRequestHandler();
   }
   const server = await startServer(env, nextHandler ? { nextHandler } : {});
-  console.log(`GAN Studio on ${server.url} (trainer backend: ${env.GAN_BACKEND || "auto"}, database: ${redactUrl(env.DATABASE_URL)})`);
+  console.log(
+    `GAN Studio on ${server.url} (trainer backend: ${env.GAN_BACKEND || "auto"}, database: ${redactUrl(env.DATABASE_URL)}${env.REDIS_URL ? `, cluster via ${redactUrl(env.REDIS_URL)}` : ""})`,
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -39,6 +42,6 @@ async function main() {
 
 main().catch((e: unknown) => {
   // A bad environment or database is the user's to fix: its message alone, no stack.
-  console.error(e instanceof EnvError || e instanceof DatabaseUrlError || e instanceof MigrationError ? e.message : e);
+  console.error(e instanceof EnvError || e instanceof DatabaseUrlError || e instanceof RedisUrlError || e instanceof MigrationError ? e.message : e);
   process.exit(1);
 });

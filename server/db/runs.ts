@@ -131,12 +131,13 @@ export class RunStore {
   }
 
   /**
-   * At server start after a crash: every run still marked running or paused becomes "interrupted", with the reason.
-   * Returns how many runs it marked.
+   * At server start after a crash: every run still marked running or paused becomes "interrupted", with the reason
+   * (in a cluster: only `onlyIds`, the runs whose process is gone). Returns how many runs it marked.
    */
-  async markInterrupted(): Promise<number> {
+  async markInterrupted(onlyIds?: readonly string[]): Promise<number> {
+    if (onlyIds && onlyIds.length === 0) return 0;
     const { count } = await this.db.prisma.run.updateMany({
-      where: { status: { in: ["running", "paused"] } },
+      where: { status: { in: ["running", "paused"] }, ...(onlyIds ? { id: { in: [...onlyIds] } } : {}) },
       data: { status: "interrupted", failureReason: INTERRUPTED_REASON, updatedAt: this.db.now() },
     });
     return count;
@@ -147,10 +148,11 @@ export class RunStore {
    * started again: "interrupted" (resumable) when it has a latest checkpoint, else "idle" (a queued run is one of
    * the two: a run without a checkpoint can only be started from the beginning). Returns how many of each.
    */
-  async resetQueued(): Promise<{ idle: number; interrupted: number }> {
+  async resetQueued(onlyIds?: readonly string[]): Promise<{ idle: number; interrupted: number }> {
     const { prisma } = this.db;
+    if (onlyIds && onlyIds.length === 0) return { idle: 0, interrupted: 0 };
     const queued = await prisma.run.findMany({
-      where: { status: "queued" },
+      where: { status: "queued", ...(onlyIds ? { id: { in: [...onlyIds] } } : {}) },
       select: { id: true, checkpoints: { where: { kind: "latest" }, take: 1, select: { id: true } } },
     });
     const resumable = queued.filter((r) => r.checkpoints.length > 0).map((r) => r.id);
@@ -168,6 +170,15 @@ export class RunStore {
       ? (await prisma.run.updateMany({ where: { id: { in: fresh }, status: "queued" }, data: { status: "idle", failureReason: null, updatedAt } })).count
       : 0;
     return { idle, interrupted };
+  }
+
+  /** Runs a trainer holds or a queue waits on (running, paused, queued): in a cluster, checked against their process's lease. */
+  async listActive(): Promise<{ id: string; status: RunStatus; sessionId: string }[]> {
+    const rows = await this.db.prisma.run.findMany({
+      where: { status: { in: ["running", "paused", "queued"] } },
+      select: { id: true, status: true, sessionId: true },
+    });
+    return rows.map((r) => ({ ...r, status: asStatus(r.status) }));
   }
 
   /** Runs of a session, or runs a user created in all sessions (the runs quotas), any status. */

@@ -110,6 +110,7 @@ export class Store {
   markInterrupted: RunStore["markInterrupted"] = (...a) => this.runs.markInterrupted(...a);
   resetQueued: RunStore["resetQueued"] = (...a) => this.runs.resetQueued(...a);
   countRuns: RunStore["countRuns"] = (...a) => this.runs.countRuns(...a);
+  listActiveRuns: RunStore["listActive"] = (...a) => this.runs.listActive(...a);
 
   // ---- loss points (metrics.ts) ----
   appendMetrics: MetricStore["appendMetrics"] = (...a) => this.metricPoints.appendMetrics(...a);

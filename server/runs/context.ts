@@ -51,6 +51,17 @@ export interface RunServiceDeps {
   history?: { pagePoints: number; overviewPoints: number };
   /** Disk quotas and free space: a start is refused, a training run paused, when there is no room. */
   disk?: DiskGuard;
+  /**
+   * In a cluster (server/cluster/node.ts): this process holds a lease on each run its children train or its queue
+   * holds, so the other processes know the run is alive here. Absent: one process, every run is its own.
+   */
+  cluster?: {
+    id: string;
+    own(runId: string): Promise<void>;
+    owners(runIds: string[]): Promise<Map<string, string | null>>;
+    /** How long a run must stay without a lease before it counts as lost (more than one heartbeat). */
+    recheckMs: number;
+  };
 }
 
 /** Statuses after which a run has no use for its trainer (the vocabulary's ENDED_STATUSES). */

@@ -18,10 +18,11 @@
  *   pushes.ts, errors.ts  the Broadcaster and push shapes; RunError
  */
 import type { ConfigInput } from "../../lib/gan/config";
-import type { PartName, TrainingNetworkName } from "../../lib/gan/vocabulary";
+import type { ParameterName, PartName, TrainingNetworkName } from "../../lib/gan/vocabulary";
 import type { ParameterState } from "../../lib/protocol/parameters";
 import type { GenerateReply } from "../../lib/protocol/trainer";
 import type { LossPage, RunHistory } from "../../lib/protocol/socket";
+import type { RemoteControl, RemoteRuns } from "../cluster/remote-runs";
 import { QuotaError } from "../limits";
 import type { GeneratorError } from "../trainer/generator-pool";
 import { type Live, type Queued, RunContext, type RunServiceDeps, TERMINAL } from "./context";
@@ -47,6 +48,8 @@ export class RunService {
   private readonly queue: TrainerQueue;
   private readonly controls: RunControls;
   private readonly reader: RunHistoryReader;
+  /** The other processes of a cluster (null: this process is the whole service). */
+  private remote: RemoteRuns | null = null;
 
   constructor(private readonly deps: RunServiceDeps) {
     this.ctx = new RunContext(deps, () => this.queue.pump());
@@ -88,8 +91,15 @@ export class RunService {
       if (!TERMINAL.has(status)) throw new RunError("CONFLICT", `run ${runId} is already ${status}`);
       await ctx.release(runId);
     }
-    const run = await ctx.getRun(runId);
+    let run = await ctx.getRun(runId);
     if (run.status === "completed") throw new RunError("CONFLICT", "this run has completed: start a new run to train further");
+    if (this.deps.cluster && !this.isHere(runId) && (run.status === "running" || run.status === "paused" || run.status === "queued")) {
+      // Marked active, but not by this process: alive elsewhere (refused), or its process is gone (interrupted, then resumed here).
+      const owner = (await this.deps.cluster.owners([runId])).get(runId) ?? null;
+      if (owner) throw new RunError("CONFLICT", `this run is ${run.status} on another process of the cluster (${owner})`);
+      await this.adoptOrphans([runId]);
+      run = await ctx.getRun(runId);
+    }
     const checkpoint = run.status === "idle" ? null : await ctx.store.latestCheckpoint(runId, "latest");
     if (run.status !== "idle" && !checkpoint) throw new RunError("CONFLICT", "this run has no checkpoint yet: start a new run");
     if (ctx.closing) throw new RunError("UNAVAILABLE", "the server is shutting down: start the run again once it is back");
@@ -102,6 +112,7 @@ export class RunService {
       written: Promise.resolve(),
       pushedPosition: null,
     };
+    await this.deps.cluster?.own(runId);
     const admitted = ctx.slots.admit({ runId, sessionId: run.sessionId, userId }, queued);
     if (!("slot" in admitted)) return { queuePosition: await this.queue.enqueued(run, userId, queued) };
     try {
@@ -122,32 +133,114 @@ export class RunService {
     return { queuePosition: null };
   }
 
-  pause(runId: string, userId: string): void {
-    this.controls.pause(runId, userId);
+  async pause(runId: string, userId: string): Promise<void> {
+    await this.control(runId, userId, { kind: "pause" });
   }
 
-  resume(runId: string, userId: string): void {
-    this.controls.resume(runId, userId);
+  async resume(runId: string, userId: string): Promise<void> {
+    await this.control(runId, userId, { kind: "resume" });
   }
 
   /** Stops a training run; a queued run leaves the queue and gets back the status it had before. */
   async stop(runId: string, userId: string): Promise<void> {
-    const leaving = this.queue.leave(runId, userId);
-    if (leaving) return leaving;
-    this.controls.stop(runId, userId);
+    await this.control(runId, userId, { kind: "stop" });
   }
 
-  setLrMultiplier(runId: string, userId: string, scope: string, param: string, value: number): Promise<void> {
-    return this.controls.setLrMultiplier(runId, userId, scope, param, value);
+  async setLrMultiplier(runId: string, userId: string, scope: string, param: string, value: number): Promise<void> {
+    await this.control(runId, userId, { kind: "lrMultiplier", scope, param: param as ParameterName, value });
   }
 
   /** Freezes (every multiplier 0) or unfreezes (1) every parameter of the generator or the discriminator. */
-  setPartFrozen(runId: string, userId: string, part: PartName, frozen: boolean): Promise<number> {
-    return this.controls.setPartFrozen(runId, userId, part, frozen);
+  async setPartFrozen(runId: string, userId: string, part: PartName, frozen: boolean): Promise<number> {
+    return (await this.control(runId, userId, { kind: "frozen", part, frozen })) ?? 0;
   }
 
-  setAlpha(runId: string, userId: string, network: TrainingNetworkName, alpha: number): Promise<void> {
-    return this.controls.setAlpha(runId, userId, network, alpha);
+  async setAlpha(runId: string, userId: string, network: TrainingNetworkName, alpha: number): Promise<void> {
+    await this.control(runId, userId, { kind: "alpha", network, alpha });
+  }
+
+  /** The runs this process trains, queues, starts or ends now (its leases in a cluster). */
+  hereIds(): string[] {
+    const ids = new Set(this.live.keys());
+    for (const id of this.ctx.slots.runIds()) ids.add(id);
+    return [...ids];
+  }
+
+  /** Whether this process trains the run, queues it or is starting or ending its trainer. */
+  private isHere(runId: string): boolean {
+    return this.live.has(runId) || this.ctx.slots.position(runId) !== null || this.ctx.slots.isLive(runId);
+  }
+
+  /**
+   * A control: applied here when this process trains (or queues) the run; in a cluster, otherwise sent to the process
+   * that does (server/cluster/remote-runs.ts); when none does, the local refusal says why.
+   */
+  private async control(runId: string, userId: string, c: RemoteControl): Promise<number | null> {
+    if (this.remote && !this.isHere(runId)) {
+      const answered = await this.remote.control(runId, userId, c);
+      if (answered) return answered.result;
+    }
+    return this.applyHere(runId, userId, c);
+  }
+
+  private async applyHere(runId: string, userId: string, c: RemoteControl): Promise<number | null> {
+    switch (c.kind) {
+      case "pause":
+        this.controls.pause(runId, userId);
+        return null;
+      case "resume":
+        this.controls.resume(runId, userId);
+        return null;
+      case "stop": {
+        const leaving = this.queue.leave(runId, userId);
+        if (leaving) await leaving;
+        else this.controls.stop(runId, userId);
+        return null;
+      }
+      case "lrMultiplier":
+        await this.controls.setLrMultiplier(runId, userId, c.scope, c.param, c.value);
+        return null;
+      case "frozen":
+        return this.controls.setPartFrozen(runId, userId, c.part, c.frozen);
+      case "alpha":
+        await this.controls.setAlpha(runId, userId, c.network, c.alpha);
+        return null;
+    }
+  }
+
+  /** In a cluster: the other processes, and the answer this process gives them for the runs it trains. */
+  joinCluster(attach: (local: (runId: string, userId: string, c: RemoteControl) => Promise<number | null> | null) => RemoteRuns): void {
+    this.remote = attach((runId, userId, c) => (this.isHere(runId) ? this.applyHere(runId, userId, c) : null));
+  }
+
+  /**
+   * In a cluster: the active runs (running, paused, queued) whose process holds no lease any more (it died, or was cut
+   * off) become interrupted or idle, as after a restart, and their sessions are told; any process can then start them.
+   * `only`: just these runs. Returns the runs it changed.
+   */
+  async adoptOrphans(only?: string[]): Promise<string[]> {
+    const cluster = this.deps.cluster;
+    if (!cluster) return [];
+    const unowned = async () => {
+      const active = (await this.ctx.store.listActiveRuns()).filter((r) => (!only || only.includes(r.id)) && !this.isHere(r.id));
+      const owners = await cluster.owners(active.map((r) => r.id));
+      return active.filter((r) => !owners.get(r.id));
+    };
+    // Without a lease twice, a heartbeat apart and more: a Redis that restarted (empty) has every lease back within
+    // one heartbeat, so only a run whose process is really gone stays unowned.
+    const first = await unowned();
+    if (first.length === 0) return [];
+    await new Promise((r) => setTimeout(r, this.deps.cluster?.recheckMs ?? 0));
+    const again = new Set((await unowned()).map((r) => r.id));
+    const orphans = first.filter((r) => again.has(r.id));
+    if (orphans.length === 0) return [];
+    await this.ctx.store.markInterrupted(orphans.filter((r) => r.status !== "queued").map((r) => r.id));
+    await this.ctx.store.resetQueued(orphans.filter((r) => r.status === "queued").map((r) => r.id));
+    for (const r of orphans) {
+      const run = await this.ctx.store.getRun(r.id);
+      if (run) this.deps.broadcaster.status(run.sessionId, this.ctx.statusPush(run));
+    }
+    return orphans.map((r) => r.id);
   }
 
   /**

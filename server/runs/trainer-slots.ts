@@ -91,6 +91,11 @@ export class TrainerSlots<T = unknown> {
     return false;
   }
 
+  /** Every run that holds a slot or waits in the queue. */
+  runIds(): string[] {
+    return [...[...this.held].map((s) => s.owner.runId), ...this.waiting.map((e) => e.runId)];
+  }
+
   /** Live and queued runs of a session. */
   sessionCount(sessionId: string): number {
     let n = this.waiting.filter((e) => e.sessionId === sessionId).length;

@@ -274,7 +274,7 @@ describe("the trainer queue through the run service", () => {
     expect((await store.getRun(b.id))?.status).toBe("queued");
     expect((await runs.history(c.id)).run).toMatchObject({ status: "queued", queuePosition: 1 });
     await expect(runs.start(b.id, user.id)).rejects.toMatchObject({ code: "CONFLICT" });
-    expect(() => runs.pause(b.id, user.id)).toThrow(/waits in the trainer queue/);
+    await expect(runs.pause(b.id, user.id)).rejects.toThrow(/waits in the trainer queue/);
 
     // a's loop ends: the service releases its trainer, which then exits too; the slot frees once and b starts.
     statuses.length = 0;

@@ -1,0 +1,156 @@
+/**
+ * One web process of a cluster (REDIS_URL set): the processes share one PostgreSQL and one Redis, and any of them
+ * serves any member of any session.
+ *
+ * - socket.io's Redis adapter (@socket.io/redis-adapter, pub/sub): a push made by the process whose child trains a
+ *   run reaches the session's sockets on every process; `serverSideEmit` with acknowledgements carries commands
+ *   between processes (controls of a run trained elsewhere: server/cluster/remote-runs.ts). Chosen over the Redis
+ *   Streams adapter because Redis keeps nothing on disk here: after a Redis restart a stream is empty too, so its
+ *   replay would not bring anything back; what a viewer missed is in the database, and the page reads it again.
+ * - Liveness: every process holds `gan:node:<id>` and, for each run its children train, `gan:run:<runId>:node`, both
+ *   renewed every HEARTBEAT_MS with a TTL of LEASE_MS. A run marked running/paused whose key has expired lost its
+ *   process: any other process marks it interrupted (resumable from its last checkpoint from any process).
+ */
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import type { Server } from "socket.io";
+
+export const HEARTBEAT_MS = 2_000;
+export const LEASE_MS = 8_000;
+/** How long a process waits for the others' answers to a server-side event (a control of a run trained elsewhere). */
+export const REQUESTS_TIMEOUT_MS = 5_000;
+const PREFIX = "gan";
+
+export class RedisUrlError extends Error {
+  override name = "RedisUrlError";
+}
+
+/** The URL with its password hidden. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(an unreadable URL)";
+  }
+}
+
+export type RedisState = { ok: true } | { ok: false; error: string };
+
+export class ClusterNode {
+  /** The process's id in the cluster: GAN_NODE_ID, else host:pid:random. */
+  readonly id: string;
+  /** A run without a lease must stay so this long to count as lost: past one heartbeat, so a restarted Redis has them back. */
+  readonly recheckMs = 2 * HEARTBEAT_MS;
+  /** The runs this process trains or queues now (set by the run service: `track`). */
+  private owned: () => string[] = () => [];
+  private timer: NodeJS.Timeout | null = null;
+  private lastError: string | null = null;
+
+  private constructor(
+    readonly url: string,
+    private readonly redis: Redis,
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    id: string | undefined,
+  ) {
+    this.id = id || `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+    for (const c of [redis, pub, sub]) {
+      c.on("error", (e: Error) => {
+        this.lastError = e.message;
+      });
+      c.on("ready", () => {
+        this.lastError = null;
+      });
+    }
+  }
+
+  /** Connects (an unreachable Redis is refused within 10 s, naming REDIS_URL), then attaches the adapter to `io`. */
+  static async start(url: string, io: Server, opts: { id?: string } = {}): Promise<ClusterNode> {
+    const make = () => {
+      const client = new Redis(url, {
+        lazyConnect: true,
+        connectTimeout: 10_000,
+        // Commands wait while Redis is away (they are retried once it is back) rather than failing at once.
+        maxRetriesPerRequest: null,
+        retryStrategy: (times) => Math.min(200 * times, 2_000),
+      });
+      // Errors are answered where they matter (connect here, the health check's state later): not printed by ioredis.
+      client.on("error", () => undefined);
+      return client;
+    };
+    const redis = make();
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (e) {
+      redis.disconnect();
+      throw new RedisUrlError(`REDIS_URL ${redact(url)}: cannot connect to Redis (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    }
+    const pub = make();
+    const sub = make();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub, { key: `${PREFIX}:socket.io`, requestsTimeout: REQUESTS_TIMEOUT_MS }));
+    const node = new ClusterNode(url, redis, pub, sub, opts.id);
+    await node.beat();
+    node.timer = setInterval(() => void node.beat(), HEARTBEAT_MS);
+    node.timer.unref();
+    return node;
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const m = this.redis.multi().set(`${PREFIX}:node:${this.id}`, String(Date.now()), "PX", LEASE_MS);
+      for (const runId of this.owned()) m.set(runKey(runId), this.id, "PX", LEASE_MS);
+      await m.exec();
+    } catch (e) {
+      this.lastError = e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /** Which runs to hold leases on: every heartbeat renews them; a run left out expires within LEASE_MS. */
+  track(owned: () => string[]): void {
+    this.owned = owned;
+  }
+
+  /** This process trains (or queues) the run from now on: its lease at once, before the next heartbeat. */
+  async own(runId: string): Promise<void> {
+    await this.redis.set(runKey(runId), this.id, "PX", LEASE_MS).catch(() => undefined);
+  }
+
+  /** Gives up the run's lease now (only if this process holds it: another may own the run by now). */
+  async disown(runId: string): Promise<void> {
+    await this.redis
+      .eval(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`, 1, runKey(runId), this.id)
+      .catch(() => undefined);
+  }
+
+  /** Which process trains each run (null: none holds its lease). */
+  async owners(runIds: string[]): Promise<Map<string, string | null>> {
+    if (runIds.length === 0) return new Map();
+    const values = await this.redis.mget(runIds.map(runKey));
+    return new Map(runIds.map((id, i) => [id, values[i] ?? null]));
+  }
+
+  /** Redis answers (for the health check). Never throws. */
+  async state(): Promise<RedisState> {
+    try {
+      await Promise.race([this.redis.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error("no answer within 1 s")), 1_000))]);
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, error: this.lastError ?? (e instanceof Error ? e.message : String(e)) };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const runId of this.owned()) await this.disown(runId);
+    await this.redis.del(`${PREFIX}:node:${this.id}`).catch(() => undefined);
+    for (const c of [this.redis, this.pub, this.sub]) c.disconnect();
+  }
+}
+
+const runKey = (runId: string) => `${PREFIX}:run:${runId}:node`;

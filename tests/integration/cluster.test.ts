@@ -1,0 +1,197 @@
+/**
+ * A cluster of two web processes (`tsx server/index.ts`, real processes) on one PostgreSQL and one Redis, both started
+ * by the test on loopback, sharing one data folder. The run trains as a child of process 1; members use process 2:
+ * the losses reach them through the Redis adapter, their controls reach the trainer through process 1, a viewer's are
+ * refused, a late joiner gets the whole history; a Redis restart mid-run loses no acknowledged point; process 1 killed
+ * with SIGKILL leaves its run interrupted, resumed from process 2 with no acknowledged point lost.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
+import { type RedisServer, startRedis } from "../../server/cluster/redis";
+import { type ClientSocket, connect, errorCode, person, waitFor } from "../helpers/clients";
+import { testEnvVars } from "../helpers/env";
+import { freshPostgresDatabase } from "../helpers/postgres";
+
+const root = path.resolve(__dirname, "../..");
+const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-cluster-"));
+const children: ChildProcess[] = [];
+const sockets: ClientSocket[] = [];
+let redis: RedisServer;
+let databaseUrl: string;
+
+beforeAll(async () => {
+  databaseUrl = await freshPostgresDatabase("cluster");
+  redis = await startRedis();
+});
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  for (const c of children) c.kill("SIGKILL");
+  await redis?.kill();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Starts one web process of the cluster and resolves with its URL from the line it prints. */
+function startNode(id: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
+    cwd: root,
+    env: { ...process.env, ...testEnvVars(tmp, { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, GAN_NODE_ID: id }) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /GAN Studio on (http:\/\/[^\s]+)/.exec(out);
+      if (m) resolve({ url: m[1]!, child });
+    });
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) => reject(new Error(`process ${id} exited with ${code}: ${out}`)));
+  });
+}
+
+const tiny = { network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 };
+
+async function joined(url: string, cookie: string, sessionId: string, runId: string) {
+  const socket = await connect(url, cookie);
+  sockets.push(socket);
+  const received: LossPoint[] = [];
+  socket.on("run:losses", (p) => received.push(...p.points));
+  const join = await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId });
+  if (!("data" in join)) throw new Error(`join refused: ${JSON.stringify(join)}`);
+  return { socket, received, history: join.data.history! };
+}
+
+describe("a cluster of two web processes on one PostgreSQL and one Redis", () => {
+  it("shares a live run across processes; controls cross over; survives a Redis restart and a killed process", async () => {
+    const [p1, p2] = await Promise.all([startNode("p1"), startNode("p2")]);
+    for (const [p, id] of [
+      [p1, "p1"],
+      [p2, "p2"],
+    ] as const) {
+      const health = (await (await fetch(`${p.url}/api/health`)).json()) as Record<string, unknown>;
+      expect(health).toMatchObject({ ok: true, database: { kind: "postgresql", ok: true }, cluster: { node: id, redis: { ok: true } } });
+    }
+
+    // Ada (owner) on process 1, and the same Ada signed in on process 2; Vic (viewer) on process 2.
+    const ada1 = person(p1.url);
+    await ada1.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });
+    const ada2 = person(p2.url);
+    await ada2.api.auth.signIn.mutate({ email: "ada@example.com", password: "correct horse" });
+    const vic = person(p2.url);
+    await vic.api.auth.signUp.mutate({ email: "vic@example.com", name: "Vic", password: "correct horse" });
+    const session = await ada1.api.sessions.create.mutate({ name: "Cluster" });
+    const invite = await ada1.api.sessions.createInvite.mutate({ sessionId: session.id, role: "viewer" });
+    await vic.api.sessions.acceptInvite.mutate({ token: invite.token });
+    const run = await ada1.api.runs.create.mutate({ sessionId: session.id, name: "tiny", config: tiny });
+
+    const v = await joined(p2.url, vic.cookie(), session.id, run.id);
+    const statuses: string[] = [];
+    v.socket.on("run:status", (s) => statuses.push(s.status));
+    await ada1.api.runs.start.mutate({ runId: run.id }); // its trainer: a child of process 1
+    // Losses pushed by process 1 reach a viewer connected to process 2.
+    await waitFor(v.socket, "run:losses", (p) => p.points.some((x) => x.iteration >= 12));
+    // Process 2 does not start a second trainer for a run process 1 trains.
+    expect(await errorCode(ada2.api.runs.start.mutate({ runId: run.id }))).toBe("CONFLICT");
+
+    // A viewer on process 2 cannot control it; nothing changes.
+    expect(await errorCode(vic.api.runs.pause.mutate({ runId: run.id }))).toBe("FORBIDDEN");
+    expect(await errorCode(vic.api.runs.setLrMultiplier.mutate({ runId: run.id, scope: "Deconvolution", param: "W", value: 0 }))).toBe("FORBIDDEN");
+
+    // The editor on process 2 pauses the run trained under process 1: the viewer on process 2 sees "paused" and the marker.
+    const paused = waitFor(v.socket, "run:status", (s) => s.runId === run.id && s.status === "paused");
+    const marker = waitFor(v.socket, "activity", (a) => a.kind === "run.pause");
+    await ada2.api.runs.pause.mutate({ runId: run.id });
+    const [status, entry] = await Promise.all([paused, marker]);
+    expect(entry).toMatchObject({ userName: "Ada", runId: run.id, iteration: status.iteration });
+    expect((await vic.api.runs.get.query({ runId: run.id })).run.status).toBe("paused");
+
+    // A multiplier changed from process 2 takes effect with its iteration, seen on process 2.
+    const changed = waitFor(v.socket, "run:parameters", (p) => p.runId === run.id && p.change.kind === "lrMultiplier");
+    await ada2.api.runs.setLrMultiplier.mutate({ runId: run.id, scope: "Deconvolution", param: "W", value: 0.5 });
+    expect((await changed).change).toMatchObject({ kind: "lrMultiplier", scope: "Deconvolution", param: "W", from: 1, to: 0.5 });
+    await ada2.api.runs.resume.mutate({ runId: run.id });
+
+    // A late joiner on process 2: the whole history, then the live stream, no gap, no duplicate.
+    const late = await joined(p2.url, vic.cookie(), session.id, run.id);
+    const last = late.history.lastIteration!;
+    expect(late.history.losses.map((p) => p.iteration)).toEqual(Array.from({ length: last + 1 }, (_, i) => i));
+    await waitFor(late.socket, "run:losses", (p) => p.points.some((x) => x.iteration >= last + 6));
+    const seen = [...late.history.losses.map((p) => p.iteration), ...late.received.map((p) => p.iteration).filter((i) => i > last)];
+    expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i));
+
+    // Redis restarts mid-run (it keeps nothing): training goes on, the pushes come back, every point is stored.
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 1_000));
+    await redis.start();
+    const before = v.received.length;
+    await waitFor(v.socket, "run:losses", () => v.received.length > before, 30_000);
+    const stored1 = new Set(
+      (await ada1.api.runs.historyRange.query({ runId: run.id, fromIteration: 0, toIteration: 1_000_000 })).points.map((p) => p.iteration),
+    );
+    expect(v.received.map((p) => p.iteration).filter((i) => !stored1.has(i))).toEqual([]);
+    const health2 = (await (await fetch(`${p2.url}/api/health`)).json()) as { cluster: { redis: { ok: boolean } } };
+    expect(health2.cluster.redis.ok).toBe(true);
+    // The restarted Redis held no leases for a moment: the run trained on, nobody marked it interrupted.
+    await new Promise((r) => setTimeout(r, 9_000));
+    expect(statuses).not.toContain("interrupted");
+    expect((await vic.api.runs.get.query({ runId: run.id })).run.status).toBe("running");
+
+    // Process 1 (the trainer's parent) is killed: its lease expires, process 2 marks the run interrupted by itself.
+    await waitFor(v.socket, "run:grid", (g) => g.runId === run.id && g.epoch >= 2);
+    for (let tries = 0; (await vic.api.runs.get.query({ runId: run.id })).checkpoints.length === 0; tries++) {
+      expect(tries, "no checkpoint recorded within 30 s").toBeLessThan(300);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const interrupted = waitFor(v.socket, "run:status", (s) => s.runId === run.id && s.status === "interrupted", 40_000);
+    const killedAt = Date.now();
+    p1.child.kill("SIGKILL");
+    await interrupted;
+    // Not before its lease (8 s, renewed every 2 s) could have expired, and not long after.
+    expect(Date.now() - killedAt).toBeGreaterThan(5_000);
+    const acknowledged = v.received.map((p) => p.iteration);
+    const stored = new Set(
+      (await ada2.api.runs.historyRange.query({ runId: run.id, fromIteration: 0, toIteration: 1_000_000 })).points.map((p) => p.iteration),
+    );
+    expect(acknowledged.filter((i) => !stored.has(i))).toEqual([]);
+
+    // Resumed from process 2, from its last checkpoint.
+    const resumed = waitFor(v.socket, "run:losses", () => true);
+    await ada2.api.runs.start.mutate({ runId: run.id });
+    const first = Math.min(...(await resumed).points.map((p) => p.iteration));
+    expect(first % 6).toBe(0);
+    expect((await ada2.api.runs.get.query({ runId: run.id })).run.status).toBe("running");
+    await ada2.api.runs.stop.mutate({ runId: run.id });
+    await waitFor(v.socket, "run:status", (s) => s.runId === run.id && s.status === "stopped");
+  });
+
+  it("a wrong REDIS_URL, or REDIS_URL with a SQLite database, stops the start with a message naming it", async () => {
+    const attempt = (vars: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
+          cwd: root,
+          env: { ...process.env, ...testEnvVars(mkdtempSync(path.join(tmp, "bad-")), vars) },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        children.push(child);
+        let out = "";
+        child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+        child.once("exit", (code) => resolve({ code, out }));
+      });
+    const unreachable = await attempt({ DATABASE_URL: databaseUrl, REDIS_URL: "redis://:hunter2@127.0.0.1:1" });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.out).toMatch(/REDIS_URL redis:\/\/:\*\*\*@127\.0\.0\.1:1: cannot connect to Redis/);
+    expect(unreachable.out).not.toMatch(/hunter2|\n\s+at /); // no password, no stack
+    const sqlite = await attempt({ REDIS_URL: redis.url });
+    expect(sqlite.code).toBe(1);
+    expect(sqlite.out).toMatch(/REDIS_URL is set .* but DATABASE_URL is not PostgreSQL/);
+    const badDb = await attempt({ DATABASE_URL: "postgresql://gan@127.0.0.1:1/gan" });
+    expect(badDb.code).toBe(1);
+    expect(badDb.out).toMatch(/DATABASE_URL postgresql:\/\/gan@127\.0\.0\.1:1\/gan: cannot connect to PostgreSQL/);
+  });
+});

@@ -9,7 +9,7 @@
  * With pages, build them once first (`npm run build`). Prints each process's URL, then one JSON line with them all.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { type PostgresServer, startPostgres } from "../server/cluster/postgres";
@@ -24,13 +24,27 @@ export interface LocalCluster {
 }
 
 /** Starts the services and `nodes` web processes; resolves once every process listens. */
-export async function startLocalCluster(opts: { nodes: number; port: number; dir: string; app: boolean; quiet?: boolean }): Promise<LocalCluster> {
+export async function startLocalCluster(opts: {
+  nodes: number;
+  /** The first process's port (the others follow); 0: each a free one. */
+  port: number;
+  dir: string;
+  app: boolean;
+  quiet?: boolean;
+  /** Use these instead of starting PostgreSQL and Redis here. */
+  databaseUrl?: string;
+  redisUrl?: string;
+}): Promise<LocalCluster> {
   const dir = path.resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
-  const pg: PostgresServer = await startPostgres({ dir: path.join(dir, "postgres") });
-  let redis: RedisServer;
+  // PostgreSQL runs as its own user when this process is root: it must be able to pass through DIR (mkdtemp makes 0700).
+  chmodSync(dir, 0o711);
+  const pg: Pick<PostgresServer, "url" | "stop"> = opts.databaseUrl
+    ? { url: opts.databaseUrl, stop: () => undefined }
+    : await startPostgres({ dir: path.join(dir, "postgres") });
+  let redis: Pick<RedisServer, "url" | "stop">;
   try {
-    redis = await startRedis();
+    redis = opts.redisUrl ? { url: opts.redisUrl, stop: async () => undefined } : await startRedis();
   } catch (e) {
     pg.stop();
     throw e;
@@ -51,7 +65,7 @@ export async function startLocalCluster(opts: { nodes: number; port: number; dir
         env: {
           ...process.env,
           NODE_ENV: opts.app ? "production" : (process.env.NODE_ENV ?? "production"),
-          PORT: String(opts.port + i),
+          PORT: String(opts.port === 0 ? 0 : opts.port + i),
           DATABASE_URL: pg.url,
           REDIS_URL: redis.url,
           DATA_DIR: path.join(dir, "data"),

@@ -5,6 +5,7 @@
  */
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
@@ -123,7 +124,20 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   // In a cluster: the Redis adapter under socket.io, this process's id and its leases on the runs it trains.
   const cluster = env.REDIS_URL ? await ClusterNode.start(env.REDIS_URL, io, env.GAN_NODE_ID ? { id: env.GAN_NODE_ID } : {}) : null;
   const generators = new GeneratorPool({ maxProcesses: env.limits.GAN_MAX_GENERATORS, maxPendingPerRun: env.limits.GAN_MAX_GENERATOR_QUEUE });
-  const broadcaster = socketBroadcaster(io);
+  // What the health check reports of this process's load: loss pushes sent to sessions, and the event loop's delay
+  // since start or since a loopback caller reset it (`/api/health?resetLoopLag=1`: the fan-out benchmark's window).
+  const pushed = { losses: 0 };
+  const loopLag = monitorEventLoopDelay({ resolution: 10 });
+  loopLag.enable();
+  let loopLagSince = Date.now();
+  const sockets = socketBroadcaster(io);
+  const broadcaster: typeof sockets = {
+    ...sockets,
+    losses: (...a) => {
+      pushed.losses++;
+      sockets.losses(...a);
+    },
+  };
   const importer = new ImportProcess(datasetStore.dir);
   const L = env.limits;
   const uploads: UploadArea = new UploadArea(path.join(env.dataDir, "uploads"), {
@@ -238,6 +252,11 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     // socket.io (engine.io) answers its own requests, long-polling included, on the same server.
     if (url.pathname.startsWith("/api/socket/")) return;
     if (url.pathname === "/api/health") {
+      const loopback = ["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(req.socket.remoteAddress ?? "");
+      if (url.searchParams.get("resetLoopLag") === "1" && loopback) {
+        loopLag.reset();
+        loopLagSince = Date.now();
+      }
       const database = { kind: databaseKind, ...(await databaseState(prisma)) };
       const redis = cluster ? await cluster.state() : null;
       // `backend`: what trainers are told to use ("auto": the fastest that works); `trainerBackend`: what the
@@ -253,6 +272,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
         liveRuns: runs.liveCount(),
         queuedRuns: runs.queuedCount(),
         generators: generators.alive,
+        pushes: { ...pushed },
+        eventLoopLag: { p99Ms: loopLag.percentile(99) / 1e6, maxMs: loopLag.max / 1e6, sinceMs: Date.now() - loopLagSince },
       });
     }
     let m = /^\/api\/runs\/([^/]+)\/grids\/(\d+)\.png$/.exec(url.pathname);
@@ -350,6 +371,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       importer.close();
       uploads.close();
       if (sweep) clearInterval(sweep);
+      loopLag.disable();
       // socket.io closes the HTTP server it is attached to.
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await cluster?.close();

@@ -2,19 +2,23 @@
  * The viewers of `npm run bench:fanout`, in their own process so their work does not load the server's event
  * loop: N socket.io clients join one session and record, per loss point, when it arrived. On "report" they
  * send back counts and latencies (arrival − the server's receipt from the trainer).
+ * Args: URLS (comma-separated: the cluster's processes; viewer i connects to URLS[(OFFSET + i) % count]), COOKIE,
+ * SESSION, RUN, VIEWERS, OFFSET.
  */
 import { io } from "socket.io-client";
 import { type ClientToServerEvents, type ServerToClientEvents, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 
-const [url, cookie, sessionId, runId, viewersArg] = process.argv.slice(2);
+const [urlsArg, cookie, sessionId, runId, viewersArg, offsetArg] = process.argv.slice(2);
+const urls = urlsArg!.split(",");
 const viewers = Number(viewersArg);
+const offset = Number(offsetArg ?? 0);
 const pushes: number[] = new Array(viewers).fill(0);
 const points: number[] = new Array(viewers).fill(0);
 const latencies: number[] = [];
 const seen: Set<number>[] = Array.from({ length: viewers }, () => new Set());
 
 const sockets = Array.from({ length: viewers }, (_, i) => {
-  const s = io(url!, {
+  const s = io(urls[(offset + i) % urls.length]!, {
     path: "/api/socket",
     transports: ["websocket"],
     extraHeaders: { cookie: cookie! },

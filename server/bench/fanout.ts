@@ -3,6 +3,11 @@
  * A real server on loopback (temporary SQLite file), a run training the small DCGAN on wasm, and N socket.io
  * viewers in a second process. Prints delivered/expected loss pushes, p50/p99 latency from the server's receipt
  * of a trainer event to a viewer, and the server's event-loop lag p99; then one JSON line.
+ *
+ * npm run bench:fanout -- --nodes 3 --viewers 3000 --seconds 20 [--json]
+ * The same on a cluster (server/bench/fanout-cluster.ts): the local cluster of scripts/cluster.ts (PostgreSQL, Redis,
+ * N web processes), or the given DATABASE_URL (postgresql://) and REDIS_URL with N web processes started here; the
+ * viewers spread over the processes, their clients in max(2, N) processes; every process's loop lag.
  */
 import { fork } from "node:child_process";
 import path from "node:path";
@@ -11,9 +16,16 @@ import { parseArgs } from "node:util";
 import { person } from "../../tests/helpers/clients";
 import { percentile, startBenchServer } from "./bench-server";
 
-const { values } = parseArgs({ options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" } } });
+const { values } = parseArgs({
+  options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" }, nodes: { type: "string" } },
+});
 const viewers = Number(values.viewers ?? 100);
 const seconds = Number(values.seconds ?? 20);
+if (values.nodes !== undefined) {
+  const { fanoutCluster } = await import("./fanout-cluster");
+  await fanoutCluster({ nodes: Number(values.nodes), viewers, seconds, json: values.json ?? false });
+  process.exit(0);
+}
 
 const bench = await startBenchServer("fanout");
 const { server } = bench;
@@ -27,7 +39,7 @@ try {
     config: { network: "small-dcgan", diagnostics: false, batchSize: 16, limit: 640, maxEpoch: 1000, seed: 1, sampleColumns: 4 },
   });
 
-  const clients = fork(path.join(import.meta.dirname, "fanout-clients.ts"), [server.url, ada.cookie(), session.id, run.id, String(viewers)], {
+  const clients = fork(path.join(import.meta.dirname, "fanout-clients.ts"), [server.url, ada.cookie(), session.id, run.id, String(viewers), "0"], {
     execArgv: ["--import", "tsx"],
   });
   const next = <T>(type: string) => new Promise<T>((resolve) => clients.on("message", (m: { type: string }) => m.type === type && resolve(m as T)));
@@ -51,6 +63,9 @@ try {
   const delivered = report.pushes.reduce((a, b) => a + b, 0);
   const expected = bench.pushesSent() * viewers;
   const result = {
+    nodes: 1,
+    database: "sqlite",
+    adapter: "in-memory",
     viewers,
     seconds,
     iterations: history.losses.length,

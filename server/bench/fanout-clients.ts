@@ -52,7 +52,8 @@ process.send!({ type: "joined", failed });
 
 process.on("message", (m: { type: string }) => {
   if (m.type !== "report") return;
-  process.send!({ type: "report", pushes, points, latencies, distinctIterations: seen.map((s) => s.size) });
   for (const s of sockets) s.close();
-  setTimeout(() => process.exit(0), 100);
+  // Exit once the report is handed to the channel: with thousands of viewers it is megabytes, and a fixed delay
+  // before exiting could cut it off (the benchmark then waited for it forever).
+  process.send!({ type: "report", pushes, points, latencies, distinctIterations: seen.map((s) => s.size) }, () => process.exit(0));
 });

@@ -57,8 +57,12 @@ export async function fanoutCluster(opts: { nodes: number; viewers: number; seco
       );
       return { child, count };
     });
+    // A viewers' process that exits before answering fails the benchmark (instead of waiting for it forever).
     const next = <T>(child: (typeof clients)[number]["child"], type: string) =>
-      new Promise<T>((resolve) => child.on("message", (m: { type: string }) => m.type === type && resolve(m as T)));
+      new Promise<T>((resolve, reject) => {
+        child.on("message", (m: { type: string }) => m.type === type && resolve(m as T));
+        child.once("exit", (code) => reject(new Error(`a viewers' process exited (${code}) before its "${type}"`)));
+      });
     const joined = await Promise.all(clients.map((c) => next<{ failed: number }>(c.child, "joined")));
     const failed = joined.reduce((a, j) => a + j.failed, 0);
     if (failed) throw new Error(`${failed} viewers could not join`);

@@ -71,6 +71,10 @@ export async function startPostgres(opts: { dir: string; port?: number }): Promi
     const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
     const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
     chownSync(dir, uid, gid);
+    const reach = spawnSync("su", ["postgres", "-s", "/bin/sh", "-c", `test -x '${dir.replace(/'/g, "'\\''")}'`]);
+    if (reach.status !== 0) {
+      throw new Error(`PostgreSQL runs as the postgres user, which cannot reach ${dir}: a folder above it is closed to others (chmod o+x it, e.g. a mkdtemp folder)`);
+    }
   }
   if (!existsSync(path.join(data, "PG_VERSION"))) pg(bin, "initdb", ["-D", data, "-A", "trust", "-U", "gan", "-E", "UTF8", "--no-sync"]);
   const start = () => {
@@ -115,11 +119,28 @@ export async function startPostgres(opts: { dir: string; port?: number }): Promi
       const pidFile = path.join(data, "postmaster.pid");
       if (!existsSync(pidFile)) return;
       const pid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        /* already gone */
+      // The postmaster and its backends at once, as a lost host loses them (backends left alive would hold its
+      // shared memory, and the next start would refuse).
+      const backends = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+        .stdout.split("\n")
+        .filter(Boolean)
+        .map(Number);
+      for (const p of [pid, ...backends]) {
+        try {
+          process.kill(p, "SIGKILL");
+        } catch {
+          /* already gone */
+        }
       }
+      const alive = (p: number) => {
+        try {
+          process.kill(p, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      for (let i = 0; i < 100 && [pid, ...backends].some(alive); i++) spawnSync("sleep", ["0.05"]);
     },
     start,
   };

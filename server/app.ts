@@ -28,7 +28,7 @@ import { DiskGuard } from "./disk";
 import { Store } from "./db/store";
 import type { ServerEnv } from "./env";
 import { allowOrigins } from "./realtime/origin";
-import { Presence } from "./realtime/presence";
+import { Presence, type PresenceBook } from "./realtime/presence";
 import { attachRealtime, socketBroadcaster } from "./realtime/socket";
 import { QuotaError } from "./limits";
 import { RunError, RunService } from "./runs/service";
@@ -106,7 +106,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   // Every cookie read checks the user's current sessionVersion (sign-out and a password change end older cookies).
   const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production", (userId) => store.sessionVersion(userId));
   const rateLimits = new RateLimits(env.limits);
-  const presence = new Presence();
+  // In a cluster presence lives in Redis (every process's viewers); the cluster node is started below, before use.
+  let presence: PresenceBook = new Presence();
   const datasetStore = new DatasetStore(path.join(env.dataDir, "datasets"));
   // Trainer processes read imported data sets ("ds-…" in a Config) from the same store.
   const supervisor = new TrainerSupervisor({
@@ -123,6 +124,11 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   });
   // In a cluster: the Redis adapter under socket.io, this process's id and its leases on the runs it trains.
   const cluster = env.REDIS_URL ? await ClusterNode.start(env.REDIS_URL, io, env.GAN_NODE_ID ? { id: env.GAN_NODE_ID } : {}) : null;
+  const clusterPresence = cluster?.presence() ?? null;
+  if (clusterPresence) {
+    await clusterPresence.forgetOwn();
+    presence = clusterPresence;
+  }
   const generators = new GeneratorPool({ maxProcesses: env.limits.GAN_MAX_GENERATORS, maxPendingPerRun: env.limits.GAN_MAX_GENERATOR_QUEUE });
   // What the health check reports of this process's load: loss pushes sent to sessions, and the event loop's delay
   // since start or since a loopback caller reset it (`/api/health?resetLoopLag=1`: the fan-out benchmark's window).
@@ -168,6 +174,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     ...(env.GAN_BACKEND ? { backend: env.GAN_BACKEND } : {}),
     ...(cluster ? { cluster } : {}),
   });
+  const realtime = attachRealtime(io, { store, runs, sealer, presence });
   let sweep: NodeJS.Timeout | null = null;
   if (cluster) {
     runs.joinCluster((local) => attachRemoteRuns(io, local));
@@ -175,16 +182,26 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     // Runs of a process that is gone (its leases expired): interrupted, resumable from here. Now, then every lease.
     const adopt = () =>
       runs.adoptOrphans().then(
-        (ids) => {
+        async (ids) => {
           if (ids.length > 0) console.log(`${ids.length} run(s) lost their process: marked interrupted (or idle), resumable from any process`);
+          // Viewers of a process that is gone leave the presence lists.
+          for (const sessionId of (await clusterPresence?.prune()) ?? []) await realtime.presenceChanged(sessionId);
         },
         (e: unknown) => console.error("checking other processes' runs failed:", e),
       );
     await adopt();
     sweep = setInterval(() => void adopt(), LEASE_MS);
+    // A restarted Redis holds no presence: this process's viewers go back in, and their sessions are told.
+    cluster.onReconnect(() => {
+      void clusterPresence
+        ?.restore()
+        .then(async (sessions) => {
+          for (const sessionId of sessions) await realtime.presenceChanged(sessionId);
+        })
+        .catch(() => undefined);
+    });
     sweep.unref();
   }
-  const realtime = attachRealtime(io, { store, runs, sealer, presence });
 
   const createContext = async ({ req, res }: { req: IncomingMessage; res: ServerResponse }): Promise<Context> => ({
     userId: (await sealer.read(req.headers.cookie))?.userId ?? null,

@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import type { Server } from "socket.io";
+import { ClusterPresence } from "./presence";
 
 export const HEARTBEAT_MS = 2_000;
 export const LEASE_MS = 8_000;
@@ -49,6 +50,8 @@ export class ClusterNode {
   private owned: () => string[] = () => [];
   private timer: NodeJS.Timeout | null = null;
   private lastError: string | null = null;
+  private readonly reconnected = new Set<() => void>();
+  private presenceBook: ClusterPresence | null = null;
 
   private constructor(
     readonly url: string,
@@ -66,6 +69,14 @@ export class ClusterNode {
         this.lastError = null;
       });
     }
+    // Redis came back (it may have restarted empty): leases at once, then, once the adapter's clients have had a moment
+    // to subscribe again, whatever else keeps state there. (The first "ready" came before this listener: start().)
+    redis.on("ready", () => {
+      void this.beat();
+      setTimeout(() => {
+        for (const f of this.reconnected) f();
+      }, 1_000).unref();
+    });
   }
 
   /** Connects (an unreachable Redis is refused within 10 s, naming REDIS_URL), then attaches the adapter to `io`. */
@@ -135,6 +146,17 @@ export class ClusterNode {
     return new Map(runIds.map((id, i) => [id, values[i] ?? null]));
   }
 
+  /** Presence kept in this Redis, shared by every process (server/cluster/presence.ts); one per process. */
+  presence(): ClusterPresence {
+    this.presenceBook ??= new ClusterPresence(this.redis, this.id);
+    return this.presenceBook;
+  }
+
+  /** Runs `f` each time Redis answers again after it was lost. */
+  onReconnect(f: () => void): void {
+    this.reconnected.add(f);
+  }
+
   /** Redis answers (for the health check). Never throws. */
   async state(): Promise<RedisState> {
     try {
@@ -148,6 +170,9 @@ export class ClusterNode {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const runId of this.owned()) await this.disown(runId);
+    await this.presence()
+      .forgetOwn()
+      .catch(() => undefined);
     await this.redis.del(`${PREFIX}:node:${this.id}`).catch(() => undefined);
     for (const c of [this.redis, this.pub, this.sub]) c.disconnect();
   }

@@ -73,7 +73,9 @@ export async function startPostgres(opts: { dir: string; port?: number }): Promi
     chownSync(dir, uid, gid);
     const reach = spawnSync("su", ["postgres", "-s", "/bin/sh", "-c", `test -x '${dir.replace(/'/g, "'\\''")}'`]);
     if (reach.status !== 0) {
-      throw new Error(`PostgreSQL runs as the postgres user, which cannot reach ${dir}: a folder above it is closed to others (chmod o+x it, e.g. a mkdtemp folder)`);
+      throw new Error(
+        `PostgreSQL runs as the postgres user, which cannot reach ${dir}: a folder above it is closed to others (chmod o+x it, e.g. a mkdtemp folder)`,
+      );
     }
   }
   if (!existsSync(path.join(data, "PG_VERSION"))) pg(bin, "initdb", ["-D", data, "-A", "trust", "-U", "gan", "-E", "UTF8", "--no-sync"]);

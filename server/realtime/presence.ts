@@ -1,14 +1,25 @@
 /**
  * Who is watching each session now: connections per user per session (a user with two tabs counts once and
- * leaves when the last tab closes).
+ * leaves when the last tab closes). `Presence` keeps it in this process's memory (one process is the whole
+ * service); in a cluster, server/cluster/presence.ts keeps it in Redis so every process sees every process's viewers.
  */
 import type { PresenceUser } from "../../lib/protocol/socket";
 
-export class Presence {
+/** What the realtime layer and the API ask of presence, in one process or across a cluster. */
+export interface PresenceBook {
+  /** Adds a connection; resolves true when the user was not present before. */
+  join(sessionId: string, connectionId: string, user: PresenceUser): Promise<boolean>;
+  /** Removes a connection; resolves true when that was the user's last one in the session. */
+  leave(sessionId: string, connectionId: string, userId: string): Promise<boolean>;
+  /** A present user's new role (after the owner changed it). */
+  setRole(sessionId: string, userId: string, role: string): Promise<void>;
+  users(sessionId: string): Promise<PresenceUser[]>;
+}
+
+export class Presence implements PresenceBook {
   private readonly rooms = new Map<string, Map<string, { user: PresenceUser; connections: Set<string> }>>();
 
-  /** Adds a connection; returns true when the user was not present before. */
-  join(sessionId: string, connectionId: string, user: PresenceUser): boolean {
+  async join(sessionId: string, connectionId: string, user: PresenceUser): Promise<boolean> {
     let room = this.rooms.get(sessionId);
     if (!room) {
       room = new Map();
@@ -23,8 +34,7 @@ export class Presence {
     return true;
   }
 
-  /** Removes a connection; returns true when that was the user's last one in the session. */
-  leave(sessionId: string, connectionId: string, userId: string): boolean {
+  async leave(sessionId: string, connectionId: string, userId: string): Promise<boolean> {
     const room = this.rooms.get(sessionId);
     const entry = room?.get(userId);
     if (!room || !entry) return false;
@@ -35,13 +45,12 @@ export class Presence {
     return true;
   }
 
-  /** A present user's new role (after the owner changed it). */
-  setRole(sessionId: string, userId: string, role: string): void {
+  async setRole(sessionId: string, userId: string, role: string): Promise<void> {
     const entry = this.rooms.get(sessionId)?.get(userId);
     if (entry) entry.user = { ...entry.user, role };
   }
 
-  users(sessionId: string): PresenceUser[] {
+  async users(sessionId: string): Promise<PresenceUser[]> {
     return [...(this.rooms.get(sessionId)?.values() ?? [])].map((e) => e.user);
   }
 }

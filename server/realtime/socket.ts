@@ -10,7 +10,7 @@ import type { CookieSealer } from "../auth/auth";
 import type { Store } from "../db/store";
 import type { DatasetBroadcaster } from "../datasets/service";
 import type { Broadcaster, RunService } from "../runs/service";
-import type { Presence } from "./presence";
+import type { PresenceBook } from "./presence";
 
 type IO = Server<ClientToServerEvents, ServerToClientEvents>;
 type Sock = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string; name: string; sessions: Map<string, string> }>;
@@ -36,10 +36,15 @@ export interface Realtime {
    * member stops receiving the session's pushes and presence shows the new role.
    */
   membershipChanged(sessionId: string, userId: string, role: string | null): Promise<void>;
+  /** Presence changed outside a connection's own events (a cluster process that died): tell the session. */
+  presenceChanged(sessionId: string): Promise<void>;
 }
 
-export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; sealer: CookieSealer; presence: Presence }): Realtime {
-  const broadcastPresenceOf = (sessionId: string) => io.to(roomOf(sessionId)).emit("presence", { sessionId, users: deps.presence.users(sessionId) });
+export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; sealer: CookieSealer; presence: PresenceBook }): Realtime {
+  const broadcastPresenceOf = async (sessionId: string) => {
+    const users = await deps.presence.users(sessionId);
+    io.to(roomOf(sessionId)).emit("presence", { sessionId, users });
+  };
   io.use(async (socket, next) => {
     const user = await deps.sealer.read(socket.handshake.headers.cookie);
     const record = user ? await deps.store.getUser(user.userId) : null;
@@ -77,9 +82,9 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
         await socket.join(roomOf(sessionId));
         socket.data.sessions.set(sessionId, membership.role);
         const history = runId ? await deps.runs.history(runId) : null;
-        deps.presence.join(sessionId, socket.id, { userId: socket.data.userId, name: socket.data.name, role: membership.role });
-        broadcastPresence(sessionId);
-        reply({ data: { role: membership.role, history, presence: deps.presence.users(sessionId) } });
+        await deps.presence.join(sessionId, socket.id, { userId: socket.data.userId, name: socket.data.name, role: membership.role });
+        await broadcastPresence(sessionId);
+        reply({ data: { role: membership.role, history, presence: await deps.presence.users(sessionId) } });
       } catch (e) {
         reply({ error: { code: "INTERNAL", message: (e as Error).message } });
       }
@@ -90,17 +95,24 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
       if (!sessionId || !socket.data.sessions.has(sessionId)) return;
       socket.data.sessions.delete(sessionId);
       void socket.leave(roomOf(sessionId));
-      if (deps.presence.leave(sessionId, socket.id, socket.data.userId)) broadcastPresence(sessionId);
+      void deps.presence.leave(sessionId, socket.id, socket.data.userId).then(
+        (last) => (last ? broadcastPresence(sessionId) : undefined),
+        () => undefined,
+      );
     });
 
     socket.on("disconnect", () => {
       for (const sessionId of socket.data.sessions.keys()) {
-        if (deps.presence.leave(sessionId, socket.id, socket.data.userId)) broadcastPresence(sessionId);
+        void deps.presence.leave(sessionId, socket.id, socket.data.userId).then(
+          (last) => (last ? broadcastPresence(sessionId) : undefined),
+          () => undefined,
+        );
       }
     });
   });
 
   return {
+    presenceChanged: broadcastPresenceOf,
     async membershipChanged(sessionId, userId, role) {
       const sockets = (await io.in(roomOf(sessionId)).fetchSockets()).filter((x) => (x.data as { userId?: string }).userId === userId);
       for (const remote of sockets) {
@@ -108,13 +120,13 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
         if (role === null) {
           local?.data.sessions.delete(sessionId);
           remote.leave(roomOf(sessionId));
-          deps.presence.leave(sessionId, remote.id, userId);
+          await deps.presence.leave(sessionId, remote.id, userId);
         } else {
           local?.data.sessions.set(sessionId, role);
         }
       }
-      if (role !== null) deps.presence.setRole(sessionId, userId, role);
-      broadcastPresenceOf(sessionId);
+      if (role !== null) await deps.presence.setRole(sessionId, userId, role);
+      await broadcastPresenceOf(sessionId);
     },
   };
 }

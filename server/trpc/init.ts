@@ -14,7 +14,7 @@ import type { DatasetService } from "../datasets/service";
 import type { UploadArea } from "../datasets/uploads";
 import type { Store } from "../db/store";
 import { QuotaError, type Limits } from "../limits";
-import type { Presence } from "../realtime/presence";
+import type { PresenceBook } from "../realtime/presence";
 import type { Realtime } from "../realtime/socket";
 import type { RunService } from "../runs/service";
 
@@ -27,7 +27,7 @@ export interface Context {
   datasets: DatasetService;
   uploads: UploadArea;
   sealer: CookieSealer;
-  presence: Presence;
+  presence: PresenceBook;
   /** Absent in createCaller tests without sockets. */
   realtime?: Realtime;
   /** Present for HTTP calls (to set the session cookie); absent in createCaller tests. */

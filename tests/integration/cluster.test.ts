@@ -92,6 +92,19 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     const v = await joined(p2.url, vic.cookie(), session.id, run.id);
     const statuses: string[] = [];
     v.socket.on("run:status", (s) => statuses.push(s.status));
+    // Presence across processes: Ada watching through process 1 is in the list Vic sees on process 2.
+    const both = waitFor(
+      v.socket,
+      "presence",
+      (p) =>
+        p.users
+          .map((u) => u.name)
+          .sort()
+          .join() === "Ada,Vic",
+    );
+    await joined(p1.url, ada1.cookie(), session.id, run.id); // stays open until process 1 dies
+    await both;
+    expect((await vic.api.sessions.get.query({ sessionId: session.id })).watching.map((u) => u.name).sort()).toEqual(["Ada", "Vic"]);
     await ada1.api.runs.start.mutate({ runId: run.id }); // its trainer: a child of process 1
     // Losses pushed by process 1 reach a viewer connected to process 2.
     await waitFor(v.socket, "run:losses", (p) => p.points.some((x) => x.iteration >= 12));
@@ -124,10 +137,22 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     const seen = [...late.history.losses.map((p) => p.iteration), ...late.received.map((p) => p.iteration).filter((i) => i > last)];
     expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i));
 
-    // Redis restarts mid-run (it keeps nothing): training goes on, the pushes come back, every point is stored.
+    // Redis restarts mid-run (it keeps nothing): training goes on, the pushes come back, every point is stored,
+    // and presence is whole again.
     await redis.kill();
     await new Promise((r) => setTimeout(r, 1_000));
+    const presentAgain = waitFor(
+      v.socket,
+      "presence",
+      (p) =>
+        p.users
+          .map((u) => u.name)
+          .sort()
+          .join() === "Ada,Vic",
+      30_000,
+    );
     await redis.start();
+    await presentAgain;
     const before = v.received.length;
     await waitFor(v.socket, "run:losses", () => v.received.length > before, 30_000);
     const stored1 = new Set(
@@ -148,9 +173,11 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
       await new Promise((r) => setTimeout(r, 100));
     }
     const interrupted = waitFor(v.socket, "run:status", (s) => s.runId === run.id && s.status === "interrupted", 40_000);
+    // Ada's connection went with process 1: she leaves the list once its lease is gone.
+    const aloneAgain = waitFor(v.socket, "presence", (p) => p.users.map((u) => u.name).join() === "Vic", 40_000);
     const killedAt = Date.now();
     p1.child.kill("SIGKILL");
-    await interrupted;
+    await Promise.all([interrupted, aloneAgain]);
     // Not before its lease (8 s, renewed every 2 s) could have expired, and not long after.
     expect(Date.now() - killedAt).toBeGreaterThan(5_000);
     const acknowledged = v.received.map((p) => p.iteration);

@@ -29,7 +29,7 @@ const InviteTokenSchema = z.object({ token: z.string().min(1).max(200) });
 export const sessionsRouter = router({
   list: authedProcedure.query(async ({ ctx }) => {
     const sessions = await ctx.store.listSessionsForUser(ctx.userId);
-    return sessions.map((s) => ({ ...s, watching: ctx.presence.users(s.id) }));
+    return Promise.all(sessions.map(async (s) => ({ ...s, watching: await ctx.presence.users(s.id) })));
   }),
   create: authedProcedure.input(z.object({ name: z.string().trim().min(1, "name the session").max(80) })).mutation(async ({ ctx, input }) => {
     // The count and the insert it allows, one at a time per user.
@@ -47,7 +47,7 @@ export const sessionsRouter = router({
     const session = await ctx.store.getSession(input.sessionId);
     if (!session) throw new TRPCError({ code: "NOT_FOUND", message: "this session does not exist" });
     const runs = (await ctx.store.listRuns(input.sessionId)).map(withoutPaths);
-    return { session, role, members: await ctx.store.listMembers(input.sessionId), runs, watching: ctx.presence.users(input.sessionId) };
+    return { session, role, members: await ctx.store.listMembers(input.sessionId), runs, watching: await ctx.presence.users(input.sessionId) };
   }),
   activity: authedProcedure
     .input(z.object({ sessionId: id, runId: id.optional(), limit: z.number().int().min(1).max(1000).default(200) }))

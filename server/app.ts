@@ -105,7 +105,6 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
 
   // Every cookie read checks the user's current sessionVersion (sign-out and a password change end older cookies).
   const sealer = new CookieSealer(env.SESSION_SECRET, env.NODE_ENV === "production", (userId) => store.sessionVersion(userId));
-  const rateLimits = new RateLimits(env.limits);
   // In a cluster presence lives in Redis (every process's viewers); the cluster node is started below, before use.
   let presence: PresenceBook = new Presence();
   const datasetStore = new DatasetStore(path.join(env.dataDir, "datasets"));
@@ -124,6 +123,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   });
   // In a cluster: the Redis adapter under socket.io, this process's id and its leases on the runs it trains.
   const cluster = env.REDIS_URL ? await ClusterNode.start(env.REDIS_URL, io, env.GAN_NODE_ID ? { id: env.GAN_NODE_ID } : {}) : null;
+  // Rate limits counted in Redis in a cluster (else each process would allow the whole rate), in memory otherwise.
+  const rateLimits = new RateLimits(env.limits, cluster ? cluster.limiters() : undefined);
   const clusterPresence = cluster?.presence() ?? null;
   if (clusterPresence) {
     await clusterPresence.forgetOwn();

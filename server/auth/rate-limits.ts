@@ -14,8 +14,8 @@
  * owner still signs in from theirs; the account-wide count (ten times as many) stops a guess spread over many addresses.
  *
  * A refusal is a {@link QuotaError} ("rateLimit", with retryAfterSeconds); the API turns it into TOO_MANY_REQUESTS.
- * The counters live in memory (RateLimiterMemory): one process, reset by a restart. For several processes, pass a
- * factory that builds `new RateLimiterRedis({ storeClient, ...options })`: nothing else changes.
+ * The counters live in memory (RateLimiterMemory): one process, reset by a restart. In a cluster they live in Redis
+ * (server/cluster/node.ts `limiters()`: RateLimiterRedis, with a memory limiter as insurance while Redis is lost).
  */
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import { QuotaError, type Limits } from "../limits";

@@ -15,6 +15,8 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
+import type { LimiterFactory } from "../auth/rate-limits";
 import type { Server } from "socket.io";
 import { ClusterPresence } from "./presence";
 
@@ -58,10 +60,12 @@ export class ClusterNode {
     private readonly redis: Redis,
     private readonly pub: Redis,
     private readonly sub: Redis,
+    /** The rate limiters' own connection: no offline queue, so a lost Redis fails their calls at once (see limiters). */
+    private readonly limits: Redis,
     id: string | undefined,
   ) {
     this.id = id || `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
-    for (const c of [redis, pub, sub]) {
+    for (const c of [redis, pub, sub, limits]) {
       c.on("error", (e: Error) => {
         this.lastError = e.message;
       });
@@ -103,9 +107,11 @@ export class ClusterNode {
     }
     const pub = make();
     const sub = make();
-    await Promise.all([pub.connect(), sub.connect()]);
+    const limits = new Redis(url, { lazyConnect: true, connectTimeout: 10_000, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    limits.on("error", () => undefined);
+    await Promise.all([pub.connect(), sub.connect(), limits.connect()]);
     io.adapter(createAdapter(pub, sub, { key: `${PREFIX}:socket.io`, requestsTimeout: REQUESTS_TIMEOUT_MS }));
-    const node = new ClusterNode(url, redis, pub, sub, opts.id);
+    const node = new ClusterNode(url, redis, pub, sub, limits, opts.id);
     await node.beat();
     node.timer = setInterval(() => void node.beat(), HEARTBEAT_MS);
     node.timer.unref();
@@ -152,6 +158,20 @@ export class ClusterNode {
     return this.presenceBook;
   }
 
+  /**
+   * Rate limiters counted in Redis, so a cluster of N processes allows what one does, not N times it. While Redis is
+   * lost each process counts in its own memory (the insurance limiter) rather than refusing or waiting.
+   */
+  limiters(): LimiterFactory {
+    return (options) =>
+      new RateLimiterRedis({
+        storeClient: this.limits,
+        ...options,
+        keyPrefix: `${PREFIX}:rl:${options.keyPrefix}`,
+        insuranceLimiter: new RateLimiterMemory(options),
+      });
+  }
+
   /** Runs `f` each time Redis answers again after it was lost. */
   onReconnect(f: () => void): void {
     this.reconnected.add(f);
@@ -174,7 +194,7 @@ export class ClusterNode {
       .forgetOwn()
       .catch(() => undefined);
     await this.redis.del(`${PREFIX}:node:${this.id}`).catch(() => undefined);
-    for (const c of [this.redis, this.pub, this.sub]) c.disconnect();
+    for (const c of [this.redis, this.pub, this.sub, this.limits]) c.disconnect();
   }
 }
 

@@ -77,6 +77,18 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
       expect(health).toMatchObject({ ok: true, database: { kind: "postgresql", ok: true }, cluster: { node: id, redis: { ok: true } } });
     }
 
+    // Rate limits count across processes: 5 wrong passwords through each process fill the account's window of 10,
+    // so even the right one is refused (counted per process, each would be at 5 and let it in).
+    const eve1 = person(p1.url);
+    await eve1.api.auth.signUp.mutate({ email: "eve@example.com", name: "Eve", password: "correct horse" });
+    const eve2 = person(p2.url);
+    for (const eve of [eve1, eve2]) {
+      for (let i = 0; i < 5; i++)
+        expect(await errorCode(eve.api.auth.signIn.mutate({ email: "eve@example.com", password: "wrong horse" }))).toBe("UNAUTHORIZED");
+    }
+    expect(await errorCode(eve2.api.auth.signIn.mutate({ email: "eve@example.com", password: "correct horse" }))).toBe("TOO_MANY_REQUESTS");
+    expect(await errorCode(eve1.api.auth.signIn.mutate({ email: "eve@example.com", password: "correct horse" }))).toBe("TOO_MANY_REQUESTS");
+
     // Ada (owner) on process 1, and the same Ada signed in on process 2; Vic (viewer) on process 2.
     const ada1 = person(p1.url);
     await ada1.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });

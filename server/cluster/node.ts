@@ -118,11 +118,26 @@ export class ClusterNode {
     return node;
   }
 
+  /** Runs whose lease another process holds now although this one still trains them (see beat). */
+  readonly takenOver = new Set<string>();
+
   private async beat(): Promise<void> {
     try {
+      const owned = this.owned();
       const m = this.redis.multi().set(`${PREFIX}:node:${this.id}`, String(Date.now()), "PX", LEASE_MS);
-      for (const runId of this.owned()) m.set(runKey(runId), this.id, "PX", LEASE_MS);
-      await m.exec();
+      // A lease is renewed only while it is this process's or nobody's: after this process was cut off from Redis for
+      // longer than LEASE_MS, another may have taken the run over, and that lease is not overwritten.
+      for (const runId of owned) m.eval(RENEW, 1, runKey(runId), this.id, String(LEASE_MS));
+      const results = (await m.exec()) ?? [];
+      owned.forEach((runId, i) => {
+        const holder = results[i + 1]?.[1];
+        if (typeof holder === "string" && holder !== this.id) {
+          if (!this.takenOver.has(runId)) {
+            console.error(`run ${runId}: process ${holder} holds its lease now (this process ${this.id} lost Redis for too long); its lease is left to it`);
+          }
+          this.takenOver.add(runId);
+        } else this.takenOver.delete(runId);
+      });
     } catch (e) {
       this.lastError = e instanceof Error ? e.message : String(e);
     }
@@ -136,6 +151,11 @@ export class ClusterNode {
   /** This process trains (or queues) the run from now on: its lease at once, before the next heartbeat. */
   async own(runId: string): Promise<void> {
     await this.redis.set(runKey(runId), this.id, "PX", LEASE_MS).catch(() => undefined);
+  }
+
+  /** Forces a heartbeat now (tests; a reconnect does it by itself). */
+  heartbeat(): Promise<void> {
+    return this.beat();
   }
 
   /** Gives up the run's lease now (only if this process holds it: another may own the run by now). */
@@ -199,3 +219,8 @@ export class ClusterNode {
 }
 
 const runKey = (runId: string) => `${PREFIX}:run:${runId}:node`;
+
+/** Sets the lease to ARGV[1] for ARGV[2] ms when it is free or already ARGV[1]'s; returns who holds it after. */
+const RENEW = `local h = redis.call("get", KEYS[1])
+if h == false or h == ARGV[1] then redis.call("set", KEYS[1], ARGV[1], "PX", ARGV[2]) return ARGV[1] end
+return h`;

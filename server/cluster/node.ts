@@ -17,6 +17,7 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { LimiterFactory } from "../auth/rate-limits";
+import { redactUrl } from "../db/migrate-pg";
 import type { Server } from "socket.io";
 import { ClusterPresence } from "./presence";
 
@@ -28,17 +29,6 @@ const PREFIX = "gan";
 
 export class RedisUrlError extends Error {
   override name = "RedisUrlError";
-}
-
-/** The URL with its password hidden. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "(an unreadable URL)";
-  }
 }
 
 export type RedisState = { ok: true } | { ok: false; error: string };
@@ -103,7 +93,7 @@ export class ClusterNode {
       await redis.ping();
     } catch (e) {
       redis.disconnect();
-      throw new RedisUrlError(`REDIS_URL ${redact(url)}: cannot connect to Redis (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+      throw new RedisUrlError(`REDIS_URL ${redactUrl(url)}: cannot connect to Redis (${e instanceof Error ? e.message : String(e)})`, { cause: e });
     }
     const pub = make();
     const sub = make();

@@ -37,11 +37,9 @@ export class ClusterPresence implements PresenceBook {
     return out;
   }
 
-  async join(sessionId: string, connectionId: string, user: PresenceUser): Promise<boolean> {
-    const before = [...(await this.all(sessionId)).values()].some((u) => u.userId === user.userId);
+  async join(sessionId: string, connectionId: string, user: PresenceUser): Promise<void> {
     this.local.set(this.field(connectionId), { sessionId, user });
     await this.redis.hset(key(sessionId), this.field(connectionId), JSON.stringify(user));
-    return !before;
   }
 
   async leave(sessionId: string, connectionId: string, userId: string): Promise<boolean> {

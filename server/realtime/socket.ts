@@ -41,9 +41,11 @@ export interface Realtime {
 }
 
 export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; sealer: CookieSealer; presence: PresenceBook }): Realtime {
+  /** Tells the session who is watching; resolves with the list (a join's reply carries the same). */
   const broadcastPresenceOf = async (sessionId: string) => {
     const users = await deps.presence.users(sessionId);
     io.to(roomOf(sessionId)).emit("presence", { sessionId, users });
+    return users;
   };
   io.use(async (socket, next) => {
     const user = await deps.sealer.read(socket.handshake.headers.cookie);
@@ -83,8 +85,8 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
         socket.data.sessions.set(sessionId, membership.role);
         const history = runId ? await deps.runs.history(runId) : null;
         await deps.presence.join(sessionId, socket.id, { userId: socket.data.userId, name: socket.data.name, role: membership.role });
-        await broadcastPresence(sessionId);
-        reply({ data: { role: membership.role, history, presence: await deps.presence.users(sessionId) } });
+        const presence = await broadcastPresence(sessionId);
+        reply({ data: { role: membership.role, history, presence } });
       } catch (e) {
         reply({ error: { code: "INTERNAL", message: (e as Error).message } });
       }
@@ -112,7 +114,9 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
   });
 
   return {
-    presenceChanged: broadcastPresenceOf,
+    presenceChanged: async (sessionId) => {
+      await broadcastPresenceOf(sessionId);
+    },
     async membershipChanged(sessionId, userId, role) {
       const sockets = (await io.in(roomOf(sessionId)).fetchSockets()).filter((x) => (x.data as { userId?: string }).userId === userId);
       for (const remote of sockets) {

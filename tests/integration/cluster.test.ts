@@ -5,20 +5,18 @@
  * refused, a late joiner gets the whole history; a Redis restart mid-run loses no acknowledged point; process 1 killed
  * with SIGKILL leaves its run interrupted, resumed from process 2 with no acknowledged point lost.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { type RedisServer, startRedis } from "../../server/cluster/redis";
-import { type ClientSocket, connect, errorCode, person, waitFor } from "../helpers/clients";
+import { type ClientSocket, connect, errorCode, type Person, person, waitFor } from "../helpers/clients";
 import { testEnvVars } from "../helpers/env";
 import { freshPostgresDatabase } from "../helpers/postgres";
+import { failedStart, killAll, startServerProcess, untilCheckpointRecorded } from "../helpers/server-process";
 
-const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-cluster-"));
-const children: ChildProcess[] = [];
 const sockets: ClientSocket[] = [];
 let redis: RedisServer;
 let databaseUrl: string;
@@ -29,30 +27,24 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const s of sockets) s.close();
-  for (const c of children) c.kill("SIGKILL");
+  killAll();
   await redis?.kill();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Starts one web process of the cluster and resolves with its URL from the line it prints. */
-function startNode(id: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
-    cwd: root,
-    env: { ...process.env, ...testEnvVars(tmp, { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, GAN_NODE_ID: id }) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /GAN Studio on (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve({ url: m[1]!, child });
-    });
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) => reject(new Error(`process ${id} exited with ${code}: ${out}`)));
-  });
-}
+/** Starts one web process of the cluster. */
+const startNode = (id: string) => startServerProcess(testEnvVars(tmp, { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, GAN_NODE_ID: id }), `process ${id}`);
+
+/** Names of the users a presence push lists, sorted. */
+const names = (p: { users: { name: string }[] }) =>
+  p.users
+    .map((u) => u.name)
+    .sort()
+    .join();
+
+/** Every iteration of the run stored in the database. */
+const storedIterations = async (member: Person, runId: string) =>
+  new Set((await member.api.runs.historyRange.query({ runId, fromIteration: 0, toIteration: 1_000_000 })).points.map((p) => p.iteration));
 
 const tiny = { network: "small-dcgan", diagnostics: false, batchSize: 8, limit: 48, maxEpoch: 400, seed: 3, sampleColumns: 2 };
 
@@ -105,15 +97,7 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     const statuses: string[] = [];
     v.socket.on("run:status", (s) => statuses.push(s.status));
     // Presence across processes: Ada watching through process 1 is in the list Vic sees on process 2.
-    const both = waitFor(
-      v.socket,
-      "presence",
-      (p) =>
-        p.users
-          .map((u) => u.name)
-          .sort()
-          .join() === "Ada,Vic",
-    );
+    const both = waitFor(v.socket, "presence", (p) => names(p) === "Ada,Vic");
     await joined(p1.url, ada1.cookie(), session.id, run.id); // stays open until process 1 dies
     await both;
     expect((await vic.api.sessions.get.query({ sessionId: session.id })).watching.map((u) => u.name).sort()).toEqual(["Ada", "Vic"]);
@@ -153,23 +137,12 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     // and presence is whole again.
     await redis.kill();
     await new Promise((r) => setTimeout(r, 1_000));
-    const presentAgain = waitFor(
-      v.socket,
-      "presence",
-      (p) =>
-        p.users
-          .map((u) => u.name)
-          .sort()
-          .join() === "Ada,Vic",
-      30_000,
-    );
+    const presentAgain = waitFor(v.socket, "presence", (p) => names(p) === "Ada,Vic", 30_000);
     await redis.start();
     await presentAgain;
     const before = v.received.length;
     await waitFor(v.socket, "run:losses", () => v.received.length > before, 30_000);
-    const stored1 = new Set(
-      (await ada1.api.runs.historyRange.query({ runId: run.id, fromIteration: 0, toIteration: 1_000_000 })).points.map((p) => p.iteration),
-    );
+    const stored1 = await storedIterations(ada1, run.id);
     expect(v.received.map((p) => p.iteration).filter((i) => !stored1.has(i))).toEqual([]);
     const health2 = (await (await fetch(`${p2.url}/api/health`)).json()) as { cluster: { redis: { ok: boolean } } };
     expect(health2.cluster.redis.ok).toBe(true);
@@ -180,22 +153,17 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
 
     // Process 1 (the trainer's parent) is killed: its lease expires, process 2 marks the run interrupted by itself.
     await waitFor(v.socket, "run:grid", (g) => g.runId === run.id && g.epoch >= 2);
-    for (let tries = 0; (await vic.api.runs.get.query({ runId: run.id })).checkpoints.length === 0; tries++) {
-      expect(tries, "no checkpoint recorded within 30 s").toBeLessThan(300);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await untilCheckpointRecorded(vic, run.id);
     const interrupted = waitFor(v.socket, "run:status", (s) => s.runId === run.id && s.status === "interrupted", 40_000);
     // Ada's connection went with process 1: she leaves the list once its lease is gone.
-    const aloneAgain = waitFor(v.socket, "presence", (p) => p.users.map((u) => u.name).join() === "Vic", 40_000);
+    const aloneAgain = waitFor(v.socket, "presence", (p) => names(p) === "Vic", 40_000);
     const killedAt = Date.now();
     p1.child.kill("SIGKILL");
     await Promise.all([interrupted, aloneAgain]);
     // Not before its lease (8 s, renewed every 2 s) could have expired, and not long after.
     expect(Date.now() - killedAt).toBeGreaterThan(5_000);
     const acknowledged = v.received.map((p) => p.iteration);
-    const stored = new Set(
-      (await ada2.api.runs.historyRange.query({ runId: run.id, fromIteration: 0, toIteration: 1_000_000 })).points.map((p) => p.iteration),
-    );
+    const stored = await storedIterations(ada2, run.id);
     expect(acknowledged.filter((i) => !stored.has(i))).toEqual([]);
 
     // Resumed from process 2, from its last checkpoint.
@@ -209,19 +177,7 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
   });
 
   it("a wrong REDIS_URL, or REDIS_URL with a SQLite database, stops the start with a message naming it", async () => {
-    const attempt = (vars: Record<string, string>) =>
-      new Promise<{ code: number | null; out: string }>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
-          cwd: root,
-          env: { ...process.env, ...testEnvVars(mkdtempSync(path.join(tmp, "bad-")), vars) },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        children.push(child);
-        let out = "";
-        child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-        child.once("exit", (code) => resolve({ code, out }));
-      });
+    const attempt = (vars: Record<string, string>) => failedStart(testEnvVars(mkdtempSync(path.join(tmp, "bad-")), vars));
     const unreachable = await attempt({ DATABASE_URL: databaseUrl, REDIS_URL: "redis://:hunter2@127.0.0.1:1" });
     expect(unreachable.code).toBe(1);
     expect(unreachable.out).toMatch(/REDIS_URL redis:\/\/:\*\*\*@127\.0\.0\.1:1: cannot connect to Redis/);

@@ -4,7 +4,6 @@
  * RuntimeGenerator serves its last checkpoint without changing its state, and it resumes on command. On both
  * databases: a SQLite file and PostgreSQL (a database of its own on the run's server, tests/global-postgres.ts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,40 +12,20 @@ import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/sock
 import { connect, person, waitFor } from "../helpers/clients";
 import { testEnvVars } from "../helpers/env";
 import { freshPostgresDatabase } from "../helpers/postgres";
+import { killAll, startServerProcess, untilCheckpointRecorded } from "../helpers/server-process";
 
-const root = path.resolve(__dirname, "../..");
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-restart-"));
-const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const c of children) c.kill("SIGKILL");
+  killAll();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-/** Starts `tsx server/index.ts` on port 0 and resolves with its URL from the line it prints. */
-function startServerProcess(dir: string, databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
-    cwd: root,
-    env: { ...process.env, ...testEnvVars(dir, { DATABASE_URL: databaseUrl }) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /GAN Studio on (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve({ url: m[1]!, child });
-    });
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-}
 
 describe.each(["sqlite", "postgresql"] as const)("restart safety on %s", (database) => {
   it("a run trained through a SIGKILL of the server is interrupted, intact and resumable", async () => {
     const dir = mkdtempSync(path.join(tmp, `${database}-`));
     const databaseUrl = database === "sqlite" ? `file:${path.join(dir, "test.db")}` : await freshPostgresDatabase("restart");
-    const first = await startServerProcess(dir, databaseUrl);
+    const env = testEnvVars(dir, { DATABASE_URL: databaseUrl });
+    const first = await startServerProcess(env);
     const health = (await (await fetch(`${first.url}/api/health`)).json()) as { database: { kind: string; ok: boolean } };
     expect(health.database).toMatchObject({ kind: database, ok: true });
     const ada = person(first.url);
@@ -63,11 +42,7 @@ describe.each(["sqlite", "postgresql"] as const)("restart safety on %s", (databa
     await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: session.id, runId: run.id });
     await ada.api.runs.start.mutate({ runId: run.id });
     await waitFor(socket, "run:grid", (g) => g.epoch >= 2);
-    // Checkpoints are written while training goes on: wait until one is on disk and recorded before the kill.
-    for (let tries = 0; (await ada.api.runs.get.query({ runId: run.id })).checkpoints.length === 0; tries++) {
-      expect(tries, "no checkpoint recorded within 30 s").toBeLessThan(300);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await untilCheckpointRecorded(ada, run.id);
     await waitFor(socket, "run:losses", () => true);
 
     first.child.kill("SIGKILL");
@@ -75,7 +50,7 @@ describe.each(["sqlite", "postgresql"] as const)("restart safety on %s", (databa
     socket.close();
     const acknowledged = received.map((p) => p.iteration);
 
-    const second = await startServerProcess(dir, databaseUrl);
+    const second = await startServerProcess(env);
     const again = person(second.url);
     await again.api.auth.signIn.mutate({ email: "ada@example.com", password: "correct horse" });
     const after = await again.api.runs.get.query({ runId: run.id });

@@ -155,6 +155,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     maxBytesInFlight: L.GAN_MAX_UPLOAD_BYTES_IN_FLIGHT_MB * 2 ** 20,
     // An upload and the data set made of it are about the same size: room for both.
     checkRoom: (userId, bytes) => disk.checkRoom(userId, 2 * bytes, "upload this file"),
+    // In a cluster the folder is shared: a file sent to one process is imported through any.
+    ...(cluster ? { clusterNode: cluster.id } : {}),
   });
   const disk = new DiskGuard({ store, datasets: datasetStore, waitingUploadBytes: (userId) => uploads.waitingBytes(userId), limits: L, dataDir: env.dataDir });
   // Every writer of activity (runs, data sets, the sessions router) records through this one log: stored, then pushed.

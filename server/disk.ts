@@ -26,7 +26,7 @@ export class DiskGuard {
       store: Store;
       datasets: DatasetStore;
       /** Bytes of a user's uploads waiting to be imported. */
-      waitingUploadBytes?: (userId: string) => number;
+      waitingUploadBytes?: (userId: string) => Promise<number>;
       limits: Pick<Limits, "GAN_DISK_QUOTA_PER_USER_MB" | "GAN_MIN_FREE_DISK_MB">;
       /** The folder whose file system holds runs, data sets and the database. */
       dataDir: string;
@@ -57,7 +57,7 @@ export class DiskGuard {
       datasets,
       checkpoints: Number(checkpoints?.bytes ?? 0),
       grids: Number(grids?.bytes ?? 0),
-      uploads: this.deps.waitingUploadBytes?.(userId) ?? 0,
+      uploads: (await this.deps.waitingUploadBytes?.(userId)) ?? 0,
     };
     return { ...u, total: u.datasets + u.checkpoints + u.grids + u.uploads };
   }

@@ -2,11 +2,18 @@
  * Uploaded files waiting to be imported: each arrives as its own request body (tRPC octet input), streamed to
  * disk as it comes in (no buffering, no multipart parsing on the event loop), and is named by a random id that
  * only its uploader can use. Imports take them (and delete them after); what nobody takes is removed after a
- * while. The folder is emptied when the server starts.
+ * while.
+ *
+ * The folder is the whole state: each upload is its file `<id>` and a small record `<id>.json` (who, how many
+ * bytes, when, which process received it). So in a cluster, whose processes share DATA_DIR, a file sent to one
+ * process is imported through any other, and a user's waiting uploads count once whichever process received
+ * them. Alone, a process empties the folder when it starts; in a cluster it removes only what it received itself
+ * under its id before, and every process sweeps what waited too long (also what a process that is gone left).
+ * What is in flight (being received) is each process's own: its sockets, its disk bandwidth.
  */
 import { randomUUID } from "node:crypto";
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -22,11 +29,28 @@ export class UploadError extends Error {
   }
 }
 
-interface Upload {
+/** The record beside each waiting upload. */
+interface UploadRecord {
   userId: string;
-  file: string;
   bytes: number;
+  /** When it arrived (ms since the epoch). */
   at: number;
+  /** The process that received it. */
+  node: string;
+}
+
+const RECORD = ".json";
+const PART = ".part";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function parseRecord(text: string): UploadRecord | null {
+  try {
+    const r = JSON.parse(text) as Partial<UploadRecord>;
+    if (typeof r.userId !== "string" || typeof r.bytes !== "number" || typeof r.at !== "number" || typeof r.node !== "string") return null;
+    return r as UploadRecord;
+  } catch {
+    return null;
+  }
 }
 
 export interface UploadAreaOptions {
@@ -44,41 +68,85 @@ export interface UploadAreaOptions {
   keepMs?: number;
   /** Throws (a QuotaError) when this user's disk quota or the server's free disk has no room for `bytes` more. */
   checkRoom?: (userId: string, bytes: number) => Promise<void>;
+  /**
+   * In a cluster: this process's id, and the folder is shared with the others (only this process's own leftovers
+   * are removed at start). Unset: the folder is this process's alone and is emptied at start.
+   */
+  clusterNode?: string;
 }
 
 export class UploadArea {
-  private readonly uploads = new Map<string, Upload>();
-  /** Uploads being received: who sends them and how many bytes each declared. */
+  /** Uploads being received by this process: who sends them and how many bytes each declared. */
   private readonly inFlight = new Map<symbol, { userId: string; bytes: number }>();
   private readonly sweeper: NodeJS.Timeout;
+  private readonly node: string;
 
   constructor(
     readonly dir: string,
     private readonly opts: UploadAreaOptions,
   ) {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    this.sweeper = setInterval(() => void this.sweep(), 60_000);
+    this.node = opts.clusterNode ?? "local";
+    if (opts.clusterNode === undefined) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    } else {
+      mkdirSync(dir, { recursive: true });
+      this.forgetOwn();
+    }
+    this.sweeper = setInterval(() => void this.sweep().catch((e: unknown) => console.error("sweeping uploads failed:", e)), 60_000);
     this.sweeper.unref();
   }
 
-  /** Bytes of this user's uploads waiting to be imported (they count in the user's disk quota). */
-  waitingBytes(userId: string): number {
+  private get keepMs(): number {
+    return this.opts.keepMs ?? 1_800_000;
+  }
+
+  /** At start in a cluster: what this process id received before (its files, records and half-received parts). */
+  private forgetOwn(): void {
+    for (const name of readdirSync(this.dir)) {
+      if (name.endsWith(`.${this.node}${PART}`)) rmSync(path.join(this.dir, name), { force: true });
+      if (!name.endsWith(RECORD)) continue;
+      const record = parseRecord(readFileSync(path.join(this.dir, name), "utf8"));
+      if (record?.node === this.node) this.removeSync(name.slice(0, -RECORD.length));
+    }
+  }
+
+  private removeSync(id: string): void {
+    rmSync(path.join(this.dir, id + RECORD), { force: true });
+    rmSync(path.join(this.dir, id), { force: true });
+  }
+
+  /** Every waiting upload in the folder (any process's), by id; records that cannot be read are skipped. */
+  private async waiting(): Promise<Map<string, UploadRecord>> {
+    const out = new Map<string, UploadRecord>();
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith(RECORD)) continue;
+      const text = await readFile(path.join(this.dir, name), "utf8").catch(() => null);
+      const record = text === null ? null : parseRecord(text);
+      if (record) out.set(name.slice(0, -RECORD.length), record);
+    }
+    return out;
+  }
+
+  /** Bytes of this user's uploads waiting to be imported, through any process (they count in the user's disk quota). */
+  async waitingBytes(userId: string): Promise<number> {
     let bytes = 0;
-    for (const u of this.uploads.values()) if (u.userId === userId) bytes += u.bytes;
+    for (const u of (await this.waiting()).values()) if (u.userId === userId) bytes += u.bytes;
     return bytes;
   }
 
   /**
    * Admits one upload before a byte of it is read, or throws a QuotaError saying what is full: this user's uploads
-   * in flight, the server's, the bytes the server is receiving, or this user's uploads waiting and in flight.
+   * in flight, this process's, the bytes this process is receiving, or this user's uploads waiting and in flight.
    * `declaredBytes` is the request's Content-Length (null: unknown, counted as the largest upload).
    */
-  private admit(userId: string, declaredBytes: number | null): symbol {
+  private async admit(userId: string, declaredBytes: number | null): Promise<symbol> {
     const o = this.opts;
+    let waiting = 0;
+    for (const u of (await this.waiting()).values()) if (u.userId === userId) waiting++;
+    // From here on synchronous: two uploads admitted at once both see each other's ticket.
     const bytes = declaredBytes ?? o.maxBytes;
     const mine = [...this.inFlight.values()].filter((f) => f.userId === userId).length;
-    const waiting = [...this.uploads.values()].filter((u) => u.userId === userId).length;
     const inFlightBytes = [...this.inFlight.values()].reduce((sum, f) => sum + f.bytes, 0);
     const perUser = o.maxInFlightPerUser ?? 2;
     const all = o.maxInFlight ?? 8;
@@ -128,7 +196,7 @@ export class UploadArea {
       if (declaredBytes !== null && declaredBytes > this.opts.maxBytes) {
         throw new UploadError("PAYLOAD_TOO_LARGE", `the upload is larger than the ${Math.round(this.opts.maxBytes / 2 ** 20)} MiB allowed`);
       }
-      ticket = this.admit(userId, declaredBytes);
+      ticket = await this.admit(userId, declaredBytes);
     } catch (e) {
       await body.cancel().catch(() => undefined);
       throw e;
@@ -147,7 +215,7 @@ export class UploadArea {
   private async receive(userId: string, body: ReadableStream<Uint8Array>): Promise<{ uploadId: string; bytes: number }> {
     const uploadId = randomUUID();
     const file = path.join(this.dir, uploadId);
-    const part = `${file}.part`;
+    const part = `${file}.${this.node}${PART}`;
     let bytes = 0;
     const max = this.opts.maxBytes;
     const count = new Transform({
@@ -169,36 +237,70 @@ export class UploadArea {
       }
       throw e;
     }
-    this.uploads.set(uploadId, { userId, file, bytes, at: Date.now() });
+    // The record last (written whole, then renamed): a record always names a complete file.
+    const record: UploadRecord = { userId, bytes, at: Date.now(), node: this.node };
+    const tmp = `${file}${RECORD}.${this.node}${PART}`;
+    try {
+      await writeFile(tmp, JSON.stringify(record));
+      await rename(tmp, file + RECORD);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      await rm(file, { force: true });
+      throw e;
+    }
     return { uploadId, bytes };
   }
 
-  /** The file of an upload this user made; NOT_FOUND for anyone else's, a spent or an expired one. */
-  take(userId: string, uploadId: string): { file: string; bytes: number } {
-    const u = this.uploads.get(uploadId);
-    if (!u || u.userId !== userId)
-      throw new UploadError(
-        "NOT_FOUND",
-        `no upload ${uploadId} of yours is waiting (uploads are kept ${Math.round((this.opts.keepMs ?? 1_800_000) / 60_000)} minutes)`,
-      );
-    return { file: u.file, bytes: u.bytes };
+  /** The file of an upload this user made, through any process; NOT_FOUND for anyone else's, a spent or an expired one. */
+  async take(userId: string, uploadId: string): Promise<{ file: string; bytes: number }> {
+    const missing = () =>
+      new UploadError("NOT_FOUND", `no upload ${uploadId} of yours is waiting (uploads are kept ${Math.round(this.keepMs / 60_000)} minutes)`);
+    if (!UUID.test(uploadId)) throw missing();
+    const file = path.join(this.dir, uploadId);
+    const text = await readFile(file + RECORD, "utf8").catch(() => null);
+    const record = text === null ? null : parseRecord(text);
+    if (!record || record.userId !== userId || record.at < Date.now() - this.keepMs) throw missing();
+    const there = await stat(file).catch(() => null);
+    if (!there) throw missing();
+    return { file, bytes: record.bytes };
   }
 
-  /** Deletes this user's uploads once imported (or refused); others' are left alone. */
+  /** Deletes this user's uploads once imported (or refused), through any process; others' are left alone. */
   async release(userId: string, uploadIds: string[]): Promise<void> {
     for (const id of uploadIds) {
-      const u = this.uploads.get(id);
-      if (!u || u.userId !== userId) continue;
-      this.uploads.delete(id);
-      await rm(u.file, { force: true });
+      if (!UUID.test(id)) continue;
+      const text = await readFile(path.join(this.dir, id + RECORD), "utf8").catch(() => null);
+      const record = text === null ? null : parseRecord(text);
+      if (!record || record.userId !== userId) continue;
+      await this.remove(id);
     }
   }
 
-  private async sweep(): Promise<void> {
-    const old = Date.now() - (this.opts.keepMs ?? 1_800_000);
-    for (const [id, u] of [...this.uploads.entries()]) {
-      if (u.at < old) await this.release(u.userId, [id]);
+  private async remove(id: string): Promise<void> {
+    await rm(path.join(this.dir, id + RECORD), { force: true });
+    await rm(path.join(this.dir, id), { force: true });
+  }
+
+  /** Removes what waited longer than keepMs (whichever process received it), and parts and files left without a record. */
+  async sweep(now = Date.now()): Promise<number> {
+    const old = now - this.keepMs;
+    let removed = 0;
+    const records = await this.waiting();
+    for (const [id, u] of records) {
+      if (u.at < old) {
+        await this.remove(id);
+        removed++;
+      }
     }
+    for (const name of await readdir(this.dir)) {
+      if (name.endsWith(RECORD) || records.has(name)) continue;
+      const s = await stat(path.join(this.dir, name)).catch(() => null);
+      if (s && s.mtimeMs < old) {
+        await rm(path.join(this.dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   close(): void {

@@ -11,8 +11,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { type RedisServer, startRedis } from "../../server/cluster/redis";
+import type { DatasetProgressPush } from "../../lib/protocol/socket";
 import { type ClientSocket, connect, errorCode, type Person, person, waitFor } from "../helpers/clients";
 import { testEnvVars } from "../helpers/env";
+import { idxPair, labelsOf } from "../helpers/idx-fixtures";
 import { freshPostgresDatabase } from "../helpers/postgres";
 import { failedStart, killAll, startServerProcess, untilCheckpointRecorded } from "../helpers/server-process";
 
@@ -174,6 +176,60 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     expect((await ada2.api.runs.get.query({ runId: run.id })).run.status).toBe("running");
     await ada2.api.runs.stop.mutate({ runId: run.id });
     await waitFor(v.socket, "run:status", (s) => s.runId === run.id && s.status === "stopped");
+  });
+
+  it("imports through one process what was uploaded to another; its progress reaches members on both; quotas count once", async () => {
+    const [p1, p2] = await Promise.all([startNode("u1"), startNode("u2")]);
+    const ada1 = person(p1.url);
+    await ada1.api.auth.signUp.mutate({ email: "ada.upload@example.com", name: "Ada", password: "correct horse" });
+    const ada2 = person(p2.url);
+    await ada2.api.auth.signIn.mutate({ email: "ada.upload@example.com", password: "correct horse" });
+    const bob = person(p1.url);
+    await bob.api.auth.signUp.mutate({ email: "bob.upload@example.com", name: "Bob", password: "correct horse" });
+    const session = await ada1.api.sessions.create.mutate({ name: "Uploads" });
+    await bob.api.sessions.acceptInvite.mutate({ token: (await ada1.api.sessions.createInvite.mutate({ sessionId: session.id, role: "editor" })).token });
+    // Bob watches the session through process 1, Ada through process 2.
+    const watchers: ClientSocket[] = [];
+    for (const [url, cookie] of [
+      [p1.url, bob.cookie()],
+      [p2.url, ada2.cookie()],
+    ] as const) {
+      const socket = await connect(url, cookie);
+      sockets.push(socket);
+      await socket.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: session.id });
+      watchers.push(socket);
+    }
+    const pushes: DatasetProgressPush[] = [];
+    watchers[0]!.on("dataset:progress", (p) => pushes.push(p));
+    const doneOn = watchers.map((s) => waitFor(s, "dataset:progress", (p) => p.importId === "import-cluster-01" && p.phase === "done"));
+
+    // The images go to process 1, the labels to process 2; the import goes through process 2.
+    const pair = idxPair(labelsOf([12, 12]));
+    const images = await ada1.api.datasets.upload.mutate(new Blob([Buffer.from(pair.images)]));
+    const labels = await ada2.api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)]));
+    // Someone else cannot use them through either process.
+    const bob2 = person(p2.url);
+    await bob2.api.auth.signIn.mutate({ email: "bob.upload@example.com", password: "correct horse" });
+    const theft = { sessionId: session.id, importId: "import-theft-001", files: [{ uploadId: images.uploadId, name: "train-images-idx3-ubyte" }] };
+    expect(await errorCode(bob2.api.datasets.import.mutate(theft))).toBe("NOT_FOUND");
+    const files = [
+      { uploadId: images.uploadId, name: "train-images-idx3-ubyte" },
+      { uploadId: labels.uploadId, name: "train-labels-idx1-ubyte" },
+    ];
+    const result = await ada2.api.datasets.import.mutate({ sessionId: session.id, importId: "import-cluster-01", name: "pairs", files });
+    expect(result.dataset).toMatchObject({ name: "pairs", count: 24, perLabel: [12, 12], importedBy: "Ada" });
+    await Promise.all(doneOn);
+    expect(pushes.map((p) => p.phase)).toContain("decoding");
+    // Process 1 lists it, and the uploads are spent on both processes.
+    expect((await bob.api.datasets.list.query({ sessionId: session.id })).map((d) => d.name)).toContain("pairs");
+    expect(await errorCode(ada1.api.datasets.import.mutate({ sessionId: session.id, importId: "import-cluster-02", files }))).toBe("NOT_FOUND");
+
+    // A user's waiting uploads count once across processes: 8 waiting (4 through each) refuse the 9th on either.
+    for (let i = 0; i < 8; i++) await (i % 2 ? ada2 : ada1).api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)]));
+    expect(await errorCode(ada1.api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)])))).toBe("TOO_MANY_REQUESTS");
+    expect(await errorCode(ada2.api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)])))).toBe("TOO_MANY_REQUESTS");
+    p1.child.kill("SIGKILL");
+    p2.child.kill("SIGKILL");
   });
 
   it("a wrong REDIS_URL, or REDIS_URL with a SQLite database, stops the start with a message naming it", async () => {

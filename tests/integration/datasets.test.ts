@@ -142,7 +142,7 @@ describe("importing a data set into a session", () => {
     expect(
       await errorCode(owner.api.datasets.import.mutate({ sessionId, importId: "import-theft-0009", files: [{ uploadId, name: "train-images-idx3-ubyte" }] })),
     ).toBe("NOT_FOUND");
-    expect(readdirSync(path.join(tmp, "uploads")).length).toBe(1); // the viewer's, still theirs
+    expect(readdirSync(path.join(tmp, "uploads")).sort()).toEqual([uploadId, `${uploadId}.json`]); // the viewer's file and its record, still theirs
     expect(
       await errorCode(viewer.api.datasets.import.mutate({ sessionId, importId: "import-viewer-0010", files: [{ uploadId, name: "train-images-idx3-ubyte" }] })),
     ).toBe("FORBIDDEN");

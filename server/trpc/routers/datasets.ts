@@ -56,16 +56,11 @@ export const datasetsRouter = router({
     const uploadIds = input.files.map((f) => f.uploadId);
     try {
       await requireRole(ctx, input.sessionId, "editor");
-      const files = input.files.map((f) => {
-        const taken = (() => {
-          try {
-            return ctx.uploads.take(ctx.userId, f.uploadId);
-          } catch (e) {
-            return uploadTrpc(e);
-          }
-        })();
-        return { name: f.name, path: taken.file, bytes: taken.bytes };
-      });
+      const files: { name: string; path: string; bytes: number }[] = [];
+      for (const f of input.files) {
+        const taken = await ctx.uploads.take(ctx.userId, f.uploadId).catch(uploadTrpc);
+        files.push({ name: f.name, path: taken.file, bytes: taken.bytes });
+      }
       const user = await ctx.store.getUser(ctx.userId);
       return await ctx.datasets
         .importUpload({

@@ -29,6 +29,7 @@ import { Store } from "./db/store";
 import type { ServerEnv } from "./env";
 import { allowOrigins } from "./realtime/origin";
 import { Presence, type PresenceBook } from "./realtime/presence";
+import { watchServices } from "./realtime/services";
 import { attachRealtime, socketBroadcaster } from "./realtime/socket";
 import { QuotaError } from "./limits";
 import { RunError, RunService } from "./runs/service";
@@ -178,6 +179,11 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     ...(cluster ? { cluster } : {}),
   });
   const realtime = attachRealtime(io, { store, runs, sealer, presence });
+  // The database and Redis as this process sees them, told to its pages when that changes (their connection banner).
+  const services = watchServices(io, async () => {
+    const [database, redis] = await Promise.all([databaseState(prisma), cluster ? cluster.state() : null]);
+    return { database: { kind: databaseKind, ok: database.ok }, redis: redis ? { ok: redis.ok } : null };
+  });
   let sweep: NodeJS.Timeout | null = null;
   if (cluster) {
     runs.joinCluster((local) => attachRemoteRuns(io, local));
@@ -390,6 +396,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       generators.closeAll();
       importer.close();
       uploads.close();
+      services.stop();
       if (sweep) clearInterval(sweep);
       loopLag.disable();
       // socket.io closes the HTTP server it is attached to.

@@ -6,9 +6,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { applyControl, type ParametersPush } from "../../lib/protocol/parameters";
-import type { ActivityPush, RunStatusPush } from "../../lib/protocol/socket";
+import type { ActivityPush, RunStatusPush, ServicesPush } from "../../lib/protocol/socket";
 import { useRequireUser } from "../_lib/auth";
 import { errorCode, errorMessage } from "../_lib/errors";
 import { MARKER_KINDS } from "../_lib/format";
@@ -232,6 +232,10 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
         <span aria-hidden className="h-2 w-2 motion-safe:animate-ping rounded-full bg-amber-400" />
         Connection lost — reconnecting… the view catches up by itself.
       </div>
+    ) : live.connection === "unavailable" ? (
+      <ServiceBanner testId="database-unavailable" tone="rose">
+        The server cannot reach its database, so it cannot open this session yet — retrying by itself.
+      </ServiceBanner>
     ) : live.connection === "connecting" ? (
       <p role="status" className="text-xs text-slate-500">
         connecting…
@@ -242,6 +246,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
     <main className="mx-auto flex max-w-[1400px] flex-col gap-4 px-3 py-4 sm:px-5" data-testid="session-view" data-connection={live.connection}>
       {header}
       {banner}
+      {live.connection === "live" && live.services ? <ServicesBanner services={live.services} /> : null}
       {runId && collapse && collapse.key !== dismissedAlarm ? <CollapseAlarmBanner alarm={collapse} onDismiss={() => setDismissedAlarm(collapse.key)} /> : null}
       {live.joinError?.code === "UNSUPPORTED_PROTOCOL" ? (
         <Notice tone="error" role="alert">
@@ -404,5 +409,34 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
         </div>
       )}
     </main>
+  );
+}
+
+/** One line under the header about a service the server lost; it goes away by itself when the service is back. */
+function ServiceBanner({ testId, tone, children }: { testId: string; tone: "rose" | "amber"; children: ReactNode }) {
+  const colors = tone === "rose" ? "bg-rose-500/15 text-rose-100 ring-rose-500/40" : "bg-amber-500/15 text-amber-100 ring-amber-500/40";
+  return (
+    <div role="status" data-testid={testId} className={`sticky top-12 z-20 flex items-start gap-2 rounded-lg px-3 py-2 text-sm ring-1 ${colors}`}>
+      <span aria-hidden className={`mt-1.5 h-2 w-2 shrink-0 motion-safe:animate-ping rounded-full ${tone === "rose" ? "bg-rose-400" : "bg-amber-400"}`} />
+      <span>{children}</span>
+    </div>
+  );
+}
+
+/** What the connected server says is down (`services` pushes), in the words of what it means for this page. */
+function ServicesBanner({ services }: { services: ServicesPush }) {
+  const since = new Date(services.since).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  if (!services.database.ok) {
+    const which = services.database.kind === "postgresql" ? "its PostgreSQL database" : "its database";
+    return (
+      <ServiceBanner testId="services-banner" tone="rose">
+        The server lost {which} at {since}. Runs it trains pause and keep every point until it is back; changes are refused meanwhile. It reconnects by itself.
+      </ServiceBanner>
+    );
+  }
+  return (
+    <ServiceBanner testId="services-banner" tone="amber">
+      This server lost Redis, the cluster's link, at {since}. Runs it trains stay live here; runs other servers train catch up once Redis is back, by itself.
+    </ServiceBanner>
   );
 }

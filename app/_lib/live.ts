@@ -18,11 +18,12 @@ import type {
   ServerToClientEvents,
 } from "../../lib/protocol/socket";
 import type { ParametersPush } from "../../lib/protocol/parameters";
-import { SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
+import { SOCKET_PROTOCOL_VERSION, type ServicesPush } from "../../lib/protocol/socket";
 import { LossSeries } from "./series";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-export type Connection = "connecting" | "live" | "reconnecting" | "unauthorized";
+/** "unavailable": the server is up but cannot reach its database, so it cannot check who this is yet (it retries). */
+export type Connection = "connecting" | "live" | "reconnecting" | "unauthorized" | "unavailable";
 export type Grid = RunHistory["grids"][number];
 export type LiveRun = RunHistory["run"];
 
@@ -41,6 +42,8 @@ export interface SessionLive {
   series: LossSeries;
   /** Increments after every successful join (first and reconnects): refetch what may have been missed. */
   joins: number;
+  /** What the connected server last said of its database and Redis; null: nothing said (all well). */
+  services: ServicesPush | null;
 }
 
 function mergeGrids(a: readonly Grid[], b: readonly Grid[]): Grid[] {
@@ -76,6 +79,7 @@ export function useSessionLive(
   const [diagnostics, setDiagnostics] = useState<DiagnosticsPush[]>([]);
   const [activity, setActivity] = useState<ActivityPush[]>([]);
   const [joins, setJoins] = useState(0);
+  const [services, setServices] = useState<ServicesPush | null>(null);
   const socketRef = useRef<ClientSocket | null>(null);
   const runRef = useRef(runId);
   const handlersRef = useRef(handlers);
@@ -125,7 +129,12 @@ export function useSessionLive(
     // requests, see the report on server/app.ts), and no sticky sessions needed behind a load balancer.
     const socket: ClientSocket = io({ path: "/api/socket", transports: ["websocket"] });
     socketRef.current = socket;
-    socket.on("connect", () => join.current());
+    socket.on("connect", () => {
+      // A server tells a new connection only what is down: nothing said means all is well (this may be another process).
+      setServices(null);
+      join.current();
+    });
+    socket.on("services", (push) => setServices(push.database.ok && (push.redis?.ok ?? true) ? null : push));
     socket.on("disconnect", (reason) => {
       setConnection("reconnecting");
       // The server closed this connection on purpose: socket.io does not retry that by itself.
@@ -134,6 +143,12 @@ export function useSessionLive(
     socket.on("connect_error", (err) => {
       if (/UNAUTHORIZED/.test(err.message)) {
         setConnection("unauthorized");
+        return;
+      }
+      if (/^UNAVAILABLE/.test(err.message)) {
+        // Up, but without its database: the refusal is not retried by socket.io; retried here until it answers.
+        setConnection("unavailable");
+        setTimeout(() => socket.connect(), 3_000);
         return;
       }
       setConnection((c) => (c === "connecting" ? "connecting" : "reconnecting"));
@@ -185,5 +200,5 @@ export function useSessionLive(
     join.current();
   }, [runId, series]);
 
-  return { connection, joinError, role, presence, run, grids, diagnostics, activity, series, joins };
+  return { connection, joinError, role, presence, run, grids, diagnostics, activity, series, joins, services };
 }

@@ -133,6 +133,20 @@ export interface RunHistory {
 
 export type Ack<T> = { data: T } | { error: { code: string; message: string } };
 
+/**
+ * What the server a page is connected to knows of the services it stands on. Pushed by that server to its own
+ * connections when it changes, and to a new connection while something is down (a page assumes all is well until
+ * told otherwise). No error text: it could name hosts; health (loopback or operators) has it.
+ */
+export interface ServicesPush {
+  /** Whether the database answers, and which one. */
+  database: { kind: "sqlite" | "postgresql"; ok: boolean };
+  /** Whether Redis answers; null when the server is one process alone (no Redis). */
+  redis: { ok: boolean } | null;
+  /** When this state began (ms since the epoch). */
+  since: number;
+}
+
 export interface ServerToClientEvents {
   "run:losses": (push: { runId: string; points: LossPoint[] }) => void;
   "run:status": (push: RunStatusPush) => void;
@@ -143,6 +157,8 @@ export interface ServerToClientEvents {
   "run:parameters": (push: ParametersPush) => void;
   presence: (push: { sessionId: string; users: PresenceUser[] }) => void;
   "dataset:progress": (push: DatasetProgressPush) => void;
+  /** The state of this server's database and Redis, when it changes (see ServicesPush). */
+  services: (push: ServicesPush) => void;
 }
 
 /**

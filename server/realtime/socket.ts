@@ -12,7 +12,7 @@ import type { DatasetBroadcaster } from "../datasets/service";
 import type { Broadcaster, RunService } from "../runs/service";
 import type { PresenceBook } from "./presence";
 
-type IO = Server<ClientToServerEvents, ServerToClientEvents>;
+export type IO = Server<ClientToServerEvents, ServerToClientEvents>;
 type Sock = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, { userId: string; name: string; sessions: Map<string, string> }>;
 
 export const roomOf = (sessionId: string) => `session:${sessionId}`;
@@ -48,8 +48,15 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
     return users;
   };
   io.use(async (socket, next) => {
-    const user = await deps.sealer.read(socket.handshake.headers.cookie);
-    const record = user ? await deps.store.getUser(user.userId) : null;
+    let record: Awaited<ReturnType<Store["getUser"]>>;
+    try {
+      const user = await deps.sealer.read(socket.handshake.headers.cookie);
+      record = user ? await deps.store.getUser(user.userId) : null;
+    } catch (e) {
+      // The database is lost: who this is cannot be checked. Refused with a reason the page shows; it retries.
+      console.error("a connection could not be checked (the database did not answer):", e instanceof Error ? e.message : e);
+      return next(new Error("UNAVAILABLE: the server cannot reach its database; retrying"));
+    }
     if (!record) return next(new Error("UNAUTHORIZED: sign in first"));
     Object.assign(socket.data, { userId: record.id, name: record.name, sessions: new Map<string, string>() });
     next();
@@ -97,18 +104,19 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
       if (!sessionId || !socket.data.sessions.has(sessionId)) return;
       socket.data.sessions.delete(sessionId);
       void socket.leave(roomOf(sessionId));
-      void deps.presence.leave(sessionId, socket.id, socket.data.userId).then(
-        (last) => (last ? broadcastPresence(sessionId) : undefined),
-        () => undefined,
-      );
+      // Presence lives in Redis in a cluster: a lost Redis must not become an unhandled rejection.
+      void deps.presence
+        .leave(sessionId, socket.id, socket.data.userId)
+        .then((last) => (last ? broadcastPresence(sessionId) : undefined))
+        .catch(() => undefined);
     });
 
     socket.on("disconnect", () => {
       for (const sessionId of socket.data.sessions.keys()) {
-        void deps.presence.leave(sessionId, socket.id, socket.data.userId).then(
-          (last) => (last ? broadcastPresence(sessionId) : undefined),
-          () => undefined,
-        );
+        void deps.presence
+          .leave(sessionId, socket.id, socket.data.userId)
+          .then((last) => (last ? broadcastPresence(sessionId) : undefined))
+          .catch(() => undefined);
       }
     });
   });

@@ -137,11 +137,14 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
 
     // Redis restarts mid-run (it keeps nothing): training goes on, the pushes come back, every point is stored,
     // and presence is whole again.
+    const redisLost = waitFor(v.socket, "services", (s) => s.redis?.ok === false, 30_000);
     await redis.kill();
-    await new Promise((r) => setTimeout(r, 1_000));
+    // The viewer's page is told by its own process (the banner), and told again once Redis is back.
+    expect(await redisLost).toMatchObject({ database: { kind: "postgresql", ok: true }, redis: { ok: false } });
     const presentAgain = waitFor(v.socket, "presence", (p) => names(p) === "Ada,Vic", 30_000);
+    const redisBack = waitFor(v.socket, "services", (s) => s.redis?.ok === true, 30_000);
     await redis.start();
-    await presentAgain;
+    await Promise.all([presentAgain, redisBack]);
     const before = v.received.length;
     await waitFor(v.socket, "run:losses", () => v.received.length > before, 30_000);
     const stored1 = await storedIterations(ada1, run.id);

@@ -1,7 +1,8 @@
 /**
  * PostgreSQL lost while a run trains: the server's own PostgreSQL (started here, killed with SIGKILL, started again).
  * The run pauses with the reason for every viewer; the server keeps serving and says so in its health; every loss
- * point the trainer reported is written once PostgreSQL is back, by itself, none lost; an editor resumes.
+ * point the trainer reported is written once PostgreSQL is back, by itself, none lost; an editor resumes. Every page
+ * is told the database is lost and then back (the `services` push behind the connection banner).
  */
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -51,8 +52,14 @@ describe("PostgreSQL lost while training", () => {
     await owner.api.runs.start.mutate({ runId });
     await running;
 
+    const lost = waitFor(socket, "services", (s) => !s.database.ok, 30_000);
+    const pausing = waitFor(socket, "run:status", (s) => s.runId === runId && s.status === "paused" && /could not store/.test(s.reason ?? ""), 120_000);
     pg.kill();
-    const paused = await waitFor(socket, "run:status", (s) => s.runId === runId && s.status === "paused" && /could not store/.test(s.reason ?? ""), 120_000);
+    // Every page of this server is told (its connection banner); a page that connects during the outage cannot be
+    // checked, and is refused with the reason (it retries), never left hanging.
+    expect(await lost).toMatchObject({ database: { kind: "postgresql", ok: false }, redis: null });
+    await expect(connect(server.url, owner.cookie())).rejects.toThrow(/^UNAVAILABLE: the server cannot reach its database/);
+    const paused = await pausing;
     expect(paused.reason).toMatch(/could not store/);
     // Still serving: the health check answers, with the database's state.
     const health = await fetch(`${server.url}/api/health`);
@@ -60,8 +67,10 @@ describe("PostgreSQL lost while training", () => {
     expect(await health.json()).toMatchObject({ ok: false, database: { kind: "postgresql", ok: false } });
     const viewerSaw = [...seen];
 
+    const back = waitFor(socket, "services", (s) => s.database.ok, 60_000);
     pg.start();
     await waitFor(socket, "run:status", (s) => s.runId === runId && /works again/.test(s.reason ?? ""), 60_000);
+    await back;
     expect((await fetch(`${server.url}/api/health`)).status).toBe(200);
     const stored = (await server.store.prisma.metricPoint.findMany({ where: { runId }, select: { iteration: true }, orderBy: { iteration: "asc" } })).map(
       (r) => r.iteration,

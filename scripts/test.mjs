@@ -1,5 +1,6 @@
-// `npm test`: the formatter check, the linter and the import rules, the type check, then every Vitest suite (unit and integration), then the Playwright e2e suite, and a
-// closing line "N passed, N failed" counted from both runners' JSON reports (so a run that ran nothing shows).
+// `npm test`: the formatter check, the linter and the import rules, the type check, then every Vitest suite (unit and integration), then the
+// integration suites of the server again on PostgreSQL (GAN_TEST_DATABASE=postgresql: tests/helpers/env.ts), then the Playwright e2e suite, and a
+// closing line "N passed, N failed" counted from the runners' JSON reports (so a run that ran nothing shows).
 // `npm test -- --no-e2e` skips the browser suite.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -47,6 +48,27 @@ else {
     passed += v.numPassedTests;
     failed += v.numFailedTests;
     skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
+  } else failed++;
+  // The server's integration suites once more with every server under test on PostgreSQL. Left out: the suites that
+  // already run on both (store, db-schema, restart), the PostgreSQL-only ones (cluster, cluster-lease,
+  // postgres-lost), storage-failure (a SQLite file that fills up; postgres-lost is its PostgreSQL counterpart), and
+  // those that start no server.
+  const onPostgres = ["abuse", "accounts", "activity", "config-limits", "datasets", "history", "members", "quotas", "server"].map(
+    (name) => `tests/integration/${name}.test.ts`,
+  );
+  const pg = run(
+    "npx",
+    ["--no-install", "vitest", "run", ...onPostgres, "--reporter=default", "--reporter=json", `--outputFile.json=${path.join(out, "vitest-postgresql.json")}`],
+    {
+      GAN_TEST_DATABASE: "postgresql",
+    },
+  );
+  steps.push(["vitest on PostgreSQL", pg]);
+  const vp = read(path.join(out, "vitest-postgresql.json"));
+  if (vp) {
+    passed += vp.numPassedTests;
+    failed += vp.numFailedTests;
+    skipped += (vp.numPendingTests ?? 0) + (vp.numTodoTests ?? 0);
   } else failed++;
   if (!noE2e) {
     const e2e = run("npx", ["--no-install", "playwright", "test", "--reporter=list,json"], { PLAYWRIGHT_JSON_OUTPUT_NAME: path.join(out, "e2e.json") });

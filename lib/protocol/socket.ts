@@ -165,9 +165,12 @@ export interface ServerToClientEvents {
  * `v` is the page's SOCKET_PROTOCOL_VERSION: a join without it, or with another, is refused with
  * UNSUPPORTED_PROTOCOL before anything else is read (the page is older or newer than the server: reload it).
  */
-export const JoinSchema = z
-  .object({ v: z.literal(SOCKET_PROTOCOL_VERSION), sessionId: z.string().min(1).max(100), runId: z.string().min(1).max(100).optional() })
-  .strict();
+const JoinId = z
+  .string()
+  .min(1)
+  .max(100)
+  .refine((id) => !id.includes("\u0000"), "must not hold a NUL character");
+export const JoinSchema = z.object({ v: z.literal(SOCKET_PROTOCOL_VERSION), sessionId: JoinId, runId: JoinId.optional() }).strict();
 /** The refusal of a join whose protocol version is not the server's. */
 export const UNSUPPORTED_PROTOCOL = { code: "UNSUPPORTED_PROTOCOL", message: "this page is older than the server: reload it" } as const;
 

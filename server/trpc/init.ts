@@ -68,9 +68,29 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
-export const publicProcedure = t.procedure;
 
-export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+/**
+ * Whether a text anywhere in a JSON input holds U+0000. PostgreSQL cannot store it in text (it fails the query),
+ * so it is refused up front on every database, one behaviour for both. Only plain objects and arrays are walked
+ * (an upload's body is a stream: not looked into), to a bounded depth (inputs are bounded by the body limits).
+ */
+function holdsNul(v: unknown, depth = 0): boolean {
+  if (typeof v === "string") return v.includes("\u0000");
+  if (depth > 64 || v === null || typeof v !== "object") return false;
+  if (Array.isArray(v)) return v.some((x) => holdsNul(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const [k, x] of Object.entries(v)) if (k.includes("\u0000") || holdsNul(x, depth + 1)) return true;
+  return false;
+}
+
+/** Every procedure: inputs with a NUL character are refused (BAD_REQUEST) before anything reads them. */
+export const publicProcedure = t.procedure.use(async ({ getRawInput, next }) => {
+  const raw = await getRawInput().catch(() => undefined);
+  if (holdsNul(raw)) throw new TRPCError({ code: "BAD_REQUEST", message: "the input holds a NUL character (U+0000), which no field accepts" });
+  return next();
+});
+
+export const authedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.userId) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
   return next({ ctx: { ...ctx, userId: ctx.userId } });
 });

@@ -389,6 +389,14 @@ describe("abuse: fuzz", () => {
     expect(await attacker.api.auth.me.query()).toMatchObject({ name: "Mallory" });
   });
 
+  it("a NUL character in any text is refused with BAD_REQUEST on every database (PostgreSQL cannot store one), and nothing is made", async () => {
+    const before = (await attacker.api.sessions.list.query()).length;
+    expect(await errorCode(attacker.api.sessions.create.mutate({ name: "evil\u0000name" }))).toBe("BAD_REQUEST");
+    expect(await errorCode(attacker.api.runs.get.query({ runId: "\u0000" }))).toBe("BAD_REQUEST");
+    expect(await errorCode(attacker.api.runs.resume.mutate({ runId: `${runId}\u0000` }))).toBe("BAD_REQUEST");
+    expect((await attacker.api.sessions.list.query()).length).toBe(before);
+  });
+
   it("thousands of malformed socket messages each get an error reply or nothing, and the connection and room survive", async () => {
     const s = await connect(server.url, attacker.cookie());
     sockets.push(s);

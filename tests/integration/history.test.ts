@@ -17,7 +17,7 @@ import { DEFAULT_LIMITS } from "../../server/limits";
 import { roomOf } from "../../server/realtime/socket";
 import { OverviewCache } from "../../server/runs/overview";
 import { connect, errorCode, person, type ClientSocket, type Person } from "../helpers/clients";
-import { testEnv } from "../helpers/env";
+import { testDatabaseKind, testEnv } from "../helpers/env";
 
 const N = 1_000_000;
 const PAGE = DEFAULT_LIMITS.GAN_HISTORY_PAGE_POINTS;
@@ -40,8 +40,20 @@ let sessionId: string;
 let runId: string;
 const sockets: ClientSocket[] = [];
 
-/** Writes iterations [from, to] straight into SQLite in one statement (a recursive CTE; integers, as Prisma binds numbers as REAL): a million rows in ~2 s. */
+/**
+ * Writes iterations [from, to] straight into the database in one statement: a million rows in ~2 s. SQLite: a
+ * recursive CTE (integers, as Prisma binds numbers as REAL). PostgreSQL: generate_series, in double precision as
+ * JavaScript computes (its decimal literals are exact NUMERIC: 0.25 + 999999 / 1e6 would be 1.249999 exactly).
+ */
 async function bulkInsert(id: string, from: number, to: number): Promise<void> {
+  if (testDatabaseKind() === "postgresql") {
+    await server.store.prisma.$executeRaw`
+      INSERT INTO "MetricPoint" ("runId", "iteration", "epoch", "gReal", "fake", "real", "msPerIter")
+      SELECT ${id}, i, i / 1000, CASE WHEN i = ${SPIKE}::int THEN 50.0::float8 ELSE 1.0::float8 + (i % 97)::float8 / 100.0::float8 END,
+             0.5::float8 + (i % 13)::float8 / 1000.0::float8, 0.25::float8 + i::float8 / 1000000.0::float8, 10.0::float8
+      FROM generate_series(${from}::int, ${to}::int) AS i`;
+    return;
+  }
   await server.store.prisma.$executeRaw`
     WITH RECURSIVE n(i) AS (SELECT CAST(${from} AS INTEGER) UNION ALL SELECT i + 1 FROM n WHERE i < ${to})
     INSERT INTO "MetricPoint" ("runId", "iteration", "epoch", "gReal", "fake", "real", "msPerIter")

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
 import { startServer, type RunningServer } from "../../server/app";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
-import { testEnv } from "../helpers/env";
+import { testDatabaseKind, testEnv } from "../helpers/env";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "gan-server-"));
 let server: RunningServer;
@@ -45,7 +45,7 @@ describe("the live session server", () => {
   it("reports its health with the database state, the trainers' backend and live runs", async () => {
     const res = await fetch(`${server.url}/api/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ ok: true, database: { kind: "sqlite", ok: true }, backend: "wasm", trainerBackend: null, liveRuns: 0 });
+    expect(await res.json()).toMatchObject({ ok: true, database: { kind: testDatabaseKind(), ok: true }, backend: "wasm", trainerBackend: null, liveRuns: 0 });
   });
 
   it("signs people in with a sealed HTTP-only cookie and refuses wrong passwords", async () => {

@@ -112,6 +112,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   // Trainer processes read imported data sets ("ds-…" in a Config) from the same store.
   const supervisor = new TrainerSupervisor({
     env: { ...process.env, GAN_DATASETS_DIR: datasetStore.dir, ...(env.GAN_BACKEND ? { GAN_BACKEND: env.GAN_BACKEND } : {}) },
+    // Below the web process's priority: pages' pushes and clicks win a contended core (GAN_TRAINER_NICENESS).
+    niceness: env.limits.GAN_TRAINER_NICENESS,
   });
   const http = createServer();
   const io = new SocketServer<ClientToServerEvents, ServerToClientEvents>(http, {

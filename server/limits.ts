@@ -53,6 +53,12 @@ export const LimitsSchema = z.object({
   GAN_MAX_LIVE_TRAINERS_PER_USER: int(1, 1024, 4),
   /** Runs waiting in the trainer queue, server-wide. */
   GAN_MAX_QUEUED_RUNS: int(0, 10_000, 50),
+  /**
+   * How much lower a trainer process's CPU priority is than the web process's (Unix nice, 0–19). Training is the
+   * heavy, patient work; the web process's event loop serves every page's pushes and clicks, so when they compete for
+   * a core the web process wins and training slows a little. 0: the same priority.
+   */
+  GAN_TRAINER_NICENESS: int(0, 19, 10),
   /** RuntimeGenerator processes alive at once (least recently used ones are let go first). */
   GAN_MAX_GENERATORS: int(1, 256, 4),
   /** RuntimeGenerator requests waiting per run; more are refused until the ones in flight are answered. */

@@ -6,12 +6,17 @@
  * after `exit` covers a pipe that a grandchild holds open. The only file of server/rpc that uses node:child_process.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import { getPriority, setPriority } from "node:os";
 import { pathToFileURL } from "node:url";
 import { lastErrorLine, type PeerSpec, type Transport, type TransportEnd } from "./transport";
 
 /** tsx's loader by absolute URL, so a child's cwd can be the server's, wherever that is. */
 export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+/** coreutils' nice(1): starts the child at a lower priority (nice execs the command: the pid is the child's). */
+const NICE = "/usr/bin/nice";
 
 export interface ChildProcessTransportOptions extends PeerSpec {
   /** Node flags for the child (default: tsx's loader, so the entry can be TypeScript). */
@@ -34,14 +39,26 @@ export class ChildProcessTransport implements Transport {
 
   constructor(private readonly opts: ChildProcessTransportOptions) {
     const tailChars = opts.stderrTailChars ?? 4096;
+    const execArgv = opts.execArgv ?? ["--import", TSX_LOADER];
+    // A lower priority through nice(1), so that every thread of the child (Node's, OpenBLAS's) has it from the start
+    // (Linux keeps a nice value per thread: renicing the pid after the fork would miss threads made before it).
+    const niceness = Math.max(0, Math.min(19, Math.round(opts.niceness ?? 0)));
+    const viaNice = niceness > 0 && existsSync(NICE);
     this.child = fork(opts.entry, opts.args, {
-      execArgv: opts.execArgv ?? ["--import", TSX_LOADER],
+      ...(viaNice ? { execPath: NICE, execArgv: ["-n", String(niceness), process.execPath, ...execArgv] } : { execArgv }),
       serialization: "advanced",
       // stdout is read only when someone listens (an unread pipe would block the child); stderr always (the tail).
       stdio: ["ignore", opts.onOutput ? "pipe" : "ignore", "pipe", "ipc"],
       env: opts.env,
     });
     this.pid = this.child.pid ?? -1;
+    if (niceness > 0 && !viaNice && this.pid > 0) {
+      try {
+        setPriority(this.pid, Math.min(19, getPriority() + niceness));
+      } catch {
+        // Not allowed here: the same priority, as without it.
+      }
+    }
     this.child.stderr?.setEncoding("utf8");
     this.child.stderr?.on("data", (chunk: string) => {
       this.tail = (this.tail + chunk).slice(-tailChars);

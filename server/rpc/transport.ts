@@ -31,6 +31,8 @@ export interface PeerSpec {
   label: string;
   /** What the peer writes to stdout and stderr, as it comes (the stderr tail is kept for the exit reason either way). */
   onOutput?: (stream: "stdout" | "stderr", text: string) => void;
+  /** How much lower the peer's CPU priority is than this process's (Unix nice; 0 or absent: the same). A local process's only. */
+  niceness?: number;
 }
 
 export type TransportFactory = (spec: PeerSpec) => Transport;

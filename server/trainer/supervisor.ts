@@ -374,6 +374,8 @@ export interface TrainerSupervisorOptions {
   onOutput?: OutputListener;
   /** How a trainer is reached (default: a child process, server/rpc/child-process.ts). */
   transport?: TransportFactory;
+  /** How much lower a trainer process's CPU priority is (GAN_TRAINER_NICENESS; default 0). */
+  niceness?: number;
 }
 
 export class TrainerSupervisor {
@@ -389,7 +391,9 @@ export class TrainerSupervisor {
     this.replyTimeoutMs = opts.replyTimeoutMs ?? 30_000;
     this.startTimeoutMs = opts.startTimeoutMs ?? 60_000;
     this.onOutput = opts.onOutput;
-    this.transport = opts.transport;
+    const niceness = opts.niceness ?? 0;
+    const base = opts.transport ?? childProcessTransport;
+    this.transport = niceness > 0 ? (spec) => base({ ...spec, niceness }) : opts.transport;
   }
 
   /** Forks a trainer process for the run; throws if that run already has a live one (or the Config is invalid). */

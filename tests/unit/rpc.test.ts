@@ -2,6 +2,8 @@
  * The child-process RPC module (server/rpc/) against real child processes: tests/helpers/rpc-peer.ts, forked
  * through tsx by ChildProcessTransport, answers, answers late, answers garbage, crashes and exits with stderr.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -41,8 +43,14 @@ interface Peer {
   ended: Promise<RpcEnd>;
 }
 
-function peer(opts: { args?: string[]; client?: Partial<RpcClientOptions<PeerMessage>> } = {}): Peer {
-  const transport = new ChildProcessTransport({ entry: PEER, args: opts.args ?? [], env: process.env, label: "fixture" });
+function peer(opts: { args?: string[]; client?: Partial<RpcClientOptions<PeerMessage>>; niceness?: number } = {}): Peer {
+  const transport = new ChildProcessTransport({
+    entry: PEER,
+    args: opts.args ?? [],
+    env: process.env,
+    label: "fixture",
+    ...(opts.niceness !== undefined ? { niceness: opts.niceness } : {}),
+  });
   started.push(transport);
   const logged: string[] = [];
   const bad: string[] = [];
@@ -225,5 +233,27 @@ describe("the handshake", () => {
     const p = peer({ args: ["2"] });
     const end = await p.ended;
     expect(end).toMatchObject({ signal: "SIGKILL", reason: "the fixture process speaks protocol version 2, this server speaks 1" });
+  });
+});
+
+/** The nice value of every thread of a process (Linux keeps one per thread): field 19 of /proc/PID/task/TID/stat. */
+function threadNiceness(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  });
+}
+
+describe("priority", () => {
+  it.runIf(process.platform === "linux")("a child started with a niceness runs every thread of it that much below this process, and still talks", async () => {
+    const own = getPriority();
+    const p = peer({ niceness: 7 });
+    expect(await p.rpc.request({ v: 1, type: "echo", value: 3 }, { reply: Value })).toEqual({ value: 3 });
+    const niceness = threadNiceness(p.transport.pid);
+    expect(niceness.length).toBeGreaterThan(1);
+    expect(new Set(niceness)).toEqual(new Set([Math.min(19, own + 7)]));
+    const plain = peer();
+    expect(await plain.rpc.request({ v: 1, type: "echo", value: 4 }, { reply: Value })).toEqual({ value: 4 });
+    expect(new Set(threadNiceness(plain.transport.pid))).toEqual(new Set([own]));
   });
 });

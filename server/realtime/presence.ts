@@ -7,8 +7,8 @@ import type { PresenceUser } from "../../lib/protocol/socket";
 
 /** What the realtime layer and the API ask of presence, in one process or across a cluster. */
 export interface PresenceBook {
-  /** Adds a connection. */
-  join(sessionId: string, connectionId: string, user: PresenceUser): Promise<void>;
+  /** Adds a connection; resolves true when it is the user's first in the session (the list of users changed). */
+  join(sessionId: string, connectionId: string, user: PresenceUser): Promise<boolean>;
   /** Removes a connection; resolves true when that was the user's last one in the session. */
   leave(sessionId: string, connectionId: string, userId: string): Promise<boolean>;
   /** A present user's new role (after the owner changed it). */
@@ -19,15 +19,19 @@ export interface PresenceBook {
 export class Presence implements PresenceBook {
   private readonly rooms = new Map<string, Map<string, { user: PresenceUser; connections: Set<string> }>>();
 
-  async join(sessionId: string, connectionId: string, user: PresenceUser): Promise<void> {
+  async join(sessionId: string, connectionId: string, user: PresenceUser): Promise<boolean> {
     let room = this.rooms.get(sessionId);
     if (!room) {
       room = new Map();
       this.rooms.set(sessionId, room);
     }
     const entry = room.get(user.userId);
-    if (entry) entry.connections.add(connectionId);
-    else room.set(user.userId, { user, connections: new Set([connectionId]) });
+    if (entry) {
+      entry.connections.add(connectionId);
+      return false;
+    }
+    room.set(user.userId, { user, connections: new Set([connectionId]) });
+    return true;
   }
 
   async leave(sessionId: string, connectionId: string, userId: string): Promise<boolean> {

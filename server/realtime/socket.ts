@@ -91,8 +91,10 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
         await socket.join(roomOf(sessionId));
         socket.data.sessions.set(sessionId, membership.role);
         const history = runId ? await deps.runs.history(runId) : null;
-        await deps.presence.join(sessionId, socket.id, { userId: socket.data.userId, name: socket.data.name, role: membership.role });
-        const presence = await broadcastPresence(sessionId);
+        // The session is told only when its list of users changed (someone's first tab): a join that only adds a
+        // connection of someone already present tells nobody, else N joins would make N² pushes.
+        const first = await deps.presence.join(sessionId, socket.id, { userId: socket.data.userId, name: socket.data.name, role: membership.role });
+        const presence = first ? await broadcastPresence(sessionId) : await deps.presence.users(sessionId);
         reply({ data: { role: membership.role, history, presence } });
       } catch (e) {
         reply({ error: { code: "INTERNAL", message: (e as Error).message } });

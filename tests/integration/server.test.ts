@@ -167,6 +167,38 @@ describe("the live session server", () => {
     expect(reply).toMatchObject({ data: { role: "viewer" } });
   });
 
+  it("tells the session who is watching only when that changes: twenty tabs of one member push once, and once when the last closes", async () => {
+    const tabsSession = (await owner.api.sessions.create.mutate({ name: "Tabs" })).id;
+    await viewer.api.sessions.acceptInvite.mutate({ token: (await owner.api.sessions.createInvite.mutate({ sessionId: tabsSession, role: "viewer" })).token });
+    const watcher = await open(owner);
+    await watcher.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: tabsSession });
+    const pushes: string[] = [];
+    watcher.on("presence", (p) =>
+      pushes.push(
+        p.users
+          .map((u) => u.name)
+          .sort()
+          .join(),
+      ),
+    );
+    const tabs: ClientSocket[] = [];
+    for (let i = 0; i < 20; i++) {
+      const tab = await open(viewer);
+      const reply = await tab.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId: tabsSession });
+      if (!("data" in reply)) throw new Error("join refused");
+      // Every tab still gets the whole list in its reply.
+      expect(reply.data.presence.map((u) => u.name).sort()).toEqual(["Ada", "Vic"]);
+      tabs.push(tab);
+    }
+    for (const t of tabs.slice(1)) t.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pushes).toEqual(["Ada,Vic"]);
+    const left = waitFor(watcher, "presence", (p) => p.users.length === 1);
+    tabs[0]!.close();
+    await left;
+    expect(pushes).toEqual(["Ada,Vic", "Ada"]);
+  });
+
   it("refuses a join without the socket protocol version, or with another, as UNSUPPORTED_PROTOCOL", async () => {
     const s = sockets[1]!;
     const refused = { error: { code: "UNSUPPORTED_PROTOCOL", message: "this page is older than the server: reload it" } };

@@ -23,9 +23,11 @@ interface Health {
 const health = async (url: string, reset = false): Promise<Health> =>
   (await fetch(`${url}/api/health${reset ? "?resetLoopLag=1" : ""}`)).json() as Promise<Health>;
 
-export async function fanoutCluster(opts: { nodes: number; viewers: number; seconds: number; json: boolean }): Promise<void> {
+export async function fanoutCluster(opts: { nodes: number; viewers: number; seconds: number; json: boolean; clientsNiceness?: number }): Promise<void> {
   const { nodes, viewers, seconds } = opts;
+  const clientsNiceness = opts.clientsNiceness ?? 0;
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 16) throw new Error("--nodes: 1 to 16 web processes");
+  if (!Number.isInteger(clientsNiceness) || clientsNiceness < 0 || clientsNiceness > 19) throw new Error("--clients-niceness: 0 to 19");
   const dir = mkdtempSync(path.join(os.tmpdir(), "gan-fanout-cluster-"));
   process.env.GAN_BACKEND ??= "wasm";
   const external = process.env.DATABASE_URL?.startsWith("postgres") && process.env.REDIS_URL;
@@ -53,7 +55,11 @@ export async function fanoutCluster(opts: { nodes: number; viewers: number; seco
       const child = fork(
         path.join(import.meta.dirname, "fanout-clients.ts"),
         [cluster.urls.join(","), ada.cookie(), session.id, run.id, String(count), String(offset)],
-        { execArgv: ["--import", "tsx"] },
+        // --clients-niceness: the viewers stand for browsers on other machines; here they can run below the servers'
+        // priority (nice(1)), so that a node's loop lag is its own work's, not the clients' competing for a core.
+        clientsNiceness > 0
+          ? { execPath: "/usr/bin/nice", execArgv: ["-n", String(clientsNiceness), process.execPath, "--import", "tsx"] }
+          : { execArgv: ["--import", "tsx"] },
       );
       return { child, count };
     });
@@ -93,6 +99,7 @@ export async function fanoutCluster(opts: { nodes: number; viewers: number; seco
       adapter: "redis",
       viewers,
       clientProcesses: groups,
+      clientsNiceness,
       seconds,
       iterations: history.losses.length,
       expected,

@@ -4,7 +4,7 @@
  * viewers in a second process. Prints delivered/expected loss pushes, p50/p99 latency from the server's receipt
  * of a trainer event to a viewer, and the server's event-loop lag p99; then one JSON line.
  *
- * npm run bench:fanout -- --nodes 3 --viewers 3000 --seconds 20 [--json]
+ * npm run bench:fanout -- --nodes 3 --viewers 3000 --seconds 20 [--clients-niceness 10] [--json]
  * The same on a cluster (server/bench/fanout-cluster.ts): the local cluster of scripts/cluster.ts (PostgreSQL, Redis,
  * N web processes), or the given DATABASE_URL (postgresql://) and REDIS_URL with N web processes started here; the
  * viewers spread over the processes, their clients in max(2, N) processes; every process's loop lag.
@@ -17,13 +17,25 @@ import { person } from "../../tests/helpers/clients";
 import { percentile, startBenchServer } from "./bench-server";
 
 const { values } = parseArgs({
-  options: { viewers: { type: "string" }, seconds: { type: "string" }, json: { type: "boolean" }, nodes: { type: "string" } },
+  options: {
+    viewers: { type: "string" },
+    seconds: { type: "string" },
+    json: { type: "boolean" },
+    nodes: { type: "string" },
+    "clients-niceness": { type: "string" },
+  },
 });
 const viewers = Number(values.viewers ?? 100);
 const seconds = Number(values.seconds ?? 20);
 if (values.nodes !== undefined) {
   const { fanoutCluster } = await import("./fanout-cluster");
-  await fanoutCluster({ nodes: Number(values.nodes), viewers, seconds, json: values.json ?? false });
+  await fanoutCluster({
+    nodes: Number(values.nodes),
+    viewers,
+    seconds,
+    json: values.json ?? false,
+    clientsNiceness: Number(values["clients-niceness"] ?? 0),
+  });
   process.exit(0);
 }
 

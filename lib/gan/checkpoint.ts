@@ -179,6 +179,25 @@ export interface LoadedCheckpoint {
   solverState: Record<TrainingNetworkName, Map<string, { shape: number[]; values: Float32Array }>>;
 }
 
+/**
+ * The checkpoint folder a user means: `dir` itself when it holds a checkpoint (model.json), or, for a run folder
+ * (what `npm run train --out` writes, and a run's folder under the server's DATA_DIR), its `latest/` checkpoint.
+ * Throws a CheckpointError naming both places when neither holds one.
+ */
+export async function resolveCheckpointDir(dir: string): Promise<{ dir: string; run: boolean }> {
+  const has = (d: string) =>
+    fs.stat(path.join(d, "model.json")).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  if (await has(dir)) return { dir, run: false };
+  const latest = path.join(dir, "latest");
+  if (await has(latest)) return { dir: latest, run: true };
+  throw new CheckpointError(
+    `no checkpoint at ${dir}: it holds neither model.json (a checkpoint folder) nor latest/model.json (a run folder, as npm run train --out writes)`,
+  );
+}
+
 /** Reads a checkpoint; `weightsOnly` skips optimizer.bin (enough for the RuntimeGenerator). */
 export async function readCheckpoint(dir: string, opts: { weightsOnly?: boolean } = {}): Promise<LoadedCheckpoint> {
   const file = path.join(dir, "model.json");

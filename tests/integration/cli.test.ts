@@ -52,6 +52,17 @@ describe("npm run train / generate", () => {
     expect([img.width, img.height, img.channels]).toEqual([4 * 30 + 2, 32, 1]);
   });
 
+  it("takes the run folder that train --out wrote, meaning its latest checkpoint: the same picture", () => {
+    const fromRun = path.join(tmp, "seven-run.png");
+    const r = run("generate.ts", ["--checkpoint", out, "--label", "7", "--seed", "3", "--count", "4", "--out", fromRun]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`using the run's latest checkpoint: ${path.join(out, "latest")}`);
+    expect(readFileSync(fromRun).equals(readFileSync(path.join(tmp, "seven.png")))).toBe(true);
+    const nowhere = run("generate.ts", ["--checkpoint", tmp, "--label", "7", "--out", path.join(tmp, "y.png")]);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toContain(`no checkpoint at ${tmp}: it holds neither model.json (a checkpoint folder) nor latest/model.json`);
+  });
+
   it("refuses bad input with a clear message and a non-zero exit", () => {
     const bad = run("train.ts", ["--epochs", "two"]);
     expect(bad.code).toBe(2);

@@ -4,13 +4,13 @@
  * (from the checkpoint's Config), trains or loads the cached evaluator, and prints a table of the metrics, the
  * per-label figures and the gradient norms; with --json, then one JSON line with every metric.
  */
-import { readCheckpoint } from "../checkpoint";
+import { readCheckpoint, resolveCheckpointDir } from "../checkpoint";
 import { DEFAULT_EVALUATOR_DIR, DEFAULT_EVALUATOR_EPOCHS, DEFAULT_PER_LABEL } from "../diagnostics/defaults";
 import type { DiagnosticsMetrics } from "../diagnostics/diagnostics";
 import { cliMain, intOption, reportBackend, requireOption, table } from "./args";
 
 const OPTIONS = {
-  checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest)" },
+  checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest), or a run folder (its latest/)" },
   json: { type: "boolean", help: "print one JSON line with every metric after the tables" },
   backend: { type: "string", help: "tensorflow | webgpu | wasm | cpu (default: GAN_BACKEND, else the fastest that works)" },
   cache: { type: "string", help: `evaluator cache folder (default ${DEFAULT_EVALUATOR_DIR})` },
@@ -43,7 +43,10 @@ const MEANING: Record<keyof DiagnosticsMetrics, string> = {
 const show = (x: number | null) => (x === null ? "—" : Number.isInteger(x) ? String(x) : x.toFixed(4));
 
 cliMain(OPTIONS, USAGE, async (a) => {
-  const checkpoint = requireOption(OPTIONS, USAGE, "checkpoint", a.checkpoint);
+  const given = requireOption(OPTIONS, USAGE, "checkpoint", a.checkpoint);
+  // A run folder (npm run train --out) means its latest checkpoint.
+  const { dir: checkpoint, run } = await resolveCheckpointDir(given);
+  if (run) process.stderr.write(`using the run's latest checkpoint: ${checkpoint}\n`);
   const perLabel = intOption("per-label", a["per-label"], 2);
   const evaluatorEpochs = intOption("evaluator-epochs", a["evaluator-epochs"]);
   const ckpt = await readCheckpoint(checkpoint, { weightsOnly: true });

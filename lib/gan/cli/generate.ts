@@ -4,11 +4,12 @@
  */
 import { writeFileSync } from "node:fs";
 import { initBackend } from "../backend";
+import { resolveCheckpointDir } from "../checkpoint";
 import { RuntimeGenerator } from "../generator";
 import { cliMain, intOption, requireOption } from "./args";
 
 const OPTIONS = {
-  checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest)" },
+  checkpoint: { type: "string", help: "checkpoint folder (e.g. runs/…/latest), or a run folder (its latest/)" },
   label: { type: "string", help: "label to generate (default 0)" },
   seed: { type: "string", help: "noise seed (default 0)" },
   count: { type: "string", help: "images, side by side (default 1)" },
@@ -21,8 +22,11 @@ const OPTIONS = {
 const USAGE = "Usage: npm run generate -- --checkpoint DIR --label N --out FILE.png [options]";
 
 cliMain(OPTIONS, USAGE, async (a) => {
-  const checkpoint = requireOption(OPTIONS, USAGE, "checkpoint", a.checkpoint);
+  const given = requireOption(OPTIONS, USAGE, "checkpoint", a.checkpoint);
   const out = requireOption(OPTIONS, USAGE, "out", a.out);
+  // A run folder (npm run train --out) means its latest checkpoint.
+  const { dir: checkpoint, run } = await resolveCheckpointDir(given);
+  if (run) process.stderr.write(`using the run's latest checkpoint: ${checkpoint}\n`);
   const backend = await initBackend(a.backend);
   const gen = await RuntimeGenerator.fromCheckpoint(checkpoint);
   const label = intOption("label", a.label, 0) ?? 0;

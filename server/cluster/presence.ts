@@ -74,6 +74,19 @@ export class ClusterPresence implements PresenceBook {
     return (await this.remove(sessionId, field)) === 1;
   }
 
+  async forgetUser(sessionId: string, userId: string): Promise<void> {
+    for (const [field, entry] of this.local) if (entry.sessionId === sessionId && entry.user.userId === userId) this.local.delete(field);
+    // Their connections on every process: the fields whose value is their id.
+    const theirs: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, flat] = await this.redis.hscan(connsKey(sessionId), cursor, "COUNT", 500);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) if (flat[i + 1] === userId) theirs.push(flat[i]!);
+    } while (cursor !== "0");
+    for (const field of theirs) await this.remove(sessionId, field);
+  }
+
   async setRole(sessionId: string, userId: string, role: string): Promise<void> {
     for (const entry of this.local.values()) if (entry.sessionId === sessionId && entry.user.userId === userId) entry.user = { ...entry.user, role };
     const json = await this.redis.hget(usersKey(sessionId), userId);

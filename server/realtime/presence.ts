@@ -11,6 +11,8 @@ export interface PresenceBook {
   join(sessionId: string, connectionId: string, user: PresenceUser): Promise<boolean>;
   /** Removes a connection; resolves true when that was the user's last one in the session. */
   leave(sessionId: string, connectionId: string, userId: string): Promise<boolean>;
+  /** Removes every connection of the user in the session, on every process (they were removed from it). */
+  forgetUser(sessionId: string, userId: string): Promise<void>;
   /** A present user's new role (after the owner changed it). */
   setRole(sessionId: string, userId: string, role: string): Promise<void>;
   users(sessionId: string): Promise<PresenceUser[]>;
@@ -43,6 +45,12 @@ export class Presence implements PresenceBook {
     room.delete(userId);
     if (room.size === 0) this.rooms.delete(sessionId);
     return true;
+  }
+
+  async forgetUser(sessionId: string, userId: string): Promise<void> {
+    const room = this.rooms.get(sessionId);
+    room?.delete(userId);
+    if (room?.size === 0) this.rooms.delete(sessionId);
   }
 
   async setRole(sessionId: string, userId: string, role: string): Promise<void> {

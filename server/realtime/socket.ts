@@ -134,12 +134,13 @@ export function attachRealtime(io: IO, deps: { store: Store; runs: RunService; s
         if (role === null) {
           local?.data.sessions.delete(sessionId);
           remote.leave(roomOf(sessionId));
-          await deps.presence.leave(sessionId, remote.id, userId);
         } else {
           local?.data.sessions.set(sessionId, role);
         }
       }
-      if (role !== null) await deps.presence.setRole(sessionId, userId, role);
+      // Every connection of theirs, whichever process holds it (a connection's presence field is its process's).
+      if (role === null) await deps.presence.forgetUser(sessionId, userId);
+      else await deps.presence.setRole(sessionId, userId, role);
       await broadcastPresenceOf(sessionId);
     },
   };

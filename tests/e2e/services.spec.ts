@@ -36,7 +36,8 @@ test("a page says when its server lost Redis or its database, and clears it by i
       DATA_DIR: path.join(tmp, "data"),
     };
     const log = openSync(path.join(ROOT, "test-results", "e2e-services-server.log"), "w");
-    server = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["server/index.ts"], {
+    // Node itself with tsx's loader (not the tsx binary, whose child would outlive a SIGKILL of it).
+    server = spawn(process.execPath, ["--import", "tsx", "server/index.ts"], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ["ignore", log, log],

@@ -63,6 +63,20 @@ describe.each(kinds)("presence in %s", (kind, make) => {
     expect(await a.users(s)).toEqual([]);
   });
 
+  it("forgets a removed member's connections on every process at once, and only theirs", async () => {
+    const [a, b] = make();
+    const s = `s-${kind}-3`;
+    await a.join(s, "c1", bob);
+    await b.join(s, "c2", bob);
+    await b.join(s, "c3", ada);
+    await a.forgetUser(s, bob.userId);
+    expect(await names(b, s)).toEqual(["Ada"]);
+    // Their sockets' own leaves later change nothing; Ada's last leave still empties the list.
+    expect(await b.leave(s, "c2", bob.userId)).toBe(false);
+    expect(await b.leave(s, "c3", ada.userId)).toBe(true);
+    expect(await a.users(s)).toEqual([]);
+  });
+
   it("a thousand tabs of one user and one of another: two changes, and the list stays two long", async () => {
     const [a, b] = make();
     const s = `s-${kind}-2`;

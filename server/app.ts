@@ -30,6 +30,7 @@ import type { ServerEnv } from "./env";
 import { allowOrigins } from "./realtime/origin";
 import { Presence, type PresenceBook } from "./realtime/presence";
 import { watchServices } from "./realtime/services";
+import { GeneratorWeightsCache } from "./runs/generator-weights";
 import { attachRealtime, socketBroadcaster } from "./realtime/socket";
 import { QuotaError } from "./limits";
 import { RunError, RunService } from "./runs/service";
@@ -133,6 +134,7 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
     await clusterPresence.forgetOwn();
     presence = clusterPresence;
   }
+  const generatorWeights = new GeneratorWeightsCache();
   const generators = new GeneratorPool({ maxProcesses: env.limits.GAN_MAX_GENERATORS, maxPendingPerRun: env.limits.GAN_MAX_GENERATOR_QUEUE });
   // What the health check reports of this process's load: loss pushes sent to sessions, and the event loop's delay
   // since start or since a loopback caller reset it (`/api/health?resetLoopLag=1`: the fan-out benchmark's window).
@@ -311,6 +313,43 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
       const grid = await store.getGrid(run.id, Number(m[2]));
       if (!grid) return sendJson(res, 404, { error: { code: "NOT_FOUND", message: `run ${run.id} has no grid for epoch ${m[2]}` } });
       return sendPng(res, grid.png, "private, max-age=31536000, immutable");
+    }
+    // The RuntimeGenerator's weights for a page to run them itself (server/runs/generator-weights.ts): model.json of
+    // the newest version (revalidated by its ETag), and each version's weights, immutable.
+    m = /^\/api\/runs\/([^/]+)\/generator\/(?:model\.json|weights-(\d{1,12})\.bin)$/.exec(url.pathname);
+    if (m) {
+      const run = await runAccess(req, res, m[1]!);
+      if (!run) return;
+      const current = await generatorWeights.current(run.id, run.outDir);
+      if (!current) return sendJson(res, 409, { error: { code: "CONFLICT", message: "this run has no weights yet: they come a few seconds after it starts" } });
+      if (m[2] === undefined) {
+        const headers = { etag: current.etag, "cache-control": "private, no-cache", "x-gan-iteration": String(current.iteration) };
+        if (req.headers["if-none-match"] === current.etag) {
+          res.writeHead(304, headers);
+          res.end();
+          return;
+        }
+        res.writeHead(200, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(current.modelJson) });
+        res.end(current.modelJson);
+        return;
+      }
+      const version = generatorWeights.version(run.id, Number(m[2]));
+      if (!version) {
+        return sendJson(res, 404, {
+          error: {
+            code: "NOT_FOUND",
+            message: `run ${run.id} has no weights of iteration ${m[2]} any more: its newest are of iteration ${current.iteration} (read model.json again)`,
+          },
+        });
+      }
+      res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        "content-length": version.weights.length,
+        "cache-control": "private, max-age=31536000, immutable",
+        etag: version.etag,
+      });
+      res.end(Buffer.from(version.weights.buffer, version.weights.byteOffset, version.weights.byteLength));
+      return;
     }
     m = /^\/api\/runs\/([^/]+)\/generate$/.exec(url.pathname);
     if (m) {

@@ -10,7 +10,8 @@ import type { AppRouter } from "../../server/trpc/root";
 export interface Person {
   api: ReturnType<typeof createTRPCClient<AppRouter>>;
   cookie: () => string;
-  fetch: (path: string) => Promise<Response>;
+  /** A GET (or `init`'s method) with this person's cookie; `headers` are added to it. */
+  fetch: (path: string, init?: { headers?: Record<string, string> }) => Promise<Response>;
 }
 
 export function person(baseUrl: string): Person {
@@ -39,7 +40,7 @@ export function person(baseUrl: string): Person {
       }),
     ],
   });
-  return { api, cookie: () => cookie, fetch: (path) => fetch(`${baseUrl}${path}`, { headers: cookie ? { cookie } : {} }) };
+  return { api, cookie: () => cookie, fetch: (path, init) => fetch(`${baseUrl}${path}`, { headers: { ...init?.headers, ...(cookie ? { cookie } : {}) } }) };
 }
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

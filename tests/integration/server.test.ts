@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LossPoint, SOCKET_PROTOCOL_VERSION } from "../../lib/protocol/socket";
+import { readCheckpoint } from "../../lib/gan/checkpoint";
 import { startServer, type RunningServer } from "../../server/app";
 import { connect, errorCode, person, waitFor, type ClientSocket, type Person } from "../helpers/clients";
 import { testDatabaseKind, testEnv } from "../helpers/env";
@@ -158,6 +159,61 @@ describe("the live session server", () => {
     expect(q).toMatchObject({ label: 3, count: 2, labels: [3, 3] });
     expect((await fetch(`${server.url}/api/runs/${runId}/generate?label=7`)).status).toBe(401);
     expect((await viewer.fetch(`/api/runs/${runId}/generate?label=1&count=0`)).status).toBe(400);
+  });
+
+  it("serves the RuntimeGenerator's weights to members for a page to run: tf.io model.json and immutable weights of its version", async () => {
+    const fresh = (await owner.api.runs.create.mutate({ sessionId, name: "weights", config: { ...tinyConfig, maxEpoch: 2 } })).id;
+    // No weights yet: a clear refusal, nothing read.
+    const early = await viewer.fetch(`/api/runs/${fresh}/generator/model.json`);
+    expect(early.status).toBe(409);
+    expect(((await early.json()) as { error: { message: string } }).error.message).toMatch(/no weights yet/);
+    const s = await open(viewer);
+    await s.emitWithAck("join", { v: SOCKET_PROTOCOL_VERSION, sessionId, runId: fresh });
+    const done = waitFor(s, "run:status", (x) => x.runId === fresh && x.status === "completed", 120_000);
+    await owner.api.runs.start.mutate({ runId: fresh });
+    await done;
+
+    const res = await viewer.fetch(`/api/runs/${fresh}/generator/model.json`);
+    expect(res.status).toBe(200);
+    const etag = res.headers.get("etag")!;
+    const model = (await res.json()) as {
+      format: string;
+      weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
+      userDefinedMetadata: { iteration: number; scopes: string[]; spec: { name: string } };
+    };
+    expect(model.format).toBe("gan-studio-runtime-generator");
+    const { iteration, scopes } = model.userDefinedMetadata;
+    expect(iteration).toBe(12); // 2 epochs of 6 iterations: the final checkpoint
+    expect(etag).toBe(`"${fresh}-${iteration}"`);
+    const [group] = model.weightsManifest;
+    expect(group!.paths).toEqual([`weights-${iteration}.bin`]);
+    // The generator's part only, every parameter of it, with the checkpoint's values.
+    const checkpoint = await readCheckpoint(path.join((await server.store.getRun(fresh))!.outDir, "latest"), { weightsOnly: true });
+    const generatorKeys = [...checkpoint.weights.keys()].filter((k) => scopes.includes(k.slice(0, k.lastIndexOf("/"))));
+    expect(group!.weights.map((w) => w.name)).toEqual(generatorKeys);
+    expect(generatorKeys.length).toBeLessThan(checkpoint.weights.size); // the discriminator stays on the server
+    const bin = await viewer.fetch(`/api/runs/${fresh}/generator/${group!.paths[0]}`);
+    expect(bin.status).toBe(200);
+    expect(bin.headers.get("cache-control")).toBe("private, max-age=31536000, immutable");
+    const values = new Float32Array(await bin.arrayBuffer());
+    let offset = 0;
+    for (const w of group!.weights) {
+      const size = w.shape.reduce((a, b) => a * b, 1);
+      expect(values.subarray(offset, offset + size)).toEqual(checkpoint.weights.get(w.name));
+      offset += size;
+    }
+    expect(offset).toBe(values.length);
+
+    // The same version again: 304 by its ETag. Another version: 404 naming the newest. Strangers: 401 / 403.
+    expect((await viewer.fetch(`/api/runs/${fresh}/generator/model.json`, { headers: { "if-none-match": etag } })).status).toBe(304);
+    const old = await viewer.fetch(`/api/runs/${fresh}/generator/weights-3.bin`);
+    expect(old.status).toBe(404);
+    expect(((await old.json()) as { error: { message: string } }).error.message).toContain(`its newest are of iteration ${iteration}`);
+    expect((await fetch(`${server.url}/api/runs/${fresh}/generator/model.json`)).status).toBe(401);
+    const stranger = person(server.url);
+    await stranger.api.auth.signUp.mutate({ email: "sam.weights@example.com", name: "Sam", password: "correct horse" });
+    expect((await stranger.fetch(`/api/runs/${fresh}/generator/model.json`)).status).toBe(403);
+    expect((await stranger.fetch(`/api/runs/${fresh}/generator/${group!.paths[0]}`)).status).toBe(403);
   });
 
   it("serves socket.io's long-polling transport too (for networks that block WebSockets)", async () => {

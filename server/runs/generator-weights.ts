@@ -44,9 +44,10 @@ export class GeneratorWeightsCache {
   /** The newest folder holding weights: its path and model.json's mtime; null when the run has none yet. */
   private async newest(outDir: string): Promise<{ dir: string; source: string } | null> {
     let best: { dir: string; mtimeMs: number } | null = null;
+    // Written in the same millisecond: the checkpoint (latest/), the later of the two in a trainer's queue.
     for (const dir of [runtimeDir(outDir), latestDir(outDir)]) {
       const s = await stat(path.join(dir, "model.json")).catch(() => null);
-      if (s && (!best || s.mtimeMs > best.mtimeMs)) best = { dir, mtimeMs: s.mtimeMs };
+      if (s && (!best || s.mtimeMs >= best.mtimeMs)) best = { dir, mtimeMs: s.mtimeMs };
     }
     return best ? { dir: best.dir, source: `${best.dir}@${best.mtimeMs}` } : null;
   }

@@ -30,6 +30,7 @@ import type { ServerEnv } from "./env";
 import { allowOrigins } from "./realtime/origin";
 import { Presence, type PresenceBook } from "./realtime/presence";
 import { watchServices } from "./realtime/services";
+import { CHANGE_KINDS, changeLogCsv, changeRow } from "./runs/change-log";
 import { GeneratorWeightsCache } from "./runs/generator-weights";
 import { attachRealtime, socketBroadcaster } from "./realtime/socket";
 import { QuotaError } from "./limits";
@@ -349,6 +350,23 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
         etag: version.etag,
       });
       res.end(Buffer.from(version.weights.buffer, version.weights.byteOffset, version.weights.byteLength));
+      return;
+    }
+    // A run's change log (server/runs/change-log.ts), to reproduce it: JSON or CSV, as a download.
+    m = /^\/api\/runs\/([^/]+)\/changes\.(json|csv)$/.exec(url.pathname);
+    if (m) {
+      const run = await runAccess(req, res, m[1]!);
+      if (!run) return;
+      const rows = (await store.listRunActivity(run.id, CHANGE_KINDS)).flatMap((e) => changeRow(e) ?? []);
+      const name = `gan-studio-${run.name.replace(/[^A-Za-z0-9._-]+/g, "-").slice(0, 60) || "run"}-changes.${m[2]}`;
+      const body = m[2] === "csv" ? changeLogCsv(rows) : JSON.stringify({ runId: run.id, name: run.name, changes: rows }, null, 2);
+      res.writeHead(200, {
+        "content-type": m[2] === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(body),
+        "content-disposition": `attachment; filename="${name}"`,
+        "cache-control": "no-store",
+      });
+      res.end(body);
       return;
     }
     m = /^\/api\/runs\/([^/]+)\/generate$/.exec(url.pathname);

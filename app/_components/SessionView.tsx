@@ -385,7 +385,23 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
             />
           </Panel>
 
-          <Panel title="Parameters" id="parameters" className="order-5 min-w-0 lg:order-none lg:col-start-1 lg:row-start-4">
+          <Panel
+            title="Parameters"
+            id="parameters"
+            className="order-5 min-w-0 lg:order-none lg:col-start-1 lg:row-start-4"
+            actions={
+              // Every control change of the run, in order (who, what, old → new, iteration): to reproduce a result.
+              <span className="flex items-center gap-2 text-xs text-slate-400" data-testid="change-log">
+                Change log
+                <a className="rounded px-1.5 py-0.5 text-sky-300 ring-1 ring-slate-700 hover:bg-slate-800" href={`/api/runs/${runId}/changes.csv`} download>
+                  CSV
+                </a>
+                <a className="rounded px-1.5 py-0.5 text-sky-300 ring-1 ring-slate-700 hover:bg-slate-800" href={`/api/runs/${runId}/changes.json`} download>
+                  JSON
+                </a>
+              </span>
+            }
+          >
             {params.data ? (
               <ParameterTable
                 runId={runId}

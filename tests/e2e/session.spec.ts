@@ -3,6 +3,7 @@
  * joiner gets the full history; the server restarts under them and the pages recover by themselves.
  * The tests run in order and share the session (one server, one training run).
  */
+import { readFileSync } from "node:fs";
 import { expect, test, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import Database from "better-sqlite3";
 import { readState, restartServer } from "./server";
@@ -75,6 +76,14 @@ test("two members in one session: the owner starts, pauses and freezes a paramet
   await expect(viewer.getByLabel("Freeze Affine W")).toBeChecked();
   await expect(viewer.getByTestId("activity-feed")).toContainText("Ada set Affine/W LRateMultiplier 1 → 0");
   await expect(viewer.locator('[data-marker][data-kinds~="control.lrMultiplier"]')).toHaveCount(1);
+
+  // The viewer downloads the change log: the pause, the resume and the multiplier, with who and the values.
+  const download = viewer.waitForEvent("download");
+  await viewer.getByTestId("change-log").getByRole("link", { name: "CSV" }).click();
+  const csv = readFileSync((await (await download).path())!, "utf8");
+  expect(csv.split("\r\n")[0]).toBe("at,iteration,who,kind,what,from,to");
+  expect(csv).toMatch(/,Ada,run\.pause,paused,running,paused\r\n/);
+  expect(csv).toMatch(/,Ada,control\.lrMultiplier,LRateMultiplier Affine\/W,1,0\r\n/);
 
   await shot(owner, "session-owner-desktop");
   await viewer.setViewportSize(PHONE);

@@ -141,6 +141,30 @@ describe("the live session server", () => {
     expect(grid.headers.get("content-type")).toBe("image/png");
   });
 
+  it("exports a run's change log as JSON and CSV: who, what, old → new, the iteration, in order; members only", async () => {
+    const json = await viewer.fetch(`/api/runs/${runId}/changes.json`);
+    expect(json.status).toBe(200);
+    expect(json.headers.get("content-disposition")).toBe('attachment; filename="gan-studio-tiny-changes.json"');
+    const log = (await json.json()) as {
+      runId: string;
+      changes: { kind: string; who: string | null; what: string; from: string | null; to: string | null; iteration: number | null }[];
+    };
+    expect(log.runId).toBe(runId);
+    expect(log.changes.slice(0, 4).map((c) => c.kind)).toEqual(["run.started", "run.pause", "control.lrMultiplier", "run.resume"]);
+    const multiplier = log.changes[2]!;
+    expect(multiplier).toMatchObject({ who: "Ada", what: "LRateMultiplier Affine/W", from: "1", to: "0" });
+    expect(multiplier.iteration).toBeGreaterThanOrEqual(log.changes[1]!.iteration!);
+    const csv = await (await viewer.fetch(`/api/runs/${runId}/changes.csv`)).text();
+    const lines = csv.trimEnd().split("\r\n");
+    expect(lines[0]).toBe("at,iteration,who,kind,what,from,to");
+    expect(lines).toHaveLength(log.changes.length + 1);
+    expect(lines[3]).toMatch(new RegExp(`^[^,]+,${multiplier.iteration},Ada,control\\.lrMultiplier,LRateMultiplier Affine/W,1,0$`));
+    const stranger = person(server.url);
+    await stranger.api.auth.signUp.mutate({ email: "sam.changes@example.com", name: "Sam", password: "correct horse" });
+    expect((await stranger.fetch(`/api/runs/${runId}/changes.csv`)).status).toBe(403);
+    expect((await fetch(`${server.url}/api/runs/${runId}/changes.json`)).status).toBe(401);
+  });
+
   it("reports in its health check the backend the trainers run on, and the live runs", async () => {
     const health = (await (await fetch(`${server.url}/api/health`)).json()) as { trainerBackend: { name: string } | null; liveRuns: number };
     expect(health.trainerBackend?.name).toBe("wasm");

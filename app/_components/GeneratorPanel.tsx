@@ -4,7 +4,7 @@
  * checkpoint). Images follow the slider (debounced 150 ms). An interpolation strip walks from seed A to seed B.
  */
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { errorCode, errorMessage } from "../_lib/errors";
 import { useTRPC } from "../_lib/trpc";
 import { Button, Notice, Select } from "./ui";
@@ -26,11 +26,14 @@ export function GeneratorPanel({
   hasWeights,
   numLabels = 10,
   labelNames = null,
+  weightsEpoch = null,
 }: {
   runId: string;
   hasWeights: boolean;
   numLabels?: number;
   labelNames?: string[] | null;
+  /** The run's newest epoch with a grid: when it changes the weights have too, and the images are drawn again. */
+  weightsEpoch?: number | null;
 }) {
   const trpc = useTRPC();
   const [label, setLabel] = useState(0);
@@ -43,9 +46,10 @@ export function GeneratorPanel({
   const seedValid = Number.isInteger(seedN) && seedN >= 0 && seedN < 2 ** 32;
   const seedBValid = Number.isInteger(seedBN) && seedBN >= 0 && seedBN < 2 ** 32;
   const input = useDebounced({ runId, label, seed: seedValid ? seedN : 0, count, ...(interpolate && seedBValid ? { seedB: seedBN } : {}) }, 150);
+  const enabled = hasWeights && seedValid && (!interpolate || seedBValid);
   const generated = useQuery(
     trpc.runs.generate.queryOptions(input, {
-      enabled: hasWeights && seedValid && (!interpolate || seedBValid),
+      enabled,
       placeholderData: keepPreviousData,
       staleTime: 0,
       // No weights yet (the trainer writes its first snapshot a few seconds in) or every generator busy: ask again
@@ -54,6 +58,15 @@ export function GeneratorPanel({
       retryDelay: 2000,
     }),
   );
+  // A new epoch: draw again from the newer weights (also after the retries above gave up, e.g. a run that waited
+  // long in the queue), with no input from the member.
+  const { refetch } = generated;
+  const seenEpoch = useRef(weightsEpoch);
+  useEffect(() => {
+    if (weightsEpoch === seenEpoch.current) return; // not at mount: the query's own first fetch is on its way
+    seenEpoch.current = weightsEpoch;
+    if (weightsEpoch !== null && enabled) void refetch();
+  }, [weightsEpoch, enabled, refetch]);
   const data = generated.data;
   const strip = data ? `data:image/png;base64,${data.stripPng}` : null;
   const fileName = data ? `gan-studio-label-${data.label}-seed-${data.seed}${interpolate ? `-to-${seedB}` : ""}.png` : "digits.png";

@@ -382,6 +382,7 @@ function LiveSession({ data, sessionId, runId }: { data: SessionData; sessionId:
               hasWeights={status !== "idle" && (status !== "queued" || (runDetail.data?.checkpoints.length ?? 0) > 0)}
               numLabels={params.data?.numLabels ?? 10}
               labelNames={params.data?.labelNames ?? null}
+              weightsEpoch={live.grids.at(-1)?.epoch ?? null}
             />
           </Panel>
 

@@ -193,6 +193,8 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   if (cluster) {
     runs.joinCluster((local) => attachRemoteRuns(io, local));
     cluster.track(() => runs.hereIds());
+    // A run another process took over while this one was cut off from Redis: this process's trainer stops.
+    cluster.onTakenOver((runId) => runs.fence(runId));
     // Runs of a process that is gone (its leases expired): interrupted, resumable from here. Now, then every lease.
     const adopt = () =>
       runs.adoptOrphans().then(

@@ -110,6 +110,12 @@ export class ClusterNode {
 
   /** Runs whose lease another process holds now although this one still trains them (see beat). */
   readonly takenOver = new Set<string>();
+  private readonly takenOverListeners = new Set<(runId: string, holder: string) => void>();
+
+  /** Told once when another process is found holding the lease of a run this one trains (the run service fences it). */
+  onTakenOver(listener: (runId: string, holder: string) => void): void {
+    this.takenOverListeners.add(listener);
+  }
 
   private async beat(): Promise<void> {
     try {
@@ -124,10 +130,12 @@ export class ClusterNode {
         if (typeof holder === "string" && holder !== this.id) {
           if (!this.takenOver.has(runId)) {
             console.error(`run ${runId}: process ${holder} holds its lease now (this process ${this.id} lost Redis for too long); its lease is left to it`);
+            this.takenOver.add(runId);
+            for (const l of this.takenOverListeners) l(runId, holder);
           }
-          this.takenOver.add(runId);
         } else this.takenOver.delete(runId);
       });
+      for (const runId of this.takenOver) if (!owned.includes(runId)) this.takenOver.delete(runId);
     } catch (e) {
       this.lastError = e instanceof Error ? e.message : String(e);
     }

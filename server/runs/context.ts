@@ -87,6 +87,8 @@ export interface Live {
   scopes: { scope: string; part: PartName }[];
   lrMultipliers: Record<string, Record<string, number>>;
   imagesPerSec?: number;
+  /** In a cluster: another process took the run over; this one's trainer is being killed and its events are dropped. */
+  fenced?: boolean;
 }
 
 /** A run waiting for a trainer slot: what it was before (a stop while queued restores it) and its status push. */

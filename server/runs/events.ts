@@ -18,6 +18,8 @@ export class TrainerEvents {
   ) {}
 
   async onEvent(runId: string, live: Live, e: RunProcessEvent): Promise<void> {
+    // Taken over by another process (RunService.fence): nothing of this trainer is written or pushed any more.
+    if (live.fenced) return;
     const { store, broadcaster } = this.ctx;
     if (e.type === "ready") {
       live.scopes = e.info.scopes;

@@ -80,6 +80,13 @@ export class LossBuffer {
     return writes.settled();
   }
 
+  /** Drops what is buffered, unwritten (the run belongs to another process now); nothing more is scheduled. */
+  discard(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.buffer.length = 0;
+  }
+
   /** The trainer has exited: no batch is waiting for a timer any more; what is buffered is written now. */
   close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);

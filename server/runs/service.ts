@@ -166,6 +166,24 @@ export class RunService {
     return [...ids];
   }
 
+  /**
+   * In a cluster: another process holds this run's lease now (this one was cut off from Redis past its lease; the
+   * other marked the run interrupted and may have resumed it). This process's trainer is killed at once (SIGKILL:
+   * it writes no checkpoint over the other's), what it still held unwritten is dropped, and nothing more of it is
+   * written or pushed: the run is the other process's. True fencing (a token on every write) is part 2's.
+   */
+  fence(runId: string): boolean {
+    const live = this.live.get(runId);
+    if (!live) return false;
+    live.fenced = true;
+    this.live.delete(runId);
+    live.losses.discard();
+    const dropped = live.writes.abandon();
+    live.process.kill("SIGKILL");
+    console.error(`run ${runId}: another process took it over; this process's trainer was stopped (${dropped} unwritten write(s) dropped)`);
+    return true;
+  }
+
   /** Whether this process trains the run, queues it or is starting or ending its trainer. */
   private isHere(runId: string): boolean {
     return this.live.has(runId) || this.ctx.slots.position(runId) !== null || this.ctx.slots.isLive(runId);

@@ -17,6 +17,7 @@ export class WriteQueue {
   private draining: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
+  private abandoned = false;
   /** Why writes fail now (for people), or null while they work. */
   trouble: string | null = null;
 
@@ -32,6 +33,7 @@ export class WriteQueue {
 
   /** Writes in order (after everything queued before), then runs `after` (the push). Never throws. */
   push(what: string, write: () => Promise<unknown>, after?: () => void): void {
+    if (this.abandoned) return;
     this.ops.push({ what, write, ...(after ? { after } : {}) });
     if (!this.trouble) void this.drain();
   }
@@ -84,6 +86,18 @@ export class WriteQueue {
       void this.drain();
     }, this.opts.retryMs ?? 2000);
     this.retry.unref();
+  }
+
+  /**
+   * Drops every write still queued and takes no more (the run belongs to another process now: what this one still
+   * holds must not overwrite what that one writes). Returns how many writes were dropped.
+   */
+  abandon(): number {
+    this.abandoned = true;
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    return this.ops.splice(0).length;
   }
 
   /** Tries once more now (after the run's trainer exited, or at shutdown); stops retrying afterwards. */

@@ -26,6 +26,8 @@ describe("leases", () => {
     const node = await ClusterNode.start(redis.url, io, { id: "node-a" });
     try {
       node.track(() => ["run-1"]);
+      const told: string[] = [];
+      node.onTakenOver((runId, holder) => told.push(`${runId} by ${holder}`));
       await node.heartbeat();
       expect(await client.get("gan:run:run-1:node")).toBe("node-a");
       expect(Number(await client.pttl("gan:run:run-1:node"))).toBeGreaterThan(5_000);
@@ -36,6 +38,8 @@ describe("leases", () => {
       await node.heartbeat();
       expect(await client.get("gan:run:run-1:node")).toBe("node-b");
       expect([...node.takenOver]).toEqual(["run-1"]);
+      await node.heartbeat();
+      expect(told).toEqual(["run-1 by node-b"]); // told once, however many heartbeats see it
       expect((await node.owners(["run-1", "run-2"])).get("run-1")).toBe("node-b");
 
       // node-b's lease expired (it is gone too): node-a holds it again.

@@ -47,6 +47,12 @@ function fakeProcess() {
         listeners.add(l);
         return () => listeners.delete(l);
       },
+      // A kill ends the process as the real one does: its exit event follows, unexpected.
+      kill: (signal: NodeJS.Signals) => {
+        commands.push(`kill ${signal}`);
+        const exit = { code: null, signal, expected: false, reason: `killed (${signal})` };
+        for (const l of listeners) l({ type: "exit", exit });
+      },
       pause: () => commands.push("pause"),
       resume: () => commands.push("resume"),
       stop: () => commands.push("stop"),
@@ -234,6 +240,36 @@ describe("controls through the run service", () => {
       { runId: run.id, change: { kind: "lrMultiplier", scope: "Affine", param: "b", from: 1, to: 0 }, userName: null, iteration: 60, at: expect.any(String) },
     ]);
     expect((await runs.parameterState(run.id)).lrMultipliers.Affine).toEqual({ W: 1, b: 0 });
+  });
+});
+
+describe("a run another process took over (cluster fencing)", () => {
+  it("kills this process's trainer, drops what it held unwritten, and writes nothing more of it", async () => {
+    const { fake, runs, run } = await setUp(false);
+    const losses = (iteration: number): TrainerEventMessage => ({
+      type: "losses",
+      iteration,
+      epoch: 0,
+      losses: { GReal: 1, Fake: 0.5, Real: 0.5 },
+      msPerIter: 10,
+    });
+    await fake.emit(losses(0));
+    await fake.emit(losses(1));
+    const stored = async () => (await store.prisma.metricPoint.findMany({ where: { runId: run.id } })).map((p) => p.iteration);
+    expect(await stored()).toEqual([0, 1]);
+    // The other process marked it interrupted meanwhile (and might have resumed it).
+    await store.updateRun(run.id, { status: "interrupted" });
+    // A point buffered but not yet written is dropped with the rest.
+    for (const l of [losses(2)]) void fake.emit(l);
+    expect(runs.fence(run.id)).toBe(true);
+    expect(fake.commands).toContain("kill SIGKILL");
+    expect(runs.hereIds()).not.toContain(run.id);
+    await fake.emit(losses(3)); // a last event in flight from the dying trainer
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await stored()).toEqual([0, 1]);
+    // Its unexpected exit did not mark the other process's run failed.
+    expect((await store.getRun(run.id))?.status).toBe("interrupted");
+    expect(runs.fence(run.id)).toBe(false);
   });
 });
 

@@ -103,6 +103,10 @@ export class RunService {
     const checkpoint = run.status === "idle" ? null : await ctx.store.latestCheckpoint(runId, "latest");
     if (run.status !== "idle" && !checkpoint) throw new RunError("CONFLICT", "this run has no checkpoint yet: start a new run");
     if (ctx.closing) throw new RunError("UNAVAILABLE", "the server is shutting down: start the run again once it is back");
+    // In a cluster the session's share counts the runs other processes train or queue for it (the database says).
+    const elsewhere = this.deps.cluster
+      ? (await ctx.store.listActiveRuns()).filter((r) => r.sessionId === run.sessionId && r.id !== runId && !this.isHere(r.id)).length
+      : 0;
     // From here to the spawn (or the queue) nothing waits: the counts cannot change in between.
     this.queue.refuseIfQueuedOrStarting(runId);
     if (this.live.has(runId)) throw new RunError("CONFLICT", "this run was started meanwhile");
@@ -113,7 +117,7 @@ export class RunService {
       pushedPosition: null,
     };
     await this.deps.cluster?.own(runId);
-    const admitted = ctx.slots.admit({ runId, sessionId: run.sessionId, userId }, queued);
+    const admitted = ctx.slots.admit({ runId, sessionId: run.sessionId, userId }, queued, elsewhere);
     if (!("slot" in admitted)) return { queuePosition: await this.queue.enqueued(run, userId, queued) };
     try {
       this.launcher.spawn(run, checkpoint ? { resumeFrom: checkpoint.dir } : {}, admitted.slot);

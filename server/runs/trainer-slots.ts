@@ -114,10 +114,11 @@ export class TrainerSlots<T = unknown> {
    * Admits a run: a slot now (`{ slot }`) when one is free and nobody waits (nobody is overtaken), else a place at
    * the end of the queue (`{ position }`: runs ahead of it). Throws a {@link QuotaError} when the session or the
    * user already has its share (live and queued runs count) or the queue is full; nothing changes then.
+   * `sessionElsewhere`: the session's runs that other processes of a cluster train or queue (they count too).
    */
-  admit(owner: SlotOwner, payload: T): { slot: Slot } | { position: number } {
+  admit(owner: SlotOwner, payload: T, sessionElsewhere = 0): { slot: Slot } | { position: number } {
     const perSession = this.limits.GAN_MAX_LIVE_TRAINERS_PER_SESSION;
-    const inSession = this.sessionCount(owner.sessionId);
+    const inSession = this.sessionCount(owner.sessionId) + sessionElsewhere;
     if (inSession >= perSession) {
       throw new QuotaError(`this session already trains ${runs(inSession)} (queued runs count; the limit is ${perSession}): stop one or wait for one to end`, {
         name: "liveTrainers",

@@ -35,7 +35,8 @@ afterAll(async () => {
 });
 
 /** Starts one web process of the cluster. */
-const startNode = (id: string) => startServerProcess(testEnvVars(tmp, { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, GAN_NODE_ID: id }), `process ${id}`);
+const startNode = (id: string, vars: Record<string, string> = {}) =>
+  startServerProcess(testEnvVars(tmp, { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, GAN_NODE_ID: id, ...vars }), `process ${id}`);
 
 /** Names of the users a presence push lists, sorted. */
 const names = (p: { users: { name: string }[] }) =>
@@ -182,7 +183,8 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
   });
 
   it("imports through one process what was uploaded to another; its progress reaches members on both; quotas count once", async () => {
-    const [p1, p2] = await Promise.all([startNode("u1"), startNode("u2")]);
+    const oneTrainerPerSession = { GAN_MAX_LIVE_TRAINERS_PER_SESSION: "1" };
+    const [p1, p2] = await Promise.all([startNode("u1", oneTrainerPerSession), startNode("u2", oneTrainerPerSession)]);
     const ada1 = person(p1.url);
     await ada1.api.auth.signUp.mutate({ email: "ada.upload@example.com", name: "Ada", password: "correct horse" });
     const ada2 = person(p2.url);
@@ -231,6 +233,18 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     for (let i = 0; i < 8; i++) await (i % 2 ? ada2 : ada1).api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)]));
     expect(await errorCode(ada1.api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)])))).toBe("TOO_MANY_REQUESTS");
     expect(await errorCode(ada2.api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)])))).toBe("TOO_MANY_REQUESTS");
+
+    // A session's share of trainers counts across processes: its one run training under process 1 refuses a second
+    // started through process 2 (each process alone would allow one).
+    const first = await ada1.api.runs.create.mutate({ sessionId: session.id, name: "first", config: tiny });
+    const second = await ada2.api.runs.create.mutate({ sessionId: session.id, name: "second", config: tiny });
+    await ada1.api.runs.start.mutate({ runId: first.id });
+    await waitFor(watchers[1]!, "run:status", (s) => s.runId === first.id && s.status === "running", 60_000);
+    const refused = ada2.api.runs.start.mutate({ runId: second.id });
+    await expect(refused).rejects.toThrow(/this session already trains 1 run \(queued runs count; the limit is 1\)/);
+    expect(await errorCode(ada2.api.runs.start.mutate({ runId: second.id }))).toBe("TOO_MANY_REQUESTS");
+    await ada2.api.runs.stop.mutate({ runId: first.id });
+    await waitFor(watchers[1]!, "run:status", (s) => s.runId === first.id && s.status === "stopped", 60_000);
     p1.child.kill("SIGKILL");
     p2.child.kill("SIGKILL");
   });

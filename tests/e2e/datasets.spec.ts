@@ -3,7 +3,7 @@
  * set's page with counts, examples, split and networks), a bad upload's error naming the problem, and a new run
  * on the imported data set that trains. Screenshots at desktop and phone widths.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
@@ -14,6 +14,7 @@ import { callTrpc, createSession, DESKTOP, PHONE, shot, signUp } from "./helpers
 test.use({ reducedMotion: "reduce" });
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "gan-e2e-data-"));
+test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function writePair(name: string, labels: number[], gz = false): string[] {
   const pair = idxPair(labels);
   const images = path.join(dir, `${name}-images-idx3-ubyte${gz ? ".gz" : ""}`);

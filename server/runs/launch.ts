@@ -63,7 +63,16 @@ export class TrainerLauncher {
       // The process is gone: its slot frees now (once), so the queue moves before the run's rows are written.
       if (e.type === "exit") live.slot.free();
       events.onEvent(run.id, live, e).catch((err: unknown) => {
-        console.error(`run ${run.id}: could not record ${e.type}: ${(err as Error).message}`);
+        // Prisma's messages run over several lines (the call, then the cause): the cause is the line that says why.
+        const why =
+          err instanceof Error
+            ? (err.message
+                .split("\n")
+                .filter((l) => l.trim())
+                .at(-1)
+                ?.trim() ?? err.message)
+            : String(err);
+        console.error(`run ${run.id}: could not record ${e.type}: ${why}`);
       });
     });
     return live;

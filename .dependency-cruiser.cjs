@@ -56,6 +56,20 @@ module.exports = {
       to: { path: "^lib/gan/", pathNot: "^lib/gan/vocabulary[.]ts$", dependencyTypesNot: ["type-only"] },
     },
     {
+      name: "page-generator-is-browser-safe",
+      comment:
+        "lib/gan/page-generator.ts is meant to run in a page's Web Worker: nothing it loads may need Node (node: modules) or the training code's native kernels",
+      severity: "error",
+      from: { path: "^lib/gan/page-generator[.]ts$" },
+      to: {
+        path: [
+          "^(node:)?(fs|path|os|child_process|crypto|worker_threads|net|http|https|stream|zlib|url|module|util)(/|$)",
+          "^lib/gan/(model|trainer|backend|backends/|checkpoint[.]ts|data/)",
+        ],
+        reachable: true,
+      },
+    },
+    {
       name: "vocabulary-imports-nothing",
       comment: "lib/gan/vocabulary.ts names the domain's closed sets for every layer: it imports nothing",
       severity: "error",

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { readCheckpoint } from "./checkpoint";
 import { encodePng, tileGrid } from "./image";
 import { GanModel } from "./model";
-import { Rng, Stream, deriveSeed } from "./rng";
+import { interpolationZs, zFor, zsFor } from "./runtime-noise";
 
 export interface GenerateRequest {
   /** One label for every image, or one per image. */
@@ -81,11 +81,9 @@ export class RuntimeGenerator {
     return this.model.resolved.spec.z.size;
   }
 
-  /** z for image `index` of `seed`, from the spec's distribution. */
+  /** z for image `index` of `seed`, from the spec's distribution (lib/gan/runtime-noise.ts, shared with pages). */
   zFor(seed: number, index: number): Float32Array {
-    const out = new Float32Array(this.zSize);
-    const rng = new Rng(deriveSeed(seed, Stream.generate, index));
-    return this.model.resolved.spec.z.distribution === "uniform" ? rng.uniform(out, -1, 1) : rng.normal(out);
+    return zFor(this.model.resolved.spec.z, seed, index);
   }
 
   private checkLabel(l: number): number {
@@ -116,8 +114,7 @@ export class RuntimeGenerator {
         zs.set(v, i * this.zSize);
       });
     } else {
-      const seed = checkSeed("seed", req.seed ?? 0);
-      for (let i = 0; i < count; i++) zs.set(this.zFor(seed, i), i * this.zSize);
+      zs.set(zsFor(this.model.resolved.spec.z, checkSeed("seed", req.seed ?? 0), count));
     }
     return this.render(zs, labels);
   }
@@ -129,22 +126,7 @@ export class RuntimeGenerator {
   async interpolate(req: { label: number; seedA: number; seedB: number; steps: number }): Promise<GeneratedImages> {
     const label = this.checkLabel(req.label);
     if (!Number.isInteger(req.steps) || req.steps < 2 || req.steps > 64) throw new GenerateError(`steps must be an integer from 2 to 64, got ${req.steps}`);
-    const a = this.zFor(checkSeed("seedA", req.seedA), 0);
-    const b = this.zFor(checkSeed("seedB", req.seedB), 0);
-    const spherical = this.model.resolved.spec.z.distribution === "normal";
-    const norm = (v: Float32Array) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
-    const omega = Math.acos(Math.min(1, Math.max(-1, a.reduce((s, x, i) => s + x * b[i]!, 0) / (norm(a) * norm(b)))));
-    const zs = new Float32Array(req.steps * this.zSize);
-    for (let k = 0; k < req.steps; k++) {
-      const t = k / (req.steps - 1);
-      let wa = 1 - t;
-      let wb = t;
-      if (spherical && omega > 1e-4) {
-        wa = Math.sin((1 - t) * omega) / Math.sin(omega);
-        wb = Math.sin(t * omega) / Math.sin(omega);
-      }
-      for (let i = 0; i < this.zSize; i++) zs[k * this.zSize + i] = wa * a[i]! + wb * b[i]!;
-    }
+    const zs = interpolationZs(this.model.resolved.spec.z, checkSeed("seedA", req.seedA), checkSeed("seedB", req.seedB), req.steps);
     return this.render(zs, new Array<number>(req.steps).fill(label));
   }
 

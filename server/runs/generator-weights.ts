@@ -13,9 +13,7 @@ import path from "node:path";
 import { ModelJsonSchema } from "../../lib/gan/checkpoint-format";
 import { packWeights, unpackWeights } from "../../lib/gan/weights-file";
 import { latestDir, runtimeDir } from "../../lib/protocol/generator";
-
-/** The format name a page checks in model.json's metadata. */
-export const GENERATOR_WEIGHTS_FORMAT = "gan-studio-runtime-generator";
+import { GENERATOR_WEIGHTS_FORMAT, type GeneratorModelJson } from "../../lib/protocol/generator-weights";
 
 export interface GeneratorWeights {
   iteration: number;
@@ -114,7 +112,7 @@ export class GeneratorWeightsCache {
         scopes: meta.runtimeGenerator.scopes,
         seed: meta.config.seed,
       },
-    });
+    } satisfies GeneratorModelJson);
     return { iteration: meta.iteration, epoch: meta.epoch, modelJson, weights: packed.bytes, etag: `"${runId}-${meta.iteration}"` };
   }
 

@@ -12,11 +12,21 @@ mkdirSync(out, { recursive: true });
 const noE2e = process.argv.includes("--no-e2e");
 const run = (cmd, args, env = {}) => spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, ...env } }).status ?? 1;
 const read = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : null);
-
 let passed = 0;
 let failed = 0;
 let skipped = 0;
 const steps = [];
+/** One Vitest pass (`files`: all when empty) as a step, its counts added from its JSON report. */
+const vitestPass = (name, report, files = [], env = {}) => {
+  const file = path.join(out, report);
+  steps.push([name, run("npx", ["--no-install", "vitest", "run", ...files, "--reporter=default", "--reporter=json", `--outputFile.json=${file}`], env)]);
+  const v = read(file);
+  if (v) {
+    passed += v.numPassedTests;
+    failed += v.numFailedTests;
+    skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
+  } else failed++;
+};
 
 // The formatter check and the linter (Biome), then the import rules (dependency-cruiser: the layers as checks).
 const biome = run("npx", ["--no-install", "biome", "ci", "."]);
@@ -41,14 +51,7 @@ const tsc = run("npx", ["--no-install", "tsc", "--noEmit"]);
 steps.push(["type check", tsc]);
 if (tsc !== 0) failed++;
 else {
-  const vitest = run("npx", ["--no-install", "vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${path.join(out, "vitest.json")}`]);
-  steps.push(["vitest", vitest]);
-  const v = read(path.join(out, "vitest.json"));
-  if (v) {
-    passed += v.numPassedTests;
-    failed += v.numFailedTests;
-    skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
-  } else failed++;
+  vitestPass("vitest", "vitest.json");
   // The server's integration suites once more with every server under test on PostgreSQL. Left out: the suites that
   // already run on both (store, db-schema, restart), the PostgreSQL-only ones (cluster, cluster-lease,
   // postgres-lost), storage-failure (a SQLite file that fills up; postgres-lost is its PostgreSQL counterpart), and
@@ -56,20 +59,7 @@ else {
   const onPostgres = ["abuse", "accounts", "activity", "config-limits", "datasets", "history", "members", "quotas", "server"].map(
     (name) => `tests/integration/${name}.test.ts`,
   );
-  const pg = run(
-    "npx",
-    ["--no-install", "vitest", "run", ...onPostgres, "--reporter=default", "--reporter=json", `--outputFile.json=${path.join(out, "vitest-postgresql.json")}`],
-    {
-      GAN_TEST_DATABASE: "postgresql",
-    },
-  );
-  steps.push(["vitest on PostgreSQL", pg]);
-  const vp = read(path.join(out, "vitest-postgresql.json"));
-  if (vp) {
-    passed += vp.numPassedTests;
-    failed += vp.numFailedTests;
-    skipped += (vp.numPendingTests ?? 0) + (vp.numTodoTests ?? 0);
-  } else failed++;
+  vitestPass("vitest on PostgreSQL", "vitest-postgresql.json", onPostgres, { GAN_TEST_DATABASE: "postgresql" });
   if (!noE2e) {
     const e2e = run("npx", ["--no-install", "playwright", "test", "--reporter=list,json"], { PLAYWRIGHT_JSON_OUTPUT_NAME: path.join(out, "e2e.json") });
     steps.push(["playwright", e2e]);

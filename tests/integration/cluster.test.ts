@@ -38,6 +38,14 @@ afterAll(async () => {
 const startNode = (id: string, vars: Record<string, string> = {}) =>
   startServerProcess(testEnvVars(tmp, { DATABASE_URL: databaseUrl, REDIS_URL: redis.url, GAN_NODE_ID: id, ...vars }), `process ${id}`);
 
+/** A person on the process at `url`: a new account (`name` given), or the same account signed in there. */
+async function account(url: string, email: string, name?: string): Promise<Person> {
+  const p = person(url);
+  if (name) await p.api.auth.signUp.mutate({ email, name, password: "correct horse" });
+  else await p.api.auth.signIn.mutate({ email, password: "correct horse" });
+  return p;
+}
+
 /** Names of the users a presence push lists, sorted. */
 const names = (p: { users: { name: string }[] }) =>
   p.users
@@ -85,12 +93,9 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     expect(await errorCode(eve1.api.auth.signIn.mutate({ email: "eve@example.com", password: "correct horse" }))).toBe("TOO_MANY_REQUESTS");
 
     // Ada (owner) on process 1, and the same Ada signed in on process 2; Vic (viewer) on process 2.
-    const ada1 = person(p1.url);
-    await ada1.api.auth.signUp.mutate({ email: "ada@example.com", name: "Ada", password: "correct horse" });
-    const ada2 = person(p2.url);
-    await ada2.api.auth.signIn.mutate({ email: "ada@example.com", password: "correct horse" });
-    const vic = person(p2.url);
-    await vic.api.auth.signUp.mutate({ email: "vic@example.com", name: "Vic", password: "correct horse" });
+    const ada1 = await account(p1.url, "ada@example.com", "Ada");
+    const ada2 = await account(p2.url, "ada@example.com");
+    const vic = await account(p2.url, "vic@example.com", "Vic");
     const session = await ada1.api.sessions.create.mutate({ name: "Cluster" });
     const invite = await ada1.api.sessions.createInvite.mutate({ sessionId: session.id, role: "viewer" });
     await vic.api.sessions.acceptInvite.mutate({ token: invite.token });
@@ -185,12 +190,9 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
   it("imports through one process what was uploaded to another; its progress reaches members on both; quotas count once", async () => {
     const oneTrainerPerSession = { GAN_MAX_LIVE_TRAINERS_PER_SESSION: "1" };
     const [p1, p2] = await Promise.all([startNode("u1", oneTrainerPerSession), startNode("u2", oneTrainerPerSession)]);
-    const ada1 = person(p1.url);
-    await ada1.api.auth.signUp.mutate({ email: "ada.upload@example.com", name: "Ada", password: "correct horse" });
-    const ada2 = person(p2.url);
-    await ada2.api.auth.signIn.mutate({ email: "ada.upload@example.com", password: "correct horse" });
-    const bob = person(p1.url);
-    await bob.api.auth.signUp.mutate({ email: "bob.upload@example.com", name: "Bob", password: "correct horse" });
+    const ada1 = await account(p1.url, "ada.upload@example.com", "Ada");
+    const ada2 = await account(p2.url, "ada.upload@example.com");
+    const bob = await account(p1.url, "bob.upload@example.com", "Bob");
     const session = await ada1.api.sessions.create.mutate({ name: "Uploads" });
     await bob.api.sessions.acceptInvite.mutate({ token: (await ada1.api.sessions.createInvite.mutate({ sessionId: session.id, role: "editor" })).token });
     // Bob watches the session through process 1, Ada through process 2.
@@ -213,8 +215,7 @@ describe("a cluster of two web processes on one PostgreSQL and one Redis", () =>
     const images = await ada1.api.datasets.upload.mutate(new Blob([Buffer.from(pair.images)]));
     const labels = await ada2.api.datasets.upload.mutate(new Blob([Buffer.from(pair.labels)]));
     // Someone else cannot use them through either process.
-    const bob2 = person(p2.url);
-    await bob2.api.auth.signIn.mutate({ email: "bob.upload@example.com", password: "correct horse" });
+    const bob2 = await account(p2.url, "bob.upload@example.com");
     const theft = { sessionId: session.id, importId: "import-theft-001", files: [{ uploadId: images.uploadId, name: "train-images-idx3-ubyte" }] };
     expect(await errorCode(bob2.api.datasets.import.mutate(theft))).toBe("NOT_FOUND");
     const files = [

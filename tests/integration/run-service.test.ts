@@ -260,7 +260,7 @@ describe("a run another process took over (cluster fencing)", () => {
     // The other process marked it interrupted meanwhile (and might have resumed it).
     await store.updateRun(run.id, { status: "interrupted" });
     // A point buffered but not yet written is dropped with the rest.
-    for (const l of [losses(2)]) void fake.emit(l);
+    void fake.emit(losses(2));
     expect(runs.fence(run.id)).toBe(true);
     expect(fake.commands).toContain("kill SIGKILL");
     expect(runs.hereIds()).not.toContain(run.id);

@@ -185,9 +185,9 @@ export async function startServer(env: ServerEnv, opts: { nextHandler?: Handler 
   });
   const realtime = attachRealtime(io, { store, runs, sealer, presence });
   // The database and Redis as this process sees them, told to its pages when that changes (their connection banner).
-  const services = watchServices(io, async () => {
+  const services = watchServices(io, databaseKind, async () => {
     const [database, redis] = await Promise.all([databaseState(prisma), cluster ? cluster.state() : null]);
-    return { database: { kind: databaseKind, ok: database.ok }, redis: redis ? { ok: redis.ok } : null };
+    return { database: database.ok, redis: redis ? redis.ok : null };
   });
   let sweep: NodeJS.Timeout | null = null;
   if (cluster) {

@@ -7,27 +7,29 @@
 import type { ServicesPush } from "../../lib/protocol/socket";
 import type { IO } from "./socket";
 
+/** What a check finds: whether the database answers, and Redis (null: no Redis, one process alone). */
 export interface ServiceStates {
-  database: { kind: ServicesPush["database"]["kind"]; ok: boolean };
-  redis: { ok: boolean } | null;
+  database: boolean;
+  redis: boolean | null;
 }
 
 export interface ServiceWatch {
-  /** The last state seen (checked every intervalMs). */
-  current(): ServicesPush;
-  /** Checks now and tells the connections if the state changed; resolves with the state. */
-  check(): Promise<ServicesPush>;
   stop(): void;
 }
 
 /** How long one check may take before the service counts as lost (a dead host can hang a connection attempt). */
 const CHECK_TIMEOUT_MS = 3_000;
 
-export function watchServices(io: IO, probe: () => Promise<ServiceStates>, opts: { intervalMs?: number } = {}): ServiceWatch {
+export function watchServices(
+  io: IO,
+  kind: ServicesPush["database"]["kind"],
+  probe: () => Promise<ServiceStates>,
+  opts: { intervalMs?: number } = {},
+): ServiceWatch {
   let state: ServicesPush | null = null;
   let inFlight: Promise<ServicesPush> | null = null;
 
-  const same = (a: ServicesPush, b: ServiceStates) => a.database.ok === b.database.ok && (a.redis?.ok ?? null) === (b.redis?.ok ?? null);
+  const same = (a: ServicesPush, b: ServiceStates) => a.database.ok === b.database && (a.redis?.ok ?? null) === b.redis;
   const allOk = (s: ServicesPush) => s.database.ok && (s.redis?.ok ?? true);
 
   const timedProbe = async (): Promise<ServiceStates> => {
@@ -38,8 +40,8 @@ export function watchServices(io: IO, probe: () => Promise<ServiceStates>, opts:
     try {
       const got = await Promise.race([probe(), late]);
       if (got) return got;
-      // No answer in time: whatever has not answered is lost (the probe's own parts decide; both count here).
-      return { database: { kind: state?.database.kind ?? "sqlite", ok: false }, redis: state?.redis ? { ok: false } : null };
+      // No answer in time: both count as lost (Redis only where there is one).
+      return { database: false, redis: state?.redis ? false : null };
     } finally {
       clearTimeout(timer);
     }
@@ -50,7 +52,7 @@ export function watchServices(io: IO, probe: () => Promise<ServiceStates>, opts:
       .then((seen) => {
         if (!state || !same(state, seen)) {
           const first = state === null;
-          state = { database: seen.database, redis: seen.redis, since: Date.now() };
+          state = { database: { kind, ok: seen.database }, redis: seen.redis === null ? null : { ok: seen.redis }, since: Date.now() };
           // A page assumes all is well: the first state needs telling only when it is not.
           if (!first || !allOk(state)) io.local.emit("services", state);
         }
@@ -71,9 +73,5 @@ export function watchServices(io: IO, probe: () => Promise<ServiceStates>, opts:
   timer.unref();
   void check().catch(() => undefined);
 
-  return {
-    current: () => state ?? { database: { kind: "sqlite", ok: true }, redis: null, since: Date.now() },
-    check,
-    stop: () => clearInterval(timer),
-  };
+  return { stop: () => clearInterval(timer) };
 }

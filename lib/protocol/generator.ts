@@ -3,6 +3,7 @@
  * draws images from the newest weights on disk: the trainer's snapshot (`<outDir>/runtime/`, every couple of
  * seconds while it trains) or else its latest checkpoint (`<outDir>/latest/`). Zod-checked on both sides.
  */
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 
@@ -13,6 +14,20 @@ const v = z.literal(GENERATOR_PROTOCOL_VERSION);
 export const runtimeDir = (outDir: string) => path.join(outDir, "runtime");
 /** Where the trainer of a run writes its latest checkpoint. */
 export const latestDir = (outDir: string) => path.join(outDir, "latest");
+
+/**
+ * The newest weights folder of a run, by model.json's mtime: its snapshot or its latest checkpoint (written in the
+ * same millisecond: the checkpoint, the later of the two in a trainer's write queue); null when neither exists yet.
+ * What the RuntimeGenerator process and the weights served to pages both read.
+ */
+export async function newestWeightsDir(outDir: string): Promise<{ dir: string; mtimeMs: number } | null> {
+  let best: { dir: string; mtimeMs: number } | null = null;
+  for (const dir of [runtimeDir(outDir), latestDir(outDir)]) {
+    const s = await stat(path.join(dir, "model.json")).catch(() => null);
+    if (s && (!best || s.mtimeMs >= best.mtimeMs)) best = { dir, mtimeMs: s.mtimeMs };
+  }
+  return best;
+}
 
 export const GeneratorRequestSchema = z.object({
   v,

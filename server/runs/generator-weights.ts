@@ -8,11 +8,11 @@
  * Read once per version and kept (the newest two per run, for a page that read model.json just before a newer
  * snapshot), at most `maxRuns` runs; no TensorFlow.js here: files and the TF-free checkpoint reader only.
  */
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ModelJsonSchema } from "../../lib/gan/checkpoint-format";
 import { packWeights, unpackWeights } from "../../lib/gan/weights-file";
-import { latestDir, runtimeDir } from "../../lib/protocol/generator";
+import { newestWeightsDir } from "../../lib/protocol/generator";
 import { GENERATOR_WEIGHTS_FORMAT, type GeneratorModelJson } from "../../lib/protocol/generator-weights";
 
 export interface GeneratorWeights {
@@ -39,17 +39,6 @@ export class GeneratorWeightsCache {
 
   constructor(private readonly maxRuns = 8) {}
 
-  /** The newest folder holding weights: its path and model.json's mtime; null when the run has none yet. */
-  private async newest(outDir: string): Promise<{ dir: string; source: string } | null> {
-    let best: { dir: string; mtimeMs: number } | null = null;
-    // Written in the same millisecond: the checkpoint (latest/), the later of the two in a trainer's queue.
-    for (const dir of [runtimeDir(outDir), latestDir(outDir)]) {
-      const s = await stat(path.join(dir, "model.json")).catch(() => null);
-      if (s && (!best || s.mtimeMs >= best.mtimeMs)) best = { dir, mtimeMs: s.mtimeMs };
-    }
-    return best ? { dir: best.dir, source: `${best.dir}@${best.mtimeMs}` } : null;
-  }
-
   /** The run's newest generator weights; null when it has none yet. */
   async current(runId: string, outDir: string): Promise<GeneratorWeights | null> {
     const key = `${runId}\u0001${outDir}`;
@@ -68,8 +57,9 @@ export class GeneratorWeightsCache {
   private async read(runId: string, outDir: string): Promise<GeneratorWeights | null> {
     // A folder being replaced can be missing for a moment: ask again once.
     for (let attempt = 0; ; attempt++) {
-      const newest = await this.newest(outDir);
-      if (!newest) return null;
+      const found = await newestWeightsDir(outDir);
+      if (!found) return null;
+      const newest = { dir: found.dir, source: `${found.dir}@${found.mtimeMs}` };
       const entry = this.runs.get(runId);
       if (entry && entry.source === newest.source) {
         entry.usedAt = Date.now();

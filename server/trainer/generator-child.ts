@@ -4,10 +4,8 @@
  * reloads when the trainer wrote a newer one, so images follow training within a couple of seconds and never
  * wait for a training step. Started by server/trainer/generator-pool.ts with the run's outDir as argument.
  */
-import { statSync } from "node:fs";
-import path from "node:path";
 import type { GenerateReply } from "../../lib/protocol/trainer";
-import { GENERATOR_PROTOCOL_VERSION as v, GeneratorRequestSchema, latestDir, runtimeDir, type GeneratorReply } from "../../lib/protocol/generator";
+import { GENERATOR_PROTOCOL_VERSION as v, GeneratorRequestSchema, newestWeightsDir, type GeneratorReply } from "../../lib/protocol/generator";
 import type { RuntimeGenerator } from "../../lib/gan/generator";
 
 const outDir = process.argv[2]!;
@@ -17,22 +15,8 @@ let queue: Promise<unknown> = Promise.resolve();
 const send = (m: GeneratorReply) => process.send?.(m);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** The newest weights folder: the snapshot when present, else the latest checkpoint; null when neither exists. */
-function newest(): { dir: string; mtimeMs: number } | null {
-  let best: { dir: string; mtimeMs: number } | null = null;
-  for (const dir of [runtimeDir(outDir), latestDir(outDir)]) {
-    try {
-      const mtimeMs = statSync(path.join(dir, "model.json")).mtimeMs;
-      if (!best || mtimeMs > best.mtimeMs) best = { dir, mtimeMs };
-    } catch {
-      // not written yet
-    }
-  }
-  return best;
-}
-
 async function generator(): Promise<RuntimeGenerator | null> {
-  const want = newest();
+  const want = await newestWeightsDir(outDir);
   if (!want) return null;
   if (loaded && loaded.dir === want.dir && loaded.mtimeMs === want.mtimeMs) return loaded.gen;
   const { RuntimeGenerator } = await import("../../lib/gan/generator");
